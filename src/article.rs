@@ -1,0 +1,609 @@
+//! One article file: decoding its bytes and parsing the scraped page format.
+//!
+//! Pure: nothing here touches the file system. [`Article::from_bytes`] takes the bytes the
+//! loader read and the path that names them in messages; every error and warning carries
+//! that path and, where one applies, the line.
+//!
+//! The format, in order: optional page chrome (`Print   Send to Friend`), an optional date
+//! line (`12 May 2018`), the title, body paragraphs separated by blank lines, and an optional
+//! footer `12:55 - 2018/05/12 / number : 26462 / Show Count : 569`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use regex::Regex;
+
+/// A parsed article, ready to become a feed item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Article {
+    /// The stable identity: the footer's `number`, else the file name without extension.
+    pub id: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The title, plain text.
+    pub title: String,
+    /// Local publication time, in the configured zone: the footer's date and time, else the
+    /// date line at midnight.
+    pub published: NaiveDateTime,
+    /// Body paragraphs, plain text, in order.
+    pub paragraphs: Vec<String>,
+    /// The footer's view count. It changes at every scrape and is never published; it only
+    /// decides which of two scrapes of one article is the later.
+    pub views: Option<u64>,
+}
+
+/// A warning or error about one file, printed as `FILE:LINE: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file.
+    pub path: PathBuf,
+    /// The 1-based line, where one applies.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+/// Why an article was rejected. Each variant names the file; its [`Display`](fmt::Display)
+/// is `FILE:LINE: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArticleError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {message}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The file is larger than `max_article_bytes`.
+    #[error("{}: file is {size} bytes, larger than the limit of {limit} bytes (max_article_bytes)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The configured cap.
+        limit: u64,
+    },
+    /// The file is empty or holds only white space.
+    #[error("{}: empty article", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file contains NUL bytes: it is not a text article.
+    #[error("{}:{line}: binary file (NUL byte), not a text article", path.display())]
+    Binary {
+        /// The file.
+        path: PathBuf,
+        /// The line of the first NUL byte.
+        line: usize,
+    },
+    /// No title line was found after the chrome and the date line.
+    #[error("{}:{line}: no title: expected a title line here", path.display())]
+    NoTitle {
+        /// The file.
+        path: PathBuf,
+        /// Where the title was expected.
+        line: usize,
+    },
+    /// Neither a footer nor a date line gives the publication date.
+    #[error("{}: no date: expected a date line such as `12 May 2018` before the title, or a footer such as `12:55 - 2018/05/12 / number : 26462 / Show Count : 569` as the last line", path.display())]
+    NoDate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A date line or footer names a day or time that does not exist.
+    #[error("{}:{line}: {what}", path.display())]
+    BadDate {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: usize,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// The last line looks like a footer but could not be read.
+    #[error("{}:{line}: malformed footer: expected `HH:MM - YYYY/MM/DD / number : N / Show Count : N`", path.display())]
+    BadFooter {
+        /// The file.
+        path: PathBuf,
+        /// The footer's line.
+        line: usize,
+    },
+}
+
+impl ArticleError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ArticleError::Unreadable { path, .. }
+            | ArticleError::TooLarge { path, .. }
+            | ArticleError::Empty { path }
+            | ArticleError::Binary { path, .. }
+            | ArticleError::NoTitle { path, .. }
+            | ArticleError::NoDate { path }
+            | ArticleError::BadDate { path, .. }
+            | ArticleError::BadFooter { path, .. } => path,
+        }
+    }
+}
+
+/// An article with the warnings met while reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The article.
+    pub article: Article,
+    /// Things that were repaired (removed characters, legacy encoding, ...).
+    pub warnings: Vec<Diagnostic>,
+}
+
+static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(\d{1,2})\s*:\s*(\d{1,2})\s*-\s*(\d{4})\s*/\s*(\d{1,2})\s*/\s*(\d{1,2})\s*/\s*number\s*:\s*(\d{1,19})\s*(?:/\s*show\s*count\s*:\s*(\d{1,19}))?$",
+    )
+    .expect("the footer pattern is a valid regular expression")
+});
+
+static FOOTERISH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)number\s*:\s*\d+").expect("valid regular expression"));
+
+static DATE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})$")
+        .expect("the date pattern is a valid regular expression")
+});
+
+/// Words of the page chrome around a scraped article (links to print or mail the page).
+const CHROME_LABELS: &[&str] = &[
+    "print",
+    "send to friend",
+    "send to a friend",
+    "email",
+    "e-mail",
+    "share",
+    "save",
+    "pdf",
+    "bookmark",
+    "print version",
+];
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+impl Article {
+    /// Decodes the bytes of an article file and parses it.
+    ///
+    /// UTF-8 (with or without a BOM) is expected; other bytes are read as Windows-1252 with
+    /// a warning. Characters that XML 1.0 forbids are removed with a warning.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Parsed, ArticleError> {
+        let mut warnings = Vec::new();
+        if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+            let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count();
+            return Err(ArticleError::Binary {
+                path: path.to_path_buf(),
+                line,
+            });
+        }
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(e) => {
+                let line = 1 + bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                warnings.push(Diagnostic {
+                    path: path.to_path_buf(),
+                    line: Some(line),
+                    message: "not valid UTF-8; decoded as Windows-1252".into(),
+                });
+                encoding_rs::WINDOWS_1252
+                    .decode_without_bom_handling(bytes)
+                    .0
+            }
+        };
+        let mut parsed = Article::parse(path, &text)?;
+        warnings.append(&mut parsed.warnings);
+        parsed.warnings = warnings;
+        Ok(parsed)
+    }
+
+    /// Parses the text of an article file. `path` names the file in messages and gives the
+    /// identity of an article without a footer.
+    pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
+        let path_buf = path.to_path_buf();
+        let mut warnings = Vec::new();
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+
+        // Lines, 1-based, trimmed, with characters XML cannot carry removed.
+        let mut lines: Vec<(usize, String)> = Vec::new();
+        for (index, raw) in text.split('\n').enumerate() {
+            let number = index + 1;
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            let mut removed = 0usize;
+            let cleaned: String = raw
+                .chars()
+                .filter_map(|c| {
+                    if c == '\r' || c == '\t' {
+                        Some(' ')
+                    } else if is_xml_char(c) {
+                        Some(c)
+                    } else {
+                        removed += 1;
+                        None
+                    }
+                })
+                .collect();
+            if removed > 0 {
+                warnings.push(Diagnostic {
+                    path: path_buf.clone(),
+                    line: Some(number),
+                    message: format!("removed {removed} character(s) that XML 1.0 forbids"),
+                });
+            }
+            lines.push((number, cleaned.trim().to_string()));
+        }
+
+        let content: Vec<usize> = (0..lines.len())
+            .filter(|&i| !lines[i].1.is_empty())
+            .collect();
+        let Some(&last) = content.last() else {
+            return Err(ArticleError::Empty { path: path_buf });
+        };
+
+        // Footer: the last non-empty line.
+        let mut footer = None;
+        let mut body_end = lines.len();
+        let (footer_line, footer_text) = &lines[last];
+        if let Some(caps) = FOOTER.captures(footer_text) {
+            let num = |i: usize| caps.get(i).map(|m| m.as_str().parse::<u64>());
+            let bad_footer = || ArticleError::BadFooter {
+                path: path_buf.clone(),
+                line: *footer_line,
+            };
+            let field = |i: usize| -> Result<u64, ArticleError> {
+                match num(i) {
+                    Some(Ok(v)) => Ok(v),
+                    _ => Err(bad_footer()),
+                }
+            };
+            let (hour, minute, year, month, day) =
+                (field(1)?, field(2)?, field(3)?, field(4)?, field(5)?);
+            let number = field(6)?;
+            let views = match num(7) {
+                Some(Ok(v)) => Some(v),
+                Some(Err(_)) => return Err(bad_footer()),
+                None => None,
+            };
+            let date = NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32).ok_or_else(
+                || ArticleError::BadDate {
+                    path: path_buf.clone(),
+                    line: *footer_line,
+                    what: format!("footer date {year}/{month}/{day} does not exist"),
+                },
+            )?;
+            let time = NaiveTime::from_hms_opt(hour as u32, minute as u32, 0).ok_or_else(|| {
+                ArticleError::BadDate {
+                    path: path_buf.clone(),
+                    line: *footer_line,
+                    what: format!("footer time {hour}:{minute:02} does not exist"),
+                }
+            })?;
+            footer = Some((
+                NaiveDateTime::new(date, time),
+                number.to_string(),
+                views,
+                *footer_line,
+            ));
+            body_end = last;
+        } else if FOOTERISH.is_match(footer_text) {
+            return Err(ArticleError::BadFooter {
+                path: path_buf,
+                line: *footer_line,
+            });
+        }
+
+        // Chrome, then the date line, then the title.
+        let mut cursor = content.iter().copied().filter(|&i| i < body_end).peekable();
+        while let Some(&i) = cursor.peek() {
+            if is_chrome(&lines[i].1) {
+                cursor.next();
+            } else {
+                break;
+            }
+        }
+        let mut date_line = None;
+        if let Some(&i) = cursor.peek() {
+            if let Some(date) = parse_date_line(&lines[i].1) {
+                let date = date.map_err(|what| ArticleError::BadDate {
+                    path: path_buf.clone(),
+                    line: lines[i].0,
+                    what,
+                })?;
+                date_line = Some((date, lines[i].0));
+                cursor.next();
+            }
+        }
+        let Some(title_index) = cursor.next() else {
+            let line = date_line
+                .map(|(_, l)| l + 1)
+                .or(footer.as_ref().map(|f| f.3))
+                .unwrap_or(1);
+            return Err(ArticleError::NoTitle {
+                path: path_buf,
+                line,
+            });
+        };
+        let title = collapse_spaces(&lines[title_index].1);
+
+        let mut paragraphs = Vec::new();
+        let mut current = String::new();
+        for (_, line) in &lines[title_index + 1..body_end] {
+            if line.is_empty() {
+                if !current.is_empty() {
+                    paragraphs.push(std::mem::take(&mut current));
+                }
+            } else {
+                if !current.is_empty() {
+                    current.push(' ');
+                }
+                current.push_str(line);
+            }
+        }
+        if !current.is_empty() {
+            paragraphs.push(current);
+        }
+
+        let (published, id, views) = match (&footer, date_line) {
+            (Some((when, number, views, line)), date_line) => {
+                if let Some((date, date_line_no)) = date_line {
+                    if date != when.date() {
+                        warnings.push(Diagnostic {
+                            path: path_buf.clone(),
+                            line: Some(date_line_no),
+                            message: format!(
+                                "date line says {date} but the footer (line {line}) says {}; using the footer",
+                                when.date()
+                            ),
+                        });
+                    }
+                }
+                (*when, number.clone(), *views)
+            }
+            (None, Some((date, _))) => (date.and_time(NaiveTime::MIN), file_stem(path), None),
+            (None, None) => return Err(ArticleError::NoDate { path: path_buf }),
+        };
+        if id.is_empty() {
+            return Err(ArticleError::NoDate { path: path_buf });
+        }
+
+        Ok(Parsed {
+            article: Article {
+                id,
+                path: path_buf,
+                title,
+                published,
+                paragraphs,
+                views,
+            },
+            warnings,
+        })
+    }
+}
+
+/// True for the characters that XML 1.0 allows in a document (§2.2, `Char`).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn collapse_spaces(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A line of page chrome: every part between runs of spaces is a known chrome label.
+fn is_chrome(line: &str) -> bool {
+    let parts: Vec<String> = line
+        .split("  ")
+        .flat_map(|p| p.split('\u{a0}'))
+        .map(collapse_spaces)
+        .filter(|p| !p.is_empty())
+        .collect();
+    !parts.is_empty()
+        && parts.iter().all(|p| {
+            CHROME_LABELS
+                .iter()
+                .any(|label| p.eq_ignore_ascii_case(label))
+        })
+}
+
+/// `Some(Ok(date))` for a valid date line, `Some(Err(..))` for a date line naming a day
+/// that does not exist, `None` when the line is not a date line at all.
+fn parse_date_line(line: &str) -> Option<Result<NaiveDate, String>> {
+    let line = collapse_spaces(line);
+    let caps = DATE_LINE.captures(&line)?;
+    let word = caps[2].to_ascii_lowercase();
+    let month = MONTHS
+        .iter()
+        .position(|m| *m == word || (word.len() >= 3 && m.starts_with(word.as_str())))?
+        + 1;
+    let day: u32 = caps[1].parse().ok()?;
+    let year: i32 = caps[3].parse().ok()?;
+    Some(
+        NaiveDate::from_ymd_opt(year, month as u32, day)
+            .ok_or_else(|| format!("date line `{line}` names a day that does not exist")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Parsed, ArticleError> {
+        Article::parse(Path::new("a/017_x.txt"), text)
+    }
+
+    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn full_article() {
+        let p = parse("Print \u{a0}\u{a0} Send to Friend\n\n12 May 2018\n\nTitle here\n\nOne.\n\nTwo “x”.\n\n12:55 - 2018/05/12    /    number : 26462    /    Show Count : 569").unwrap();
+        let a = p.article;
+        assert_eq!(a.id, "26462");
+        assert_eq!(a.title, "Title here");
+        assert_eq!(a.published, at(2018, 5, 12, 12, 55));
+        assert_eq!(a.paragraphs, vec!["One.", "Two “x”."]);
+        assert_eq!(a.views, Some(569));
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn footer_variants() {
+        for footer in [
+            "7:05 - 2019/3/9 / number : 12 / Show Count : 3",
+            "07 :05-2019 / 03/09  /number:12/  Show Count:3",
+            "7:05 - 2019/3/9\u{a0}/ Number : 12 / show count : 3",
+            "7:05 - 2019/3/9 / number : 12",
+        ] {
+            let a = parse(&format!("T\n\nBody\n\n{footer}\n")).unwrap().article;
+            assert_eq!(a.published, at(2019, 3, 9, 7, 5), "{footer}");
+            assert_eq!(a.id, "12");
+        }
+    }
+
+    #[test]
+    fn date_line_only_gives_midnight_and_file_stem_identity() {
+        let a = parse("3 Sep 2019\nTitle\n\nBody").unwrap().article;
+        assert_eq!(a.published, at(2019, 9, 3, 0, 0));
+        assert_eq!(a.id, "017_x");
+        assert_eq!(a.views, None);
+        let a = parse("1 September 2020\nTitle").unwrap().article;
+        assert_eq!(a.published, at(2020, 9, 1, 0, 0));
+        assert!(a.paragraphs.is_empty());
+    }
+
+    #[test]
+    fn crlf_and_bom_and_nbsp() {
+        let a = parse("\u{feff}Print  Send to Friend\r\n\r\n\u{a0}12 May 2018 \r\n Title \u{a0}\r\n\r\nBody\r\n\r\n12:55 - 2018/05/12 / number : 1 / Show Count : 2\r\n")
+            .unwrap()
+            .article;
+        assert_eq!(a.title, "Title");
+        assert_eq!(a.paragraphs, vec!["Body"]);
+    }
+
+    #[test]
+    fn wrapped_paragraph_is_joined() {
+        let a = parse("1 May 2020\nT\n\nfirst half\nsecond half\n\nnext")
+            .unwrap()
+            .article;
+        assert_eq!(a.paragraphs, vec!["first half second half", "next"]);
+    }
+
+    #[test]
+    fn forbidden_characters_are_removed_with_line() {
+        let p = parse("1 May 2020\nT\u{1}itle\n\nB\u{8}o\u{b}dy\u{fffe}\tend").unwrap();
+        assert_eq!(p.article.title, "Title");
+        assert_eq!(p.article.paragraphs, vec!["Body end"]);
+        let lines: Vec<_> = p.warnings.iter().map(|w| w.line).collect();
+        assert_eq!(lines, vec![Some(2), Some(4)]);
+    }
+
+    #[test]
+    fn windows_1252_is_decoded_with_warning() {
+        let p = Article::from_bytes(Path::new("w.txt"), b"1 May 2020\nCaf\xe9 \x93quoted\x94\n")
+            .unwrap();
+        assert_eq!(p.article.title, "Café “quoted”");
+        assert_eq!(p.warnings.len(), 1);
+        assert_eq!(p.warnings[0].line, Some(2));
+    }
+
+    #[test]
+    fn rejections() {
+        assert!(matches!(parse(""), Err(ArticleError::Empty { .. })));
+        assert!(matches!(
+            parse(" \n\u{a0}\n"),
+            Err(ArticleError::Empty { .. })
+        ));
+        assert!(matches!(
+            Article::from_bytes(Path::new("b"), b"x\ny\0z"),
+            Err(ArticleError::Binary { line: 2, .. })
+        ));
+        assert!(matches!(
+            parse("Title\n\nBody"),
+            Err(ArticleError::NoDate { .. })
+        ));
+        assert!(matches!(
+            parse("Print  Send to Friend\n12 May 2018\n\n12:55 - 2018/05/12 / number : 1 / Show Count : 2"),
+            Err(ArticleError::NoTitle { line: 3, .. })
+        ));
+        assert!(matches!(
+            parse("31 Feb 2018\nT"),
+            Err(ArticleError::BadDate { line: 1, .. })
+        ));
+        assert!(matches!(
+            parse("T\n\n25:61 - 2018/05/12 / number : 1 / Show Count : 2"),
+            Err(ArticleError::BadDate { line: 3, .. })
+        ));
+        assert!(matches!(
+            parse("T\n\nnumber : 12 but garbled"),
+            Err(ArticleError::BadFooter { line: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = parse("Print  Send to Friend\n12 May 2018\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a/017_x.txt:3: no title: expected a title line here"
+        );
+    }
+
+    #[test]
+    fn footer_date_wins_over_date_line_with_warning() {
+        let p =
+            parse("11 May 2018\nT\n\n12:55 - 2018/05/12 / number : 1 / Show Count : 2").unwrap();
+        assert_eq!(p.article.published, at(2018, 5, 12, 12, 55));
+        assert_eq!(p.warnings.len(), 1);
+    }
+
+    #[test]
+    fn chrome_detection() {
+        assert!(is_chrome("Print\u{a0}\u{a0} \u{a0} Send to Friend"));
+        assert!(is_chrome("Print"));
+        assert!(!is_chrome("Print shops raided in Tehran"));
+    }
+}

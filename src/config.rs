@@ -1,0 +1,433 @@
+//! Configuration: `feedpub.toml` plus command-line overrides, validated once at start-up.
+//!
+//! Every key is optional. An unknown key or a bad value is an error that names the key,
+//! so a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+/// The name of the configuration file looked up in the current folder.
+pub const DEFAULT_CONFIG_FILE: &str = "feedpub.toml";
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named with `--config` could not be read.
+    #[error("{path}: cannot read configuration: {source}")]
+    Read {
+        /// The configuration file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or has an unknown key or a value of the wrong type.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The configuration file.
+        path: PathBuf,
+        /// The parser's message, which names the key and the line.
+        message: String,
+    },
+    /// A key has a value of the right type that is still unusable.
+    #[error("{path}: invalid value for `{key}`: {message}")]
+    Invalid {
+        /// The configuration file (or `<command line>`).
+        path: PathBuf,
+        /// The offending key.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// The author of the feed, required by Atom (RFC 4287 §4.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    /// The author's name.
+    pub name: String,
+    /// An optional e-mail address.
+    pub email: Option<String>,
+}
+
+/// The validated configuration that every stage reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Feed title (RSS `title`, Atom `title`).
+    pub title: String,
+    /// Feed description (RSS `description`, Atom `subtitle`).
+    pub description: String,
+    /// The site the feed belongs to (RSS `link`, Atom `link rel="alternate"`).
+    pub site_url: String,
+    /// Where feedpub is reachable, without a trailing slash; feeds' self links start here.
+    pub base_url: String,
+    /// Language tag of the content (RSS `language`, Atom `xml:lang`, HTML `lang`).
+    pub language: String,
+    /// The zone in which the articles' local dates and times are read.
+    pub timezone: Tz,
+    /// The feed's author.
+    pub author: Author,
+    /// Template of an item's link; `{id}` and `{base_url}` are replaced.
+    pub item_link: String,
+    /// Prefix of every item's permanent identity; the article's id is appended.
+    pub id_prefix: String,
+    /// How many items each subscription feed holds at most.
+    pub max_items: usize,
+    /// About how many characters a summary holds before it is cut at a word boundary.
+    pub summary_chars: usize,
+    /// The articles folder.
+    pub articles: PathBuf,
+    /// The folder the feeds are written to.
+    pub output: PathBuf,
+    /// Articles larger than this are rejected without being read.
+    pub max_article_bytes: u64,
+    /// The address `serve` listens on.
+    pub addr: SocketAddr,
+    /// `Cache-Control: max-age` of feeds, in seconds; RSS `<ttl>` follows it.
+    pub cache_max_age: u64,
+    /// How long the server waits for more file events before regenerating.
+    pub debounce: Duration,
+    /// How often the server rescans the folder when no event arrives.
+    pub rescan_interval: Duration,
+    /// How long a client may take to send its request headers.
+    pub header_read_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open.
+    pub keep_alive_timeout: Duration,
+    /// The largest request head accepted, in bytes.
+    pub max_header_bytes: usize,
+    /// The most connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// How long a graceful shutdown waits for in-flight responses.
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    title: Option<String>,
+    description: Option<String>,
+    site_url: Option<String>,
+    base_url: Option<String>,
+    language: Option<String>,
+    timezone: Option<String>,
+    author: Option<RawAuthor>,
+    item_link: Option<String>,
+    id_prefix: Option<String>,
+    max_items: Option<i64>,
+    summary_chars: Option<i64>,
+    articles: Option<PathBuf>,
+    output: Option<PathBuf>,
+    max_article_bytes: Option<i64>,
+    addr: Option<String>,
+    cache_max_age: Option<i64>,
+    debounce_ms: Option<i64>,
+    rescan_interval_secs: Option<i64>,
+    header_read_timeout_secs: Option<i64>,
+    keep_alive_timeout_secs: Option<i64>,
+    max_header_bytes: Option<i64>,
+    max_connections: Option<i64>,
+    shutdown_timeout_secs: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawAuthor {
+    Name(String),
+    Full { name: String, email: Option<String> },
+}
+
+/// Values given on the command line; each one, when present, wins over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--articles`
+    pub articles: Option<PathBuf>,
+    /// `--out`
+    pub output: Option<PathBuf>,
+    /// `--base-url`
+    pub base_url: Option<String>,
+    /// `--addr`
+    pub addr: Option<String>,
+}
+
+impl Config {
+    /// Loads the configuration: the file named by `explicit`, else `feedpub.toml` in the
+    /// current folder if it exists, else the defaults; then applies `overrides`.
+    ///
+    /// Relative `articles` and `output` paths in a file are taken relative to that file.
+    pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let (path, text) = match explicit {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                (path.to_path_buf(), Some(text))
+            }
+            None => {
+                let path = PathBuf::from(DEFAULT_CONFIG_FILE);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => (path, Some(text)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => (path, None),
+                    Err(source) => return Err(ConfigError::Read { path, source }),
+                }
+            }
+        };
+        Config::parse(&path, text.as_deref().unwrap_or(""), overrides)
+    }
+
+    /// Parses and validates configuration text; `path` names it in errors and anchors
+    /// relative folders.
+    pub fn parse(path: &Path, text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        let base_dir = path.parent().unwrap_or(Path::new(""));
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+
+        let base_url = overrides
+            .base_url
+            .clone()
+            .or(raw.base_url)
+            .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
+        let base_url = validate_url(&base_url).map_err(|m| invalid("base_url", m))?;
+        let site_url = match raw.site_url {
+            Some(url) => validate_url(&url).map_err(|m| invalid("site_url", m))?,
+            None => base_url.clone(),
+        };
+        let timezone_name = raw.timezone.unwrap_or_else(|| "UTC".to_string());
+        let timezone: Tz = timezone_name.parse().map_err(|_| {
+            invalid(
+                "timezone",
+                format!("`{timezone_name}` is not an IANA time zone name"),
+            )
+        })?;
+        let author = match raw.author {
+            None => Author {
+                name: "feedpub".into(),
+                email: None,
+            },
+            Some(RawAuthor::Name(name)) => Author { name, email: None },
+            Some(RawAuthor::Full { name, email }) => Author { name, email },
+        };
+        if author.name.trim().is_empty() {
+            return Err(invalid("author", "the name must not be empty".into()));
+        }
+        let item_link = raw
+            .item_link
+            .unwrap_or_else(|| "{base_url}/articles/{id}".to_string());
+        if !item_link.contains("{id}") {
+            return Err(invalid(
+                "item_link",
+                "the template must contain `{id}`".into(),
+            ));
+        }
+        let id_prefix = raw
+            .id_prefix
+            .unwrap_or_else(|| "tag:feedpub.invalid,2018:article:".to_string());
+        if id_prefix.is_empty()
+            || !id_prefix.contains(':')
+            || id_prefix.chars().any(char::is_whitespace)
+        {
+            return Err(invalid(
+                "id_prefix",
+                "must be the start of an absolute URI without spaces, such as `tag:example.org,2018:article:`".into(),
+            ));
+        }
+        let language = raw.language.unwrap_or_else(|| "en".to_string());
+        if language.is_empty()
+            || !language
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(invalid(
+                "language",
+                format!("`{language}` is not a language tag such as `en` or `fa-IR`"),
+            ));
+        }
+        let addr_text = overrides
+            .addr
+            .clone()
+            .or(raw.addr)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let addr: SocketAddr = addr_text.parse().map_err(|_| {
+            invalid(
+                "addr",
+                format!("`{addr_text}` is not an address such as 127.0.0.1:8080"),
+            )
+        })?;
+
+        let positive =
+            |key: &'static str, v: Option<i64>, default: i64| -> Result<u64, ConfigError> {
+                let v = v.unwrap_or(default);
+                if v < 1 {
+                    return Err(invalid(key, format!("{v} must be at least 1")));
+                }
+                Ok(v as u64)
+            };
+        let non_negative =
+            |key: &'static str, v: Option<i64>, default: i64| -> Result<u64, ConfigError> {
+                let v = v.unwrap_or(default);
+                if v < 0 {
+                    return Err(invalid(key, format!("{v} must not be negative")));
+                }
+                Ok(v as u64)
+            };
+
+        let resolve = |p: PathBuf| if p.is_relative() { base_dir.join(p) } else { p };
+        Ok(Config {
+            title: raw.title.unwrap_or_else(|| "feedpub".to_string()),
+            description: raw
+                .description
+                .unwrap_or_else(|| "Articles published by feedpub".to_string()),
+            site_url,
+            base_url,
+            language,
+            timezone,
+            author,
+            item_link,
+            id_prefix,
+            max_items: positive("max_items", raw.max_items, 50)? as usize,
+            summary_chars: positive("summary_chars", raw.summary_chars, 300)? as usize,
+            articles: overrides
+                .articles
+                .clone()
+                .unwrap_or_else(|| resolve(raw.articles.unwrap_or_else(|| "seeds".into()))),
+            output: overrides
+                .output
+                .clone()
+                .unwrap_or_else(|| resolve(raw.output.unwrap_or_else(|| "feeds".into()))),
+            max_article_bytes: positive("max_article_bytes", raw.max_article_bytes, 1024 * 1024)?,
+            addr,
+            cache_max_age: non_negative("cache_max_age", raw.cache_max_age, 300)?,
+            debounce: Duration::from_millis(non_negative("debounce_ms", raw.debounce_ms, 100)?),
+            rescan_interval: Duration::from_secs(positive(
+                "rescan_interval_secs",
+                raw.rescan_interval_secs,
+                30,
+            )?),
+            header_read_timeout: Duration::from_secs(positive(
+                "header_read_timeout_secs",
+                raw.header_read_timeout_secs,
+                10,
+            )?),
+            keep_alive_timeout: Duration::from_secs(positive(
+                "keep_alive_timeout_secs",
+                raw.keep_alive_timeout_secs,
+                60,
+            )?),
+            max_header_bytes: positive("max_header_bytes", raw.max_header_bytes, 16 * 1024)?
+                .max(8192) as usize,
+            max_connections: positive("max_connections", raw.max_connections, 10_000)? as usize,
+            shutdown_timeout: Duration::from_secs(positive(
+                "shutdown_timeout_secs",
+                raw.shutdown_timeout_secs,
+                10,
+            )?),
+        })
+    }
+
+    /// The URL of a feed or page served at `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+}
+
+/// Checks that `url` is an absolute http(s) URL and removes a trailing slash.
+fn validate_url(url: &str) -> Result<String, String> {
+    let trimmed = url.trim();
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{url}` must start with http:// or https://"))?;
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || trimmed
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+    {
+        return Err(format!("`{url}` is not an absolute URL with a host"));
+    }
+    Ok(trimmed.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("feedpub.toml"), text, &Overrides::default())
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:8080");
+        assert_eq!(c.timezone, chrono_tz::UTC);
+        assert_eq!(c.max_items, 50);
+        assert_eq!(c.summary_chars, 300);
+        assert_eq!(c.max_article_bytes, 1024 * 1024);
+        assert_eq!(c.articles, PathBuf::from("seeds"));
+        assert_eq!(c.output, PathBuf::from("feeds"));
+        assert_eq!(c.cache_max_age, 300);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = parse("titel = \"x\"").unwrap_err().to_string();
+        assert!(e.contains("titel"), "{e}");
+    }
+
+    #[test]
+    fn bad_timezone_is_named() {
+        let e = parse("timezone = \"Mars/Olympus\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("timezone") && e.contains("Mars/Olympus"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (text, key) in [
+            ("max_items = 0", "max_items"),
+            ("max_items = \"ten\"", "max_items"),
+            ("base_url = \"ftp://x\"", "base_url"),
+            ("item_link = \"{base_url}/a\"", "item_link"),
+            ("addr = \"nowhere\"", "addr"),
+            ("language = \"en us\"", "language"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn author_as_string_or_table() {
+        assert_eq!(parse("author = \"Desk\"").unwrap().author.name, "Desk");
+        let c = parse("author = { name = \"Desk\", email = \"d@example.org\" }").unwrap();
+        assert_eq!(c.author.email.as_deref(), Some("d@example.org"));
+    }
+
+    #[test]
+    fn overrides_win_and_trailing_slash_is_removed() {
+        let o = Overrides {
+            base_url: Some("https://feeds.example.org/".into()),
+            ..Overrides::default()
+        };
+        let c = Config::parse(
+            Path::new("x/feedpub.toml"),
+            "base_url = \"http://a\"\narticles = \"in\"",
+            &o,
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "https://feeds.example.org");
+        assert_eq!(c.articles, PathBuf::from("x/in"));
+    }
+}

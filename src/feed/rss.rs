@@ -1,0 +1,65 @@
+//! RSS 2.0: items → `rss::Channel` → bytes.
+
+use std::collections::BTreeMap;
+
+use rss::extension::atom::{AtomExtension, Link};
+use rss::{Channel, Guid, Item};
+
+use super::{feed_date, GENERATOR};
+use crate::config::Config;
+use crate::item::{escape_html, FeedItem};
+
+/// The path the RSS feed is served at, relative to `base_url`.
+pub const PATH: &str = "/rss.xml";
+
+/// Builds the RSS channel of `items`.
+pub fn build_rss(items: &[FeedItem], config: &Config) -> Channel {
+    let date = (!items.is_empty()).then(|| feed_date(items).to_rfc2822());
+    let mut self_link = Link::default();
+    self_link.set_href(config.url(PATH));
+    self_link.set_rel("self");
+    self_link.set_mime_type(Some("application/rss+xml".to_string()));
+    let mut channel = Channel {
+        title: config.title.clone(),
+        link: config.site_url.clone(),
+        description: config.description.clone(),
+        language: Some(config.language.clone()),
+        generator: Some(GENERATOR.to_string()),
+        docs: Some("https://www.rssboard.org/rss-specification".to_string()),
+        ttl: Some(config.cache_max_age.div_ceil(60).max(1).to_string()),
+        last_build_date: date.clone(),
+        pub_date: date,
+        atom_ext: Some(AtomExtension {
+            links: vec![self_link],
+        }),
+        namespaces: BTreeMap::new(),
+        ..Channel::default()
+    };
+    channel.items = items.iter().map(rss_item).collect();
+    channel
+}
+
+fn rss_item(item: &FeedItem) -> Item {
+    Item {
+        title: Some(item.article.title.clone()),
+        link: Some(item.link.clone()),
+        // RSS descriptions are HTML: the plain-text summary is escaped once here and once
+        // more by the XML writer.
+        description: Some(escape_html(&item.summary)),
+        guid: Some(Guid {
+            value: item.guid.clone(),
+            permalink: false,
+        }),
+        pub_date: Some(item.published.to_rfc2822()),
+        content: Some(item.content_html.clone()),
+        ..Item::default()
+    }
+}
+
+/// Serializes the channel. Writing to memory cannot fail for a channel built here; an error
+/// would come from the XML writer only.
+pub fn render_rss(items: &[FeedItem], config: &Config) -> Result<Vec<u8>, rss::Error> {
+    let mut out = build_rss(items, config).write_to(Vec::new())?;
+    out.push(b'\n');
+    Ok(out)
+}

@@ -1,0 +1,36 @@
+//! feedpub turns a folder of scraped news articles into RSS 2.0 and Atom 1.0 feeds, and
+//! serves them.
+//!
+//! The data flows forward through one module per stage:
+//!
+//! ```text
+//! article file ──loader──▶ Article ──item──▶ FeedItem ──feed──▶ rss / atom bytes
+//!   (bytes)      (scan)    (article)          (stable order)        │
+//!                                                                   ▼
+//!          HTTP response ◀──http── Snapshot (bytes, gzip, br, ETag) ◀──render
+//!          (200 or 304)            swapped atomically; feeds/ written by publish
+//! ```
+//!
+//! - [`config`]: `feedpub.toml` and flags, validated once.
+//! - [`article`]: pure parsing of one file; errors name the file and line.
+//! - [`loader`]: the only code that reads the articles folder.
+//! - [`item`]: the format-neutral [`FeedItem`] and its order.
+//! - [`feed`]: RSS and Atom documents.
+//! - [`publish`]: writes `feeds/` by temporary file and rename.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod article;
+pub mod config;
+pub mod feed;
+pub mod item;
+pub mod loader;
+pub mod publish;
+
+pub use article::{Article, ArticleError, Diagnostic, Parsed};
+pub use config::{Config, ConfigError, Overrides};
+pub use feed::{Feeds, RenderError};
+pub use item::FeedItem;
+pub use loader::{LoadError, LoadReport, Loader};
+pub use publish::{write_all, PublishError, Written};

@@ -1,0 +1,437 @@
+//! The loader: the only code that reads the articles folder.
+//!
+//! It lists every regular file (no hidden files, no folders, no symlink leading outside the
+//! folder), reads and parses the ones that changed since the last scan, and returns the
+//! articles with every rejected file. Parsed articles are kept keyed by path with a cheap
+//! fingerprint (size and modification time) confirmed by a content hash, so a rescan costs
+//! what changed, not what exists.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::article::{Article, ArticleError, Diagnostic, Parsed};
+
+/// Why the folder itself could not be loaded (as opposed to one bad article).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The articles folder is missing or unreadable.
+    #[error("{}: cannot read the articles folder: {source}", path.display())]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+/// What one scan found.
+#[derive(Debug, Default, Clone)]
+pub struct LoadReport {
+    /// Published articles, one per identity, sorted by path.
+    pub articles: Vec<Arc<Article>>,
+    /// Files that were rejected, sorted by path.
+    pub rejected: Vec<ArticleError>,
+    /// Warnings: repaired input and duplicate scrapes, sorted by path.
+    pub warnings: Vec<Diagnostic>,
+    /// Files that were read in this scan (new or changed since the last one).
+    pub files_read: usize,
+    /// Files that were parsed (their content hash was new).
+    pub files_parsed: usize,
+    /// Files that changed while being read; they are read again at the next scan.
+    pub unsettled: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Fingerprint {
+    fn of(meta: &fs::Metadata) -> Fingerprint {
+        Fingerprint {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    fingerprint: Fingerprint,
+    /// A file modified within the clock's resolution of the scan may change again without
+    /// its fingerprint changing; such an entry is read again at the next scan.
+    racy: bool,
+    hash: Option<[u8; 32]>,
+    outcome: Result<Arc<Parsed>, ArticleError>,
+}
+
+/// Reads an articles folder, remembering what it parsed between scans.
+#[derive(Debug)]
+pub struct Loader {
+    dir: PathBuf,
+    max_bytes: u64,
+    cache: HashMap<PathBuf, Entry>,
+}
+
+enum Candidate {
+    File(PathBuf, fs::Metadata),
+    Rejected(PathBuf, ArticleError),
+}
+
+impl Loader {
+    /// A loader of the folder `dir` that rejects files larger than `max_bytes`.
+    pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Loader {
+        Loader {
+            dir: dir.into(),
+            max_bytes,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The folder this loader reads.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Scans the folder once: reads what changed, keeps what did not.
+    pub fn scan(&mut self) -> Result<LoadReport, LoadError> {
+        let scan_start = SystemTime::now();
+        let folder_error = |source| LoadError::Folder {
+            path: self.dir.clone(),
+            source,
+        };
+        let canonical_dir = fs::canonicalize(&self.dir).map_err(folder_error)?;
+        let listing = fs::read_dir(&self.dir).map_err(folder_error)?;
+
+        let mut candidates = Vec::new();
+        for entry in listing {
+            let entry = entry.map_err(folder_error)?;
+            let name = entry.file_name();
+            let name_text = name.to_string_lossy();
+            if name_text.starts_with('.') || name_text.ends_with('~') {
+                continue;
+            }
+            let path = self.dir.join(&name);
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            if file_type.is_dir() {
+                continue;
+            }
+            if file_type.is_symlink() {
+                match fs::canonicalize(&path) {
+                    Ok(target) if target.starts_with(&canonical_dir) => {}
+                    Ok(_) => {
+                        candidates.push(Candidate::Rejected(
+                            path.clone(),
+                            ArticleError::Unreadable {
+                                path,
+                                message: "symbolic link leads outside the articles folder".into(),
+                            },
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        candidates.push(Candidate::Rejected(
+                            path.clone(),
+                            ArticleError::Unreadable {
+                                path,
+                                message: format!("broken symbolic link: {e}"),
+                            },
+                        ));
+                        continue;
+                    }
+                }
+            }
+            match fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => candidates.push(Candidate::File(path, meta)),
+                Ok(_) => {}
+                Err(e) => candidates.push(Candidate::Rejected(
+                    path.clone(),
+                    ArticleError::Unreadable {
+                        path,
+                        message: e.to_string(),
+                    },
+                )),
+            }
+        }
+
+        let max_bytes = self.max_bytes;
+        let cache = &self.cache;
+        let results: Vec<(PathBuf, Option<Entry>, bool)> = candidates
+            .into_par_iter()
+            .map(|candidate| match candidate {
+                Candidate::Rejected(path, error) => {
+                    let entry = Entry {
+                        fingerprint: Fingerprint {
+                            len: 0,
+                            modified: None,
+                        },
+                        racy: true,
+                        hash: None,
+                        outcome: Err(error),
+                    };
+                    (path, Some(entry), false)
+                }
+                Candidate::File(path, meta) => {
+                    let fingerprint = Fingerprint::of(&meta);
+                    let cached = cache.get(&path);
+                    if let Some(old) = cached {
+                        if old.fingerprint == fingerprint && !old.racy {
+                            return (path, Some(old.clone()), false);
+                        }
+                    }
+                    let entry = read_entry(&path, fingerprint, max_bytes, cached);
+                    match entry {
+                        // Changed while being read: keep what we had, read again next time.
+                        None => (path, cached.cloned(), true),
+                        Some(mut entry) => {
+                            entry.racy = is_racy(entry.fingerprint.modified, scan_start);
+                            (path, Some(entry), false)
+                        }
+                    }
+                }
+            })
+            .collect();
+
+        let mut report = LoadReport::default();
+        let mut new_cache = HashMap::with_capacity(results.len());
+        for (path, entry, unsettled) in results {
+            if unsettled {
+                report.unsettled.push(path.clone());
+            }
+            if let Some(entry) = entry {
+                let previous_hash = self.cache.get(&path).and_then(|e| e.hash);
+                let reused = self
+                    .cache
+                    .get(&path)
+                    .is_some_and(|e| e.fingerprint == entry.fingerprint && !e.racy);
+                if !reused && !unsettled {
+                    report.files_read += 1;
+                    if entry.hash.is_none() || entry.hash != previous_hash {
+                        report.files_parsed += 1;
+                    }
+                }
+                new_cache.insert(path, entry);
+            }
+        }
+        self.cache = new_cache;
+        self.fill_report(&mut report);
+        Ok(report)
+    }
+
+    /// Chooses one scrape per identity and sorts everything by path.
+    fn fill_report(&self, report: &mut LoadReport) {
+        let mut by_id: BTreeMap<&str, Vec<(&PathBuf, &Entry, &Arc<Parsed>)>> = BTreeMap::new();
+        let mut paths: Vec<&PathBuf> = self.cache.keys().collect();
+        paths.sort();
+        for path in paths {
+            let entry = &self.cache[path];
+            match &entry.outcome {
+                Ok(parsed) => {
+                    report.warnings.extend(parsed.warnings.iter().cloned());
+                    by_id
+                        .entry(parsed.article.id.as_str())
+                        .or_default()
+                        .push((path, entry, parsed));
+                }
+                Err(error) => report.rejected.push(error.clone()),
+            }
+        }
+        for (id, mut scrapes) in by_id {
+            // The later scrape wins: more views, else the newer file, else the later name.
+            scrapes.sort_by(|a, b| {
+                (b.2.article.views, b.1.fingerprint.modified, b.0).cmp(&(
+                    a.2.article.views,
+                    a.1.fingerprint.modified,
+                    a.0,
+                ))
+            });
+            let (kept_path, _, kept) = scrapes[0];
+            for (other_path, _, _) in &scrapes[1..] {
+                report.warnings.push(Diagnostic {
+                    path: (*other_path).clone(),
+                    line: None,
+                    message: format!(
+                        "duplicate of article {id}: {} is the later scrape and is published instead",
+                        kept_path.display()
+                    ),
+                });
+            }
+            report.articles.push(Arc::new(kept.article.clone()));
+        }
+        report.articles.sort_by(|a, b| a.path.cmp(&b.path));
+        report
+            .warnings
+            .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    }
+}
+
+fn is_racy(modified: Option<SystemTime>, scan_start: SystemTime) -> bool {
+    match modified {
+        Some(m) => m + Duration::from_secs(2) >= scan_start,
+        None => true,
+    }
+}
+
+/// Reads and parses one file. `None` when the file changed while it was read.
+fn read_entry(
+    path: &Path,
+    fingerprint: Fingerprint,
+    max_bytes: u64,
+    cached: Option<&Entry>,
+) -> Option<Entry> {
+    let entry = |hash, outcome| {
+        Some(Entry {
+            fingerprint,
+            racy: false,
+            hash,
+            outcome,
+        })
+    };
+    let unreadable = |e: std::io::Error| ArticleError::Unreadable {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    if fingerprint.len > max_bytes {
+        return entry(
+            None,
+            Err(ArticleError::TooLarge {
+                path: path.to_path_buf(),
+                size: fingerprint.len,
+                limit: max_bytes,
+            }),
+        );
+    }
+    let mut bytes = Vec::with_capacity(fingerprint.len as usize);
+    let read =
+        fs::File::open(path).and_then(|file| file.take(max_bytes + 1).read_to_end(&mut bytes));
+    if let Err(e) = read {
+        return entry(None, Err(unreadable(e)));
+    }
+    match fs::metadata(path) {
+        Ok(after)
+            if Fingerprint::of(&after) == fingerprint && bytes.len() as u64 == fingerprint.len => {}
+        Ok(_) => return None,
+        Err(e) => return entry(None, Err(unreadable(e))),
+    }
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    if let Some(old) = cached {
+        if old.hash == Some(hash) {
+            return entry(Some(hash), old.outcome.clone());
+        }
+    }
+    entry(Some(hash), Article::from_bytes(path, &bytes).map(Arc::new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        fs::write(dir.join(name), text).unwrap();
+    }
+
+    fn article(title: &str, number: u32, views: u32) -> String {
+        format!("1 May 2020\n{title}\n\nBody.\n\n10:00 - 2020/05/01 / number : {number} / Show Count : {views}\n")
+    }
+
+    #[test]
+    fn skips_hidden_files_and_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.txt", &article("A", 1, 1));
+        write(dir.path(), ".hidden.txt", &article("H", 2, 1));
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        write(&dir.path().join("sub"), "b.txt", &article("B", 3, 1));
+        let report = Loader::new(dir.path(), 1 << 20).scan().unwrap();
+        let titles: Vec<_> = report.articles.iter().map(|a| a.title.as_str()).collect();
+        assert_eq!(titles, vec!["A"]);
+    }
+
+    #[test]
+    fn duplicate_scrape_keeps_more_views() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.txt", &article("Old", 7, 100));
+        write(dir.path(), "b.txt", &article("New", 7, 50));
+        write(dir.path(), "c.txt", &article("Newest", 7, 900));
+        let report = Loader::new(dir.path(), 1 << 20).scan().unwrap();
+        assert_eq!(report.articles.len(), 1);
+        assert_eq!(report.articles[0].title, "Newest");
+        assert_eq!(report.warnings.len(), 2);
+        assert!(report.warnings[0]
+            .message
+            .contains("duplicate of article 7"));
+    }
+
+    #[test]
+    fn rescan_reads_only_changed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..5 {
+            write(dir.path(), &format!("{i}.txt"), &article("T", i, 1));
+            let old = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+            filetime::set_file_mtime(dir.path().join(format!("{i}.txt")), old).unwrap();
+        }
+        let mut loader = Loader::new(dir.path(), 1 << 20);
+        assert_eq!(loader.scan().unwrap().files_read, 5);
+        assert_eq!(loader.scan().unwrap().files_read, 0);
+        write(dir.path(), "2.txt", &article("Changed", 2, 1));
+        let report = loader.scan().unwrap();
+        assert_eq!((report.files_read, report.files_parsed), (1, 1));
+        assert!(report.articles.iter().any(|a| a.title == "Changed"));
+        fs::remove_file(dir.path().join("3.txt")).unwrap();
+        assert_eq!(loader.scan().unwrap().articles.len(), 4);
+    }
+
+    #[test]
+    fn oversized_and_bad_files_are_rejected_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "good.txt", &article("Good", 1, 1));
+        write(dir.path(), "big.txt", &"x".repeat(2000));
+        write(dir.path(), "empty.txt", "");
+        let report = Loader::new(dir.path(), 1000).scan().unwrap();
+        assert_eq!(report.articles.len(), 1);
+        assert!(matches!(
+            report.rejected[0],
+            ArticleError::TooLarge { size: 2000, .. }
+        ));
+        assert!(matches!(report.rejected[1], ArticleError::Empty { .. }));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_outside_the_folder_is_rejected() {
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "secret.txt", &article("Secret", 9, 1));
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "inside.txt", &article("Inside", 1, 1));
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.txt"),
+            dir.path().join("link.txt"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(dir.path().join("inside.txt"), dir.path().join("alias.txt"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.path().join("loop.txt"), dir.path().join("loop.txt"))
+            .unwrap();
+        let report = Loader::new(dir.path(), 1 << 20).scan().unwrap();
+        assert!(report.articles.iter().all(|a| a.title != "Secret"));
+        assert_eq!(report.rejected.len(), 2, "{:?}", report.rejected);
+    }
+
+    #[test]
+    fn missing_folder_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Loader::new(dir.path().join("nope"), 1 << 20)
+            .scan()
+            .unwrap_err();
+        assert!(err.to_string().contains("nope"));
+    }
+}

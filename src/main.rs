@@ -1,0 +1,174 @@
+//! The `feedpub` command line: parses flags, calls the library, maps outcomes to exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use feedpub::{Config, Feeds, Loader, Overrides};
+
+/// Turns a folder of articles into RSS 2.0 and Atom 1.0 feeds, and serves them.
+#[derive(Parser)]
+#[command(name = "feedpub", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load the articles and write OUT/rss.xml and OUT/atom.xml.
+    ///
+    /// Exits 0 when at least one article was published, 1 when none could be, 2 on a
+    /// configuration error. Rejected articles are reported and skipped.
+    Build {
+        #[command(flatten)]
+        common: Common,
+        /// Folder to write the feeds to (default: `output` in the configuration, else `feeds`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Public URL feedpub is reached at; feeds' self links and item links start with it.
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+    },
+    /// Load the articles and report every error and warning as FILE:LINE: message.
+    ///
+    /// Exits 1 when any article is rejected, 2 on a configuration error.
+    Check {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// Folder of article files (default: `articles` in the configuration, else `seeds`).
+    #[arg(long, value_name = "DIR")]
+    articles: Option<PathBuf>,
+    /// Configuration file (default: ./feedpub.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Build {
+            common,
+            out,
+            base_url,
+        } => {
+            let overrides = Overrides {
+                articles: common.articles,
+                output: out,
+                base_url,
+                addr: None,
+            };
+            let Some(config) = load_config(common.config, &overrides) else {
+                return ExitCode::from(2);
+            };
+            build(&config)
+        }
+        Command::Check { common } => {
+            let overrides = Overrides {
+                articles: common.articles,
+                ..Overrides::default()
+            };
+            let Some(config) = load_config(common.config, &overrides) else {
+                return ExitCode::from(2);
+            };
+            check(&config)
+        }
+    }
+}
+
+fn load_config(path: Option<PathBuf>, overrides: &Overrides) -> Option<Config> {
+    match Config::load(path.as_deref(), overrides) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+fn report_problems(report: &feedpub::LoadReport) {
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for rejected in &report.rejected {
+        eprintln!("rejected: {rejected}");
+    }
+}
+
+fn build(config: &Config) -> ExitCode {
+    let report = match Loader::new(&config.articles, config.max_article_bytes).scan() {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    report_problems(&report);
+    if report.articles.is_empty() {
+        eprintln!(
+            "error: no article could be published from {}; {} file(s) rejected; nothing written",
+            config.articles.display(),
+            report.rejected.len()
+        );
+        return ExitCode::from(1);
+    }
+    let feeds = match Feeds::render(&report.articles, config) {
+        Ok(feeds) => feeds,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match feedpub::write_all(&config.output, feeds.files()) {
+        Ok(written) => {
+            println!(
+                "published {} article(s) from {} ({} in the feeds, {} rejected)",
+                report.articles.len(),
+                config.articles.display(),
+                feeds.items.len(),
+                report.rejected.len()
+            );
+            for w in written {
+                let what = if w.changed { "wrote" } else { "unchanged" };
+                println!("  {what} {} ({} bytes)", w.path.display(), w.bytes);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn check(config: &Config) -> ExitCode {
+    let report = match Loader::new(&config.articles, config.max_article_bytes).scan() {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for warning in &report.warnings {
+        println!("{warning}: warning");
+    }
+    for rejected in &report.rejected {
+        println!("{rejected}");
+    }
+    println!(
+        "{} article(s) ok, {} rejected, {} warning(s)",
+        report.articles.len(),
+        report.rejected.len(),
+        report.warnings.len()
+    );
+    if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

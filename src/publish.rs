@@ -1,0 +1,111 @@
+//! Writing feeds to the output folder so that no reader ever sees half a file.
+//!
+//! Each file is written to a temporary file in the same folder, flushed to disk, and renamed
+//! over the old one; a file whose bytes did not change is left alone, so its modification
+//! time records when its content last changed.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Why the output folder could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: cannot write: {source}", path.display())]
+pub struct PublishError {
+    /// The file or folder.
+    pub path: PathBuf,
+    /// The operating system's error.
+    pub source: std::io::Error,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: usize,
+    /// False when the file already held exactly these bytes and was left alone.
+    pub changed: bool,
+}
+
+/// Writes `bytes` to `dir/name` by temporary file and rename.
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<Written, PublishError> {
+    let path = dir.join(name);
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PublishError { path, source }
+    };
+    if fs::read(&path).is_ok_and(|old| old == bytes) {
+        return Ok(Written {
+            path,
+            bytes: bytes.len(),
+            changed: false,
+        });
+    }
+    fs::create_dir_all(dir).map_err(err(dir))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(err(dir))?;
+    temp.write_all(bytes).map_err(err(temp.path()))?;
+    temp.as_file().sync_all().map_err(err(temp.path()))?;
+    // Readers of the folder (web servers, caches) need to read the file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o644))
+            .map_err(err(temp.path()))?;
+    }
+    temp.persist(&path).map_err(|e| PublishError {
+        path: path.clone(),
+        source: e.error,
+    })?;
+    // Make the rename itself durable.
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(Written {
+        path,
+        bytes: bytes.len(),
+        changed: true,
+    })
+}
+
+/// Writes every `(name, bytes)` pair into `dir`.
+pub fn write_all<'a>(
+    dir: &Path,
+    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<Vec<Written>, PublishError> {
+    files
+        .into_iter()
+        .map(|(name, bytes)| write_atomically(dir, name, bytes))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_replaces_and_leaves_unchanged_files_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = write_atomically(dir.path(), "f.xml", b"one").unwrap();
+        assert!(first.changed);
+        assert_eq!(fs::read(dir.path().join("f.xml")).unwrap(), b"one");
+        assert!(
+            !write_atomically(dir.path(), "f.xml", b"one")
+                .unwrap()
+                .changed
+        );
+        assert!(
+            write_atomically(dir.path(), "f.xml", b"two")
+                .unwrap()
+                .changed
+        );
+        assert_eq!(fs::read(dir.path().join("f.xml")).unwrap(), b"two");
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+}
