@@ -73,6 +73,9 @@ struct Entry {
     outcome: Result<Arc<Parsed>, ArticleError>,
 }
 
+/// One parsed file among those that share an identity.
+type Scrape<'a> = (&'a PathBuf, &'a Entry, &'a Arc<Parsed>);
+
 /// Reads an articles folder, remembering what it parsed between scans.
 #[derive(Debug)]
 pub struct Loader {
@@ -230,7 +233,7 @@ impl Loader {
 
     /// Chooses one scrape per identity and sorts everything by path.
     fn fill_report(&self, report: &mut LoadReport) {
-        let mut by_id: BTreeMap<&str, Vec<(&PathBuf, &Entry, &Arc<Parsed>)>> = BTreeMap::new();
+        let mut by_id: BTreeMap<&str, Vec<Scrape>> = BTreeMap::new();
         let mut paths: Vec<&PathBuf> = self.cache.keys().collect();
         paths.sort();
         for path in paths {
