@@ -64,6 +64,9 @@ pub struct Config {
     pub site_url: String,
     /// Where feedpub is reachable, without a trailing slash; feeds' self links start here.
     pub base_url: String,
+    /// False when `base_url` is the default; `serve` then derives it from the address it
+    /// listens on.
+    pub base_url_explicit: bool,
     /// Language tag of the content (RSS `language`, Atom `xml:lang`, HTML `lang`).
     pub language: String,
     /// The zone in which the articles' local dates and times are read.
@@ -92,10 +95,10 @@ pub struct Config {
     pub debounce: Duration,
     /// How often the server rescans the folder when no event arrives.
     pub rescan_interval: Duration,
-    /// How long a client may take to send its request headers.
+    /// How long a client may take to send its request headers. The clock starts when the
+    /// server begins waiting for a request, so it is also how long an idle keep-alive
+    /// connection stays open.
     pub header_read_timeout: Duration,
-    /// How long an idle keep-alive connection is kept open.
-    pub keep_alive_timeout: Duration,
     /// The largest request head accepted, in bytes.
     pub max_header_bytes: usize,
     /// The most connections served at once; more wait in the listen queue.
@@ -126,7 +129,6 @@ struct RawConfig {
     debounce_ms: Option<i64>,
     rescan_interval_secs: Option<i64>,
     header_read_timeout_secs: Option<i64>,
-    keep_alive_timeout_secs: Option<i64>,
     max_header_bytes: Option<i64>,
     max_connections: Option<i64>,
     shutdown_timeout_secs: Option<i64>,
@@ -192,6 +194,7 @@ impl Config {
             message,
         };
 
+        let base_url_explicit = overrides.base_url.is_some() || raw.base_url.is_some();
         let base_url = overrides
             .base_url
             .clone()
@@ -289,6 +292,7 @@ impl Config {
                 .unwrap_or_else(|| "Articles published by feedpub".to_string()),
             site_url,
             base_url,
+            base_url_explicit,
             language,
             timezone,
             author,
@@ -317,11 +321,6 @@ impl Config {
                 "header_read_timeout_secs",
                 raw.header_read_timeout_secs,
                 10,
-            )?),
-            keep_alive_timeout: Duration::from_secs(positive(
-                "keep_alive_timeout_secs",
-                raw.keep_alive_timeout_secs,
-                60,
             )?),
             max_header_bytes: positive("max_header_bytes", raw.max_header_bytes, 16 * 1024)?
                 .max(8192) as usize,

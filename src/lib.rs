@@ -16,7 +16,11 @@
 //! - [`loader`]: the only code that reads the articles folder.
 //! - [`item`]: the format-neutral [`FeedItem`] and its order.
 //! - [`feed`]: RSS and Atom documents.
+//! - [`render`]: bytes → compressed variants and validators, once per generation.
+//! - [`snapshot`]: one generation of everything served, swapped atomically.
 //! - [`publish`]: writes `feeds/` by temporary file and rename.
+//! - [`http`]: the conditional-request decision, the handler, the accept loop.
+//! - [`serve`]: regeneration on change and the server's life cycle.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -24,9 +28,14 @@
 pub mod article;
 pub mod config;
 pub mod feed;
+pub mod http;
 pub mod item;
 pub mod loader;
+pub mod pages;
 pub mod publish;
+pub mod render;
+pub mod serve;
+pub mod snapshot;
 
 pub use article::{Article, ArticleError, Diagnostic, Parsed};
 pub use config::{Config, ConfigError, Overrides};
@@ -34,3 +43,5 @@ pub use feed::{Feeds, RenderError};
 pub use item::FeedItem;
 pub use loader::{LoadError, LoadReport, Loader};
 pub use publish::{write_all, PublishError, Written};
+pub use serve::{ServeError, ServeOptions, Server};
+pub use snapshot::Snapshot;

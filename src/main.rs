@@ -30,6 +30,24 @@ enum Command {
         #[arg(long, value_name = "URL")]
         base_url: Option<String>,
     },
+    /// Publish the feeds, then serve them over HTTP, regenerating when articles change.
+    ///
+    /// Serves /rss.xml, /atom.xml, / (an index page), /articles/{id} and /healthz.
+    /// SIGHUP forces a regeneration; SIGINT and SIGTERM shut down gracefully.
+    /// Log verbosity follows RUST_LOG (default: info; debug logs every request).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (default: `addr` in the configuration, else 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        addr: Option<String>,
+        /// Folder to write the feeds to (default: `output` in the configuration, else `feeds`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Public URL feedpub is reached at (default: http:// and the listening address).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+    },
     /// Load the articles and report every error and warning as FILE:LINE: message.
     ///
     /// Exits 1 when any article is rejected, 2 on a configuration error.
@@ -67,6 +85,23 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             };
             build(&config)
+        }
+        Command::Serve {
+            common,
+            addr,
+            out,
+            base_url,
+        } => {
+            let options = feedpub::ServeOptions {
+                config_path: common.config,
+                overrides: Overrides {
+                    articles: common.articles,
+                    output: out,
+                    base_url,
+                    addr,
+                },
+            };
+            serve(options)
         }
         Command::Check { common } => {
             let overrides = Overrides {
@@ -170,5 +205,72 @@ fn check(config: &Config) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+fn serve(options: feedpub::ServeOptions) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let server = match feedpub::Server::start(options).await {
+            Ok(server) => server,
+            Err(feedpub::ServeError::Config(e)) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let [rss, atom] = server.feed_urls();
+        println!("feedpub is serving on http://{}", server.addr());
+        println!("  point a feed reader at: {rss}");
+        println!("                     or: {atom}");
+        println!("  index page:            http://{}/", server.addr());
+        wait_for_stop_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

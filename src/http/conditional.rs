@@ -1,0 +1,314 @@
+//! Conditional requests (RFC 9110 §13) and content-coding negotiation (§12.5.3), as pure
+//! decisions separate from building responses.
+
+use std::time::SystemTime;
+
+use hyper::header::{
+    HeaderMap, ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE,
+};
+
+use crate::render::{truncate_to_second, Encoding};
+
+/// What the preconditions of a GET or HEAD request decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Send the representation (200).
+    Proceed,
+    /// The client's copy is current (304).
+    NotModified,
+    /// An `If-Match` or `If-Unmodified-Since` precondition failed (412).
+    Failed,
+}
+
+/// Evaluates the preconditions of a GET or HEAD request against the selected
+/// representation's `etag` and `last_modified`, in the order of RFC 9110 §13.2.2:
+///
+/// 1. `If-Match` present: no strong match (or not `*`) → 412.
+/// 2. Otherwise `If-Unmodified-Since` present with a valid date: modified after it → 412.
+/// 3. `If-None-Match` present: a weak match (or `*`) → 304; no match → 200, and
+///    `If-Modified-Since` is not looked at.
+/// 4. Otherwise `If-Modified-Since` present with a valid date: not modified after it → 304.
+/// 5. Otherwise → 200.
+pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: SystemTime) -> Precondition {
+    let last_modified = truncate_to_second(last_modified);
+    if let Some(value) = header_text(headers, IF_MATCH) {
+        if !list_matches(&value, etag, false) {
+            return Precondition::Failed;
+        }
+    } else if let Some(since) = header_date(headers, IF_UNMODIFIED_SINCE) {
+        if last_modified > since {
+            return Precondition::Failed;
+        }
+    }
+    if let Some(value) = header_text(headers, IF_NONE_MATCH) {
+        return if list_matches(&value, etag, true) {
+            Precondition::NotModified
+        } else {
+            Precondition::Proceed
+        };
+    }
+    if let Some(since) = header_date(headers, IF_MODIFIED_SINCE) {
+        if last_modified <= since {
+            return Precondition::NotModified;
+        }
+    }
+    Precondition::Proceed
+}
+
+/// All values of a header joined as one list; `None` when absent or not text.
+fn header_text(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<String> {
+    let mut values = headers.get_all(name).iter().peekable();
+    values.peek()?;
+    let parts: Option<Vec<&str>> = values.map(|v| v.to_str().ok()).collect();
+    Some(parts?.join(","))
+}
+
+fn header_date(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<SystemTime> {
+    let value = headers.get(name)?.to_str().ok()?;
+    httpdate::parse_http_date(value.trim()).ok()
+}
+
+/// Does the entity-tag list `value` match `etag`? `*` matches anything. Weak comparison
+/// ignores `W/` prefixes; strong comparison never matches a weak tag.
+pub fn list_matches(value: &str, etag: &str, weak: bool) -> bool {
+    let ours = etag.strip_prefix("W/").unwrap_or(etag);
+    let ours_weak = etag.starts_with("W/");
+    if value.trim() == "*" {
+        return true;
+    }
+    parse_entity_tags(value).into_iter().any(|(is_weak, tag)| {
+        if weak {
+            tag == ours
+        } else {
+            !is_weak && !ours_weak && tag == ours
+        }
+    })
+}
+
+/// Parses an entity-tag list into `(weak, "opaque-tag")` pairs, quotes included. Entries
+/// that are not entity tags are skipped.
+fn parse_entity_tags(value: &str) -> Vec<(bool, &str)> {
+    let mut tags = Vec::new();
+    let mut rest = value;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_ascii_whitespace());
+        if rest.is_empty() {
+            break;
+        }
+        let (weak, body) = match rest.strip_prefix("W/") {
+            Some(b) => (true, b),
+            None => (false, rest),
+        };
+        if let Some(inner) = body.strip_prefix('"') {
+            if let Some(end) = inner.find('"') {
+                tags.push((weak, &body[..end + 2]));
+                rest = &inner[end + 1..];
+                continue;
+            }
+            break;
+        }
+        // Not an entity tag: skip to the next comma.
+        match rest.find(',') {
+            Some(i) => rest = &rest[i + 1..],
+            None => break,
+        }
+    }
+    tags
+}
+
+/// Chooses the content coding for a request from its `Accept-Encoding` (with q-values,
+/// `*` and `identity;q=0`) among `available` (best first). `None` when the client accepts
+/// none of them (406).
+pub fn choose_encoding(headers: &HeaderMap, available: &[Encoding]) -> Option<Encoding> {
+    let Some(accept) = header_text(headers, ACCEPT_ENCODING) else {
+        return available
+            .contains(&Encoding::Identity)
+            .then_some(Encoding::Identity);
+    };
+    let mut entries: Vec<(String, u32)> = Vec::new();
+    for part in accept.split(',') {
+        let mut pieces = part.split(';');
+        let coding = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        if coding.is_empty() {
+            continue;
+        }
+        let mut q = 1000;
+        for param in pieces {
+            let param = param.trim();
+            if let Some(v) = param
+                .strip_prefix("q=")
+                .or_else(|| param.strip_prefix("Q="))
+            {
+                q = parse_qvalue(v.trim()).unwrap_or(0);
+            }
+        }
+        entries.push((coding, q));
+    }
+    let q_of = |token: &str| entries.iter().find(|(c, _)| c == token).map(|(_, q)| *q);
+    let star = q_of("*");
+    let mut best: Option<(Encoding, u32)> = None;
+    for &encoding in available {
+        let token = encoding.token();
+        let q = match (q_of(token), encoding) {
+            (Some(q), _) => q,
+            (None, Encoding::Gzip) => q_of("x-gzip").or(star).unwrap_or(0),
+            (None, Encoding::Identity) => star.unwrap_or(1000),
+            (None, _) => star.unwrap_or(0),
+        };
+        if q > 0 && best.is_none_or(|(_, bq)| q > bq) {
+            best = Some((encoding, q));
+        }
+    }
+    best.map(|(e, _)| e)
+}
+
+/// Parses a q-value (`0`, `0.5`, `1.000`) into thousandths.
+fn parse_qvalue(v: &str) -> Option<u32> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let frac_value: u32 = format!("{frac:0<3}").parse().ok()?;
+    match int {
+        "0" => Some(frac_value),
+        "1" if frac_value == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const TAG: &str = "\"abc\"";
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    fn lm() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    fn date(offset: i64) -> String {
+        httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs((1_700_000_000 + offset) as u64))
+    }
+
+    #[test]
+    fn if_none_match_exact_list_star_and_weak_return_304() {
+        for v in [
+            "\"abc\"",
+            "\"x\", \"abc\"",
+            "*",
+            "W/\"abc\"",
+            "\"x\",W/\"abc\"",
+        ] {
+            assert_eq!(
+                evaluate(&headers(&[("if-none-match", v)]), TAG, lm()),
+                Precondition::NotModified,
+                "{v}"
+            );
+        }
+        assert_eq!(
+            evaluate(&headers(&[("if-none-match", "\"abd\"")]), TAG, lm()),
+            Precondition::Proceed
+        );
+    }
+
+    #[test]
+    fn if_modified_since_older_equal_newer() {
+        assert_eq!(
+            evaluate(&headers(&[("if-modified-since", &date(-1))]), TAG, lm()),
+            Precondition::Proceed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-modified-since", &date(0))]), TAG, lm()),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-modified-since", &date(3600))]), TAG, lm()),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-modified-since", "yesterday")]), TAG, lm()),
+            Precondition::Proceed
+        );
+    }
+
+    #[test]
+    fn if_none_match_mismatch_wins_over_if_modified_since() {
+        let h = headers(&[
+            ("if-none-match", "\"old\""),
+            ("if-modified-since", &date(3600)),
+        ]);
+        assert_eq!(evaluate(&h, TAG, lm()), Precondition::Proceed);
+    }
+
+    #[test]
+    fn if_match_and_if_unmodified_since_fail_with_412() {
+        assert_eq!(
+            evaluate(&headers(&[("if-match", "\"x\"")]), TAG, lm()),
+            Precondition::Failed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-match", "W/\"abc\"")]), TAG, lm()),
+            Precondition::Failed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-match", "\"abc\"")]), TAG, lm()),
+            Precondition::Proceed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-unmodified-since", &date(-10))]), TAG, lm()),
+            Precondition::Failed
+        );
+        assert_eq!(
+            evaluate(&headers(&[("if-unmodified-since", &date(10))]), TAG, lm()),
+            Precondition::Proceed
+        );
+    }
+
+    #[test]
+    fn sub_second_last_modified_compares_at_second_resolution() {
+        let h = headers(&[("if-modified-since", &date(0))]);
+        assert_eq!(
+            evaluate(&h, TAG, lm() + Duration::from_millis(700)),
+            Precondition::NotModified
+        );
+    }
+
+    #[test]
+    fn encoding_negotiation() {
+        use Encoding::*;
+        let all = [Brotli, Gzip, Identity];
+        let pick = |v: Option<&str>| {
+            let h = match v {
+                Some(v) => headers(&[("accept-encoding", v)]),
+                None => HeaderMap::new(),
+            };
+            choose_encoding(&h, &all)
+        };
+        assert_eq!(pick(None), Some(Identity));
+        assert_eq!(pick(Some("gzip")), Some(Gzip));
+        assert_eq!(pick(Some("gzip, deflate, br")), Some(Brotli));
+        assert_eq!(pick(Some("br;q=0.5, gzip;q=0.8")), Some(Gzip));
+        assert_eq!(pick(Some("br;q=0, gzip;q=0")), Some(Identity));
+        assert_eq!(pick(Some("identity;q=0")), None);
+        assert_eq!(pick(Some("gzip;q=0.1, identity;q=0")), Some(Gzip));
+        assert_eq!(pick(Some("*")), Some(Brotli));
+        assert_eq!(pick(Some("*;q=0")), None);
+        assert_eq!(pick(Some("*;q=0, identity")), Some(Identity));
+        assert_eq!(pick(Some("deflate")), Some(Identity));
+        assert_eq!(pick(Some("GZIP;Q=1.0")), Some(Gzip));
+        assert_eq!(
+            choose_encoding(&headers(&[("accept-encoding", "br")]), &[Identity]),
+            Some(Identity)
+        );
+    }
+}

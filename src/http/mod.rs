@@ -1,0 +1,5 @@
+//! HTTP: the conditional-request decision, the request handler and the server.
+
+pub mod conditional;
+pub mod routes;
+pub mod server;

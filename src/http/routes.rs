@@ -1,0 +1,262 @@
+//! The request handler: one snapshot and one request in, one response out. It never fails;
+//! every outcome is a status code chosen here.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Response, StatusCode, Uri};
+use percent_encoding::percent_decode_str;
+
+use super::conditional::{choose_encoding, evaluate, Precondition};
+use crate::render::{Encoding, Resource};
+use crate::snapshot::Snapshot;
+
+/// The response body type.
+pub type Body = Full<Bytes>;
+
+/// The methods every route allows.
+const ALLOW: &str = "GET, HEAD";
+
+/// Pages may show inline styles and nothing else that could run or load.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// What a path names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/`
+    Index,
+    /// `/rss.xml`
+    Rss,
+    /// `/atom.xml`
+    Atom,
+    /// `/articles/{id}`, the id percent-decoded.
+    Article(String),
+    /// `/healthz`
+    Health,
+    /// An old or alternative name of a resource: answered with 301 to this path.
+    Moved(&'static str),
+    /// Nothing.
+    NotFound,
+}
+
+/// Maps a request path to a route.
+pub fn route(path: &str) -> Route {
+    match path {
+        "/" => Route::Index,
+        "/rss.xml" => Route::Rss,
+        "/atom.xml" => Route::Atom,
+        "/healthz" => Route::Health,
+        "/index.html" => Route::Moved("/"),
+        "/rss" | "/feed" | "/feed/" | "/rss/" | "/feed.xml" => Route::Moved("/rss.xml"),
+        "/atom" | "/atom/" => Route::Moved("/atom.xml"),
+        _ => match path.strip_prefix("/articles/") {
+            Some(raw) if !raw.is_empty() && !raw.contains('/') => {
+                match percent_decode_str(raw).decode_utf8() {
+                    Ok(id) => Route::Article(id.into_owned()),
+                    Err(_) => Route::NotFound,
+                }
+            }
+            _ => Route::NotFound,
+        },
+    }
+}
+
+/// Answers one request from `snapshot` at time `now`.
+pub fn respond(
+    snapshot: &Snapshot,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Response<Body> {
+    let route = route(uri.path());
+    if route == Route::NotFound {
+        return plain(StatusCode::NOT_FOUND, "not found\n", method);
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let status = if method == Method::OPTIONS {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::METHOD_NOT_ALLOWED
+        };
+        let mut response = if status == StatusCode::NO_CONTENT {
+            empty(status)
+        } else {
+            plain(status, "method not allowed\n", method)
+        };
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+        return response;
+    }
+    let max_age = snapshot.config.cache_max_age;
+    match route {
+        Route::Index => serve(&snapshot.index, method, headers, now, max_age),
+        Route::Rss => serve(&snapshot.rss, method, headers, now, max_age),
+        Route::Atom => serve(&snapshot.atom, method, headers, now, max_age),
+        Route::Article(id) => match snapshot.article_page(&id) {
+            Some(page) => serve(&page, method, headers, now, max_age),
+            None => plain(StatusCode::NOT_FOUND, "no such article\n", method),
+        },
+        Route::Health => {
+            let mut response = plain(StatusCode::OK, "ok\n", method);
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Route::Moved(to) => {
+            let location = match uri.query() {
+                Some(q) => format!("{to}?{q}"),
+                None => to.to_string(),
+            };
+            let mut response = plain(StatusCode::MOVED_PERMANENTLY, "moved\n", method);
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, v);
+            }
+            response
+        }
+        Route::NotFound => plain(StatusCode::NOT_FOUND, "not found\n", method),
+    }
+}
+
+/// Serves a rendered resource: negotiation, preconditions, then 200, 304, 406 or 412.
+fn serve(
+    resource: &Resource,
+    method: &Method,
+    headers: &HeaderMap,
+    now: SystemTime,
+    max_age: u64,
+) -> Response<Body> {
+    let available: Vec<Encoding> = resource.encodings().collect();
+    let Some(encoding) = choose_encoding(headers, &available) else {
+        let mut response = plain(
+            StatusCode::NOT_ACCEPTABLE,
+            "no acceptable content coding\n",
+            method,
+        );
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        return response;
+    };
+    let Some(variant) = resource.variant(encoding) else {
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error\n",
+            method,
+        );
+    };
+    let decision = evaluate(headers, &variant.etag, resource.last_modified);
+    let status = match decision {
+        Precondition::Proceed => StatusCode::OK,
+        Precondition::NotModified => StatusCode::NOT_MODIFIED,
+        Precondition::Failed => {
+            return plain(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition failed\n",
+                method,
+            )
+        }
+    };
+    let body = if status == StatusCode::OK && method == Method::GET {
+        variant.body.clone()
+    } else {
+        Bytes::new()
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&variant.etag) {
+        h.insert(header::ETAG, v);
+    }
+    // A Last-Modified later than the response's own date is never sent (RFC 9110 §8.8.2.1).
+    let shown = resource.last_modified.min(now);
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(shown)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if status == StatusCode::OK {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(resource.content_type),
+        );
+        if encoding != Encoding::Identity {
+            h.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding.token()),
+            );
+        }
+        h.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(variant.body.len()),
+        );
+    }
+    security_headers(h, resource.content_type.starts_with("text/html"));
+    response
+}
+
+fn security_headers(h: &mut HeaderMap, html: bool) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if html {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+/// A short plain-text response.
+pub fn plain(status: StatusCode, text: &'static str, method: &Method) -> Response<Body> {
+    let body = if method == Method::HEAD {
+        Bytes::new()
+    } else {
+        Bytes::from_static(text.as_bytes())
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+    security_headers(h, false);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/"), Route::Index);
+        assert_eq!(route("/rss.xml"), Route::Rss);
+        assert_eq!(route("/articles/26462"), Route::Article("26462".into()));
+        assert_eq!(route("/articles/a%20b"), Route::Article("a b".into()));
+        assert_eq!(route("/articles/"), Route::NotFound);
+        assert_eq!(route("/articles/a/b"), Route::NotFound);
+        assert_eq!(route("/articles/%ff"), Route::NotFound);
+        assert_eq!(route("/feed"), Route::Moved("/rss.xml"));
+        assert_eq!(route("/../etc/passwd"), Route::NotFound);
+    }
+}

@@ -1,0 +1,122 @@
+//! The accept loop: connection limits, timeouts, HTTP/1.1 keep-alive and HTTP/2, and
+//! graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::routes::respond;
+use crate::snapshot::Snapshot;
+
+/// The limits a public server needs.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Time allowed to send request headers; also the idle time of a keep-alive connection.
+    pub header_read_timeout: Duration,
+    /// Largest request head, in bytes (larger: 431).
+    pub max_header_bytes: usize,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// Time in-flight responses get to finish at shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then stops accepting and lets
+/// in-flight connections finish within the shutdown timeout.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<ArcSwap<Snapshot>>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(64)
+        .max_header_list_size(limits.max_header_bytes as u32)
+        .keep_alive_interval(Some(limits.header_read_timeout))
+        .keep_alive_timeout(limits.header_read_timeout);
+    let builder = Arc::new(builder);
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Usually out of file descriptors: wait for connections to close.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        let service = service_fn(move |request: Request<Incoming>| {
+            let snapshot = state.load_full();
+            async move {
+                let started = Instant::now();
+                let response = respond(
+                    &snapshot,
+                    request.method(),
+                    request.uri(),
+                    request.headers(),
+                    SystemTime::now(),
+                );
+                tracing::debug!(
+                    %peer,
+                    method = %request.method(),
+                    path = request.uri().path(),
+                    status = response.status().as_u16(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "request"
+                );
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(limits.shutdown_timeout) => tracing::warn!("shutdown timeout: closing remaining connections"),
+    }
+}

@@ -1,0 +1,97 @@
+//! The HTML pages: the index (`/`) and one page per article (`/articles/{id}`).
+//!
+//! Every piece of article text is escaped, so no article can inject markup; the server adds
+//! a `Content-Security-Policy` that forbids scripts besides.
+
+use std::fmt::Write;
+
+use crate::config::Config;
+use crate::feed::{atom, rss};
+use crate::item::{escape_html, url_id, FeedItem};
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}\
+a{color:#0645ad}time{color:#666;font-size:.9em}li{margin:.4rem 0}header p{color:#555}";
+
+/// The language of an article: the configured one, unless most of its title's letters are
+/// Arabic-script, which on this kind of site means Persian.
+pub fn language_of<'a>(item: &FeedItem, config: &'a Config) -> &'a str {
+    let letters = item.article.title.chars().filter(|c| c.is_alphabetic());
+    let (arabic, total) = letters.fold((0usize, 0usize), |(a, t), c| {
+        (a + usize::from(matches!(c, '\u{0600}'..='\u{06FF}' | '\u{0750}'..='\u{077F}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}')), t + 1)
+    });
+    if total > 0 && arabic * 2 > total {
+        "fa"
+    } else {
+        &config.language
+    }
+}
+
+fn head(out: &mut String, config: &Config, title: &str, lang: &str) {
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"auto\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n\
+         <link rel=\"alternate\" type=\"application/rss+xml\" title=\"{feed} (RSS)\" href=\"{rss}\">\n\
+         <link rel=\"alternate\" type=\"application/atom+xml\" title=\"{feed} (Atom)\" href=\"{atom}\">\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n",
+        lang = escape_html(lang),
+        title = escape_html(title),
+        feed = escape_html(&config.title),
+        rss = escape_html(&config.url(rss::PATH)),
+        atom = escape_html(&config.url(atom::PATH)),
+    );
+}
+
+/// The index page: the newest `items`, newest first, with feed autodiscovery.
+pub fn index_html(config: &Config, items: &[FeedItem], total: usize) -> String {
+    let mut out = String::with_capacity(4096 + items.len() * 200);
+    head(&mut out, config, &config.title, &config.language);
+    let _ = write!(
+        out,
+        "<header><h1>{title}</h1><p>{description}</p>\n<p>Subscribe: <a href=\"{rss}\">RSS</a> · <a href=\"{atom}\">Atom</a></p></header>\n<main>\n",
+        title = escape_html(&config.title),
+        description = escape_html(&config.description),
+        rss = escape_html(&config.url(rss::PATH)),
+        atom = escape_html(&config.url(atom::PATH)),
+    );
+    if items.len() < total {
+        let _ = writeln!(
+            out,
+            "<p>The newest {} of {} articles.</p>",
+            items.len(),
+            total
+        );
+    }
+    out.push_str("<ul>\n");
+    for item in items {
+        let _ = writeln!(
+            out,
+            "<li lang=\"{lang}\" dir=\"auto\"><a href=\"/articles/{id}\">{title}</a> <time datetime=\"{date}\">{day}</time></li>",
+            lang = escape_html(language_of(item, config)),
+            id = escape_html(&url_id(&item.article.id)),
+            title = escape_html(&item.article.title),
+            date = item.published.to_rfc3339(),
+            day = item.published.format("%Y-%m-%d"),
+        );
+    }
+    out.push_str("</ul>\n</main>\n</body>\n</html>\n");
+    out
+}
+
+/// The page of one article.
+pub fn article_html(config: &Config, item: &FeedItem) -> String {
+    let lang = language_of(item, config);
+    let mut out = String::with_capacity(2048 + item.content_html.len());
+    head(&mut out, config, &item.article.title, lang);
+    let _ = write!(
+        out,
+        "<article>\n<h1 dir=\"auto\">{title}</h1>\n<p><time datetime=\"{date}\">{human}</time></p>\n<div dir=\"auto\">\n{content}\n</div>\n</article>\n\
+         <footer><p><a href=\"/\">{site}</a></p></footer>\n</body>\n</html>\n",
+        title = escape_html(&item.article.title),
+        date = item.published.to_rfc3339(),
+        human = item.published.format("%-d %B %Y, %H:%M"),
+        content = item.content_html,
+        site = escape_html(&config.title),
+    );
+    out
+}

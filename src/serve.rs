@@ -1,0 +1,424 @@
+//! `feedpub serve`: loads and publishes once, then serves the snapshot while regenerating it
+//! whenever the articles or the configuration change.
+//!
+//! Regeneration is triggered by file events (debounced), a periodic rescan (for file
+//! systems without events), SIGHUP, and a retry when a file was caught mid-write. A failed
+//! regeneration keeps the last good snapshot.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError, Overrides, DEFAULT_CONFIG_FILE};
+use crate::feed::RenderError;
+use crate::http::server::{self, Limits};
+use crate::loader::{LoadError, Loader};
+use crate::publish;
+use crate::snapshot::Snapshot;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The articles folder could not be read.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A feed could not be written.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A background task failed.
+    #[error("internal error: {0}")]
+    Task(String),
+}
+
+/// How to start the server.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// `--config`; without it `./feedpub.toml` when it exists.
+    pub config_path: Option<PathBuf>,
+    /// Flags that win over the file.
+    pub overrides: Overrides,
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    state: Arc<ArcSwap<Snapshot>>,
+    trigger: mpsc::UnboundedSender<()>,
+    shutdown: watch::Sender<bool>,
+    http: JoinHandle<()>,
+    regeneration: JoinHandle<()>,
+}
+
+/// Keeps what regeneration needs between runs: the configuration source, the loader's cache,
+/// and what was last reported.
+struct Regenerator {
+    config_path: Option<PathBuf>,
+    config_stamp: Option<(u64, Option<SystemTime>)>,
+    overrides: Overrides,
+    config: Arc<Config>,
+    loader: Loader,
+    reported: Vec<String>,
+}
+
+impl Regenerator {
+    fn stamp(path: &Path) -> Option<(u64, Option<SystemTime>)> {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    }
+
+    /// Re-reads the configuration file when it changed. A broken file is logged and the
+    /// last good configuration stays in force.
+    fn reload_config(&mut self) {
+        let Some(path) = &self.config_path else {
+            return;
+        };
+        let stamp = Regenerator::stamp(path);
+        if stamp == self.config_stamp {
+            return;
+        }
+        self.config_stamp = stamp;
+        match Config::load(Some(path), &self.overrides) {
+            Ok(mut config) => {
+                if !config.base_url_explicit {
+                    let listen_base = self.config.base_url.clone();
+                    if config.site_url == config.base_url {
+                        config.site_url.clone_from(&listen_base);
+                    }
+                    config.base_url = listen_base;
+                }
+                if config.addr != self.config.addr {
+                    tracing::warn!(addr = %config.addr, "a new `addr` takes effect at the next start");
+                }
+                if config.articles != self.config.articles
+                    || config.max_article_bytes != self.config.max_article_bytes
+                {
+                    self.loader = Loader::new(&config.articles, config.max_article_bytes);
+                }
+                tracing::info!(path = %path.display(), "configuration reloaded");
+                self.config = Arc::new(config);
+            }
+            Err(e) => tracing::error!("{e}; keeping the last good configuration"),
+        }
+    }
+
+    /// Makes the next snapshot, or `None` when nothing changed; errors keep the last good one.
+    fn regenerate(&mut self, current: &Snapshot) -> Result<(Option<Snapshot>, bool), String> {
+        let started = Instant::now();
+        self.reload_config();
+        let report = self.loader.scan().map_err(|e| e.to_string())?;
+        let problems: Vec<String> = report
+            .warnings
+            .iter()
+            .map(|w| format!("warning: {w}"))
+            .chain(report.rejected.iter().map(|r| format!("rejected: {r}")))
+            .collect();
+        for problem in problems.iter().filter(|p| !self.reported.contains(p)) {
+            tracing::warn!("{problem}");
+        }
+        self.reported = problems;
+        let next = Snapshot::build(
+            Arc::clone(&self.config),
+            &report.articles,
+            Some(current),
+            None,
+            SystemTime::now(),
+        )
+        .map_err(|e| e.to_string())?;
+        let retry = !report.unsettled.is_empty();
+        if next.generation == current.generation {
+            tracing::debug!(files_read = report.files_read, "rescan: nothing changed");
+            return Ok((None, retry));
+        }
+        if let Err(e) = publish::write_all(&self.config.output, next.feeds.files()) {
+            tracing::error!("{e}; feeds are still served from memory");
+        }
+        tracing::info!(
+            generation = next.generation,
+            articles = report.articles.len(),
+            rejected = report.rejected.len(),
+            files_read = report.files_read,
+            files_parsed = report.files_parsed,
+            millis = started.elapsed().as_millis() as u64,
+            "regenerated"
+        );
+        Ok((Some(next), retry))
+    }
+}
+
+impl Server {
+    /// Loads the configuration and the articles, publishes the feeds, binds the address and
+    /// starts serving and watching.
+    pub async fn start(options: ServeOptions) -> Result<Server, ServeError> {
+        let config_path = options.config_path.clone().or_else(|| {
+            let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+            default.exists().then_some(default)
+        });
+        let mut config = Config::load(config_path.as_deref(), &options.overrides)?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        if !config.base_url_explicit {
+            let listen_base = format!("http://{addr}");
+            if config.site_url == config.base_url {
+                config.site_url.clone_from(&listen_base);
+            }
+            config.base_url = listen_base;
+        }
+        let config = Arc::new(config);
+        let config_stamp = config_path.as_deref().and_then(Regenerator::stamp);
+        let mut regenerator = Regenerator {
+            config_path,
+            config_stamp,
+            overrides: options.overrides,
+            loader: Loader::new(&config.articles, config.max_article_bytes),
+            config: Arc::clone(&config),
+            reported: Vec::new(),
+        };
+
+        let limits = Limits {
+            header_read_timeout: config.header_read_timeout,
+            max_header_bytes: config.max_header_bytes,
+            max_connections: config.max_connections,
+            shutdown_timeout: config.shutdown_timeout,
+        };
+        let (regenerator, snapshot) =
+            tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+                let report = regenerator.loader.scan()?;
+                for w in &report.warnings {
+                    tracing::warn!("warning: {w}");
+                }
+                for r in &report.rejected {
+                    tracing::warn!("rejected: {r}");
+                }
+                let mut snapshot = Snapshot::build(
+                    Arc::clone(&config),
+                    &report.articles,
+                    None,
+                    None,
+                    SystemTime::now(),
+                )?;
+                match publish::write_all(&config.output, snapshot.feeds.files()) {
+                    // Feeds identical to those on disk keep the time they were written.
+                    Ok(written) if written.iter().all(|w| !w.changed) => {
+                        let on_disk = written
+                            .iter()
+                            .filter_map(|w| {
+                                std::fs::metadata(&w.path).and_then(|m| m.modified()).ok()
+                            })
+                            .max();
+                        if let Some(t) = on_disk {
+                            snapshot.date_all(t.min(SystemTime::now()));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("{e}; feeds are still served from memory"),
+                }
+                tracing::info!(
+                    articles = report.articles.len(),
+                    rejected = report.rejected.len(),
+                    "published"
+                );
+                Ok((regenerator, snapshot))
+            })
+            .await
+            .map_err(|e| ServeError::Task(e.to_string()))??;
+
+        let state = Arc::new(ArcSwap::from_pointee(snapshot));
+        let (trigger, events) = mpsc::unbounded_channel();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let regeneration = tokio::spawn(regeneration_loop(
+            Arc::new(Mutex::new(regenerator)),
+            Arc::clone(&state),
+            trigger.clone(),
+            events,
+            shutdown_rx.clone(),
+        ));
+        let mut http_shutdown = shutdown_rx;
+        let http = tokio::spawn(server::run(
+            listener,
+            Arc::clone(&state),
+            limits,
+            async move {
+                let _ = http_shutdown.wait_for(|stop| *stop).await;
+            },
+        ));
+        Ok(Server {
+            addr,
+            state,
+            trigger,
+            shutdown,
+            http,
+            regeneration,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The snapshot being served now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.state.load_full()
+    }
+
+    /// The URLs to give a feed reader.
+    pub fn feed_urls(&self) -> [String; 2] {
+        let config = &self.snapshot().config;
+        [
+            config.url(crate::feed::rss::PATH),
+            config.url(crate::feed::atom::PATH),
+        ]
+    }
+
+    /// Asks for a regeneration now (what SIGHUP does).
+    pub fn regenerate(&self) {
+        let _ = self.trigger.send(());
+    }
+
+    /// Stops accepting, lets in-flight responses finish (within the configured time) and
+    /// stops watching.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.http.await;
+        let _ = self.regeneration.await;
+    }
+}
+
+/// Waits for triggers and regenerates; one regeneration at a time.
+async fn regeneration_loop(
+    regenerator: Arc<Mutex<Regenerator>>,
+    state: Arc<ArcSwap<Snapshot>>,
+    trigger: mpsc::UnboundedSender<()>,
+    mut events: mpsc::UnboundedReceiver<()>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (articles, config_path, debounce, rescan) = {
+        let r = regenerator.lock().unwrap_or_else(|e| e.into_inner());
+        (
+            r.config.articles.clone(),
+            r.config_path.clone(),
+            r.config.debounce,
+            r.config.rescan_interval,
+        )
+    };
+    let _watcher = watch_files(&articles, config_path.as_deref(), trigger.clone());
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut ticker = tokio::time::interval(rescan);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        #[cfg(unix)]
+        let hup = async {
+            match hangup.as_mut() {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hup = std::future::pending::<Option<()>>();
+        tokio::select! {
+            Some(()) = events.recv() => {
+                tokio::time::sleep(debounce).await;
+                while events.try_recv().is_ok() {}
+            }
+            _ = ticker.tick() => {}
+            _ = hup => tracing::info!("SIGHUP: regenerating"),
+            _ = shutdown.changed() => break,
+        }
+        let current = state.load_full();
+        let worker = Arc::clone(&regenerator);
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut r = worker.lock().unwrap_or_else(|e| e.into_inner());
+            r.regenerate(&current)
+        })
+        .await;
+        match outcome {
+            Ok(Ok((next, retry))) => {
+                if let Some(next) = next {
+                    state.store(Arc::new(next));
+                }
+                if retry {
+                    let _ = trigger.send(());
+                }
+            }
+            Ok(Err(e)) => tracing::error!("regeneration failed: {e}; serving the last good feeds"),
+            Err(e) => tracing::error!("regeneration panicked: {e}; serving the last good feeds"),
+        }
+    }
+}
+
+/// Watches the articles folder and the configuration file; `None` (and a warning) where the
+/// platform gives no events, in which case the periodic rescan still works.
+fn watch_files(
+    articles: &Path,
+    config: Option<&Path>,
+    trigger: mpsc::UnboundedSender<()>,
+) -> Option<notify::RecommendedWatcher> {
+    let articles_dir = std::fs::canonicalize(articles).unwrap_or_else(|_| articles.to_path_buf());
+    let config_file = config.map(|c| std::fs::canonicalize(c).unwrap_or_else(|_| c.to_path_buf()));
+    let config_name = config_file
+        .as_ref()
+        .and_then(|c| c.file_name().map(|n| n.to_os_string()));
+    let handler = move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else {
+            let _ = trigger.send(());
+            return;
+        };
+        if matches!(event.kind, EventKind::Access(_)) {
+            return;
+        }
+        let relevant = event.paths.is_empty()
+            || event.paths.iter().any(|p| {
+                p.parent() == Some(articles_dir.as_path())
+                    || p == &articles_dir
+                    || (config_name.is_some() && p.file_name() == config_name.as_deref())
+            });
+        if relevant {
+            let _ = trigger.send(());
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "no file events; relying on the periodic rescan");
+            return None;
+        }
+    };
+    if let Err(e) = watcher.watch(articles, RecursiveMode::NonRecursive) {
+        tracing::warn!(error = %e, path = %articles.display(), "cannot watch the articles folder; relying on the periodic rescan");
+    }
+    if let Some(dir) = config_file.as_ref().and_then(|c| c.parent()) {
+        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+            tracing::warn!(error = %e, "cannot watch the configuration file");
+        }
+    }
+    Some(watcher)
+}

@@ -1,0 +1,157 @@
+//! A snapshot: everything the server answers with, from one generation of the articles.
+//!
+//! A snapshot is immutable; the server swaps a whole new one in, so every response is
+//! from one generation, and the RSS and Atom of a generation always agree.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::article::Article;
+use crate::config::Config;
+use crate::feed::{Feeds, RenderError};
+use crate::item::{select_items, FeedItem};
+use crate::pages;
+use crate::render::{next_last_modified, Resource};
+
+/// The RSS content type.
+pub const RSS_TYPE: &str = "application/rss+xml; charset=utf-8";
+/// The Atom content type.
+pub const ATOM_TYPE: &str = "application/atom+xml; charset=utf-8";
+/// The HTML content type.
+pub const HTML_TYPE: &str = "text/html; charset=utf-8";
+
+/// An article that has a page, with the time its page last changed.
+#[derive(Debug, Clone)]
+pub struct ArticleEntry {
+    /// The article.
+    pub article: Arc<Article>,
+    /// When its page last changed.
+    pub last_modified: SystemTime,
+}
+
+/// One generation of served content.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Counts regenerations that changed anything, from 1.
+    pub generation: u64,
+    /// The configuration it was made with.
+    pub config: Arc<Config>,
+    /// The feeds' documents and items.
+    pub feeds: Feeds,
+    /// `/rss.xml`
+    pub rss: Resource,
+    /// `/atom.xml`
+    pub atom: Resource,
+    /// `/`
+    pub index: Resource,
+    /// Every published article by id.
+    pub articles: HashMap<String, ArticleEntry>,
+    /// The configuration as text, to see whether a new one changes the pages.
+    config_key: String,
+}
+
+impl Snapshot {
+    /// Renders a snapshot of `articles`. Resources whose bytes equal those of `previous`
+    /// keep its `Last-Modified`; changed ones get a later one. Without a previous snapshot,
+    /// resources are dated `first_seen` (for instance the time the same feed was last written
+    /// to disk), else `now`.
+    pub fn build(
+        config: Arc<Config>,
+        articles: &[Arc<Article>],
+        previous: Option<&Snapshot>,
+        first_seen: Option<SystemTime>,
+        now: SystemTime,
+    ) -> Result<Snapshot, RenderError> {
+        let feeds = Feeds::render(articles, &config)?;
+        let config_key = format!("{config:?}");
+        let start = first_seen.unwrap_or(now).min(now);
+        let make = |content_type, body: Vec<u8>, old: Option<&Resource>| {
+            let mut resource = Resource::new(content_type, body, start, true);
+            if let Some(old) = old {
+                resource.last_modified = next_last_modified(
+                    Some((&old.digest, old.last_modified)),
+                    &resource.digest,
+                    now,
+                );
+            }
+            resource
+        };
+        let rss = make(RSS_TYPE, feeds.rss.clone(), previous.map(|p| &p.rss));
+        let atom = make(ATOM_TYPE, feeds.atom.clone(), previous.map(|p| &p.atom));
+        let listed = select_items(articles, &config, config.max_items.max(100));
+        let index = make(
+            HTML_TYPE,
+            pages::index_html(&config, &listed, articles.len()).into_bytes(),
+            previous.map(|p| &p.index),
+        );
+        let same_config = previous.is_some_and(|p| p.config_key == config_key);
+        let articles = articles
+            .iter()
+            .map(|a| {
+                let kept = previous
+                    .filter(|_| same_config)
+                    .and_then(|p| p.articles.get(&a.id))
+                    .filter(|old| old.article == *a)
+                    .map(|old| old.last_modified);
+                let last_modified = kept.unwrap_or(if previous.is_some() {
+                    crate::render::truncate_to_second(now)
+                } else {
+                    start
+                });
+                (
+                    a.id.clone(),
+                    ArticleEntry {
+                        article: Arc::clone(a),
+                        last_modified,
+                    },
+                )
+            })
+            .collect();
+        let changed = previous.is_none_or(|p| {
+            p.rss.digest != rss.digest
+                || p.atom.digest != atom.digest
+                || p.index.digest != index.digest
+                || !same_config
+        });
+        let generation = match previous {
+            Some(p) if changed => p.generation + 1,
+            Some(p) => p.generation,
+            None => 1,
+        };
+        Ok(Snapshot {
+            generation,
+            config,
+            feeds,
+            rss,
+            atom,
+            index,
+            articles,
+            config_key,
+        })
+    }
+
+    /// Dates every resource of a first snapshot at `time` (the time the same feeds were
+    /// written to disk by an earlier run).
+    pub fn date_all(&mut self, time: SystemTime) {
+        for resource in [&mut self.rss, &mut self.atom, &mut self.index] {
+            resource.last_modified = time;
+        }
+        for entry in self.articles.values_mut() {
+            entry.last_modified = time;
+        }
+    }
+
+    /// Renders the page of article `id` (pages are made on request: they are small, and
+    /// keeping every page rendered would hold every article's text twice).
+    pub fn article_page(&self, id: &str) -> Option<Resource> {
+        let entry = self.articles.get(id)?;
+        let item = FeedItem::new(Arc::clone(&entry.article), &self.config);
+        Some(Resource::new(
+            HTML_TYPE,
+            pages::article_html(&self.config, &item).into_bytes(),
+            entry.last_modified,
+            false,
+        ))
+    }
+}
