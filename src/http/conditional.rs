@@ -152,7 +152,8 @@ pub fn choose_encoding(headers: &HeaderMap, available: &[Encoding]) -> Option<En
         let q = match (q_of(token), encoding) {
             (Some(q), _) => q,
             (None, Encoding::Gzip) => q_of("x-gzip").or(star).unwrap_or(0),
-            (None, Encoding::Identity) => star.unwrap_or(1000),
+            // Acceptable unless excluded, but never preferred over a coding the client named.
+            (None, Encoding::Identity) => star.unwrap_or(1),
             (None, _) => star.unwrap_or(0),
         };
         if q > 0 && best.is_none_or(|(_, bq)| q > bq) {
