@@ -70,11 +70,13 @@ struct Entry {
     /// its fingerprint changing; such an entry is read again at the next scan.
     racy: bool,
     hash: Option<[u8; 32]>,
-    outcome: Result<Arc<Parsed>, ArticleError>,
+    /// The article (shared with every snapshot that publishes it, so an unchanged file
+    /// costs no copy) and its warnings, or why it was rejected.
+    outcome: Result<(Arc<Article>, Arc<[Diagnostic]>), ArticleError>,
 }
 
 /// One parsed file among those that share an identity.
-type Scrape<'a> = (&'a PathBuf, &'a Entry, &'a Arc<Parsed>);
+type Scrape<'a> = (&'a PathBuf, &'a Entry, &'a Arc<Article>);
 
 /// Reads an articles folder, remembering what it parsed between scans.
 #[derive(Debug)]
@@ -239,12 +241,12 @@ impl Loader {
         for path in paths {
             let entry = &self.cache[path];
             match &entry.outcome {
-                Ok(parsed) => {
-                    report.warnings.extend(parsed.warnings.iter().cloned());
+                Ok((article, warnings)) => {
+                    report.warnings.extend(warnings.iter().cloned());
                     by_id
-                        .entry(parsed.article.id.as_str())
+                        .entry(article.id.as_str())
                         .or_default()
-                        .push((path, entry, parsed));
+                        .push((path, entry, article));
                 }
                 Err(error) => report.rejected.push(error.clone()),
             }
@@ -252,8 +254,8 @@ impl Loader {
         for (id, mut scrapes) in by_id {
             // The later scrape wins: more views, else the newer file, else the later name.
             scrapes.sort_by(|a, b| {
-                (b.2.article.views, b.1.fingerprint.modified, b.0).cmp(&(
-                    a.2.article.views,
+                (b.2.views, b.1.fingerprint.modified, b.0).cmp(&(
+                    a.2.views,
                     a.1.fingerprint.modified,
                     a.0,
                 ))
@@ -269,7 +271,7 @@ impl Loader {
                     ),
                 });
             }
-            report.articles.push(Arc::new(kept.article.clone()));
+            report.articles.push(Arc::clone(kept));
         }
         report.articles.sort_by(|a, b| a.path.cmp(&b.path));
         report
@@ -332,7 +334,11 @@ fn read_entry(
             return entry(Some(hash), old.outcome.clone());
         }
     }
-    entry(Some(hash), Article::from_bytes(path, &bytes).map(Arc::new))
+    entry(
+        Some(hash),
+        Article::from_bytes(path, &bytes)
+            .map(|Parsed { article, warnings }| (Arc::new(article), warnings.into())),
+    )
 }
 
 #[cfg(test)]

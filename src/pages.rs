@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::config::Config;
-use crate::feed::{atom, rss};
+use crate::feed::{atom, json, rss};
 use crate::item::{escape_html, url_id, FeedItem};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}\
@@ -33,12 +33,14 @@ fn head(out: &mut String, config: &Config, title: &str, lang: &str) {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n\
          <link rel=\"alternate\" type=\"application/rss+xml\" title=\"{feed} (RSS)\" href=\"{rss}\">\n\
          <link rel=\"alternate\" type=\"application/atom+xml\" title=\"{feed} (Atom)\" href=\"{atom}\">\n\
+         <link rel=\"alternate\" type=\"application/feed+json\" title=\"{feed} (JSON Feed)\" href=\"{json}\">\n\
          <style>{STYLE}</style>\n</head>\n<body>\n",
         lang = escape_html(lang),
         title = escape_html(title),
         feed = escape_html(&config.title),
         rss = escape_html(&config.url(rss::PATH)),
         atom = escape_html(&config.url(atom::PATH)),
+        json = escape_html(&config.url(json::PATH)),
     );
 }
 
@@ -48,11 +50,12 @@ pub fn index_html(config: &Config, items: &[FeedItem], total: usize) -> String {
     head(&mut out, config, &config.title, &config.language);
     let _ = write!(
         out,
-        "<header><h1>{title}</h1><p>{description}</p>\n<p>Subscribe: <a href=\"{rss}\">RSS</a> · <a href=\"{atom}\">Atom</a></p></header>\n<main>\n",
+        "<header><h1>{title}</h1><p>{description}</p>\n<p>Subscribe: <a href=\"{rss}\">RSS</a> · <a href=\"{atom}\">Atom</a> · <a href=\"{json}\">JSON Feed</a></p></header>\n<main>\n",
         title = escape_html(&config.title),
         description = escape_html(&config.description),
         rss = escape_html(&config.url(rss::PATH)),
         atom = escape_html(&config.url(atom::PATH)),
+        json = escape_html(&config.url(json::PATH)),
     );
     if items.len() < total {
         let _ = writeln!(

@@ -18,6 +18,8 @@ use crate::render::{next_last_modified, Resource};
 pub const RSS_TYPE: &str = "application/rss+xml; charset=utf-8";
 /// The Atom content type.
 pub const ATOM_TYPE: &str = "application/atom+xml; charset=utf-8";
+/// The JSON Feed content type.
+pub const JSON_FEED_TYPE: &str = "application/feed+json; charset=utf-8";
 /// The HTML content type.
 pub const HTML_TYPE: &str = "text/html; charset=utf-8";
 
@@ -43,6 +45,8 @@ pub struct Snapshot {
     pub rss: Resource,
     /// `/atom.xml`
     pub atom: Resource,
+    /// `/feed.json`
+    pub json: Resource,
     /// `/`
     pub index: Resource,
     /// Every published article by id.
@@ -79,6 +83,11 @@ impl Snapshot {
         };
         let rss = make(RSS_TYPE, feeds.rss.clone(), previous.map(|p| &p.rss));
         let atom = make(ATOM_TYPE, feeds.atom.clone(), previous.map(|p| &p.atom));
+        let json = make(
+            JSON_FEED_TYPE,
+            feeds.json.clone(),
+            previous.map(|p| &p.json),
+        );
         let listed = select_items(articles, &config, config.max_items.max(100));
         let index = make(
             HTML_TYPE,
@@ -125,6 +134,7 @@ impl Snapshot {
             feeds,
             rss,
             atom,
+            json,
             index,
             articles,
             config_key,
@@ -134,7 +144,12 @@ impl Snapshot {
     /// Dates every resource of a first snapshot at `time` (the time the same feeds were
     /// written to disk by an earlier run).
     pub fn date_all(&mut self, time: SystemTime) {
-        for resource in [&mut self.rss, &mut self.atom, &mut self.index] {
+        for resource in [
+            &mut self.rss,
+            &mut self.atom,
+            &mut self.json,
+            &mut self.index,
+        ] {
             resource.last_modified = time;
         }
         for entry in self.articles.values_mut() {

@@ -2,6 +2,7 @@
 //! or an Atom 1.0 feed, serialized to bytes.
 
 pub mod atom;
+pub mod json;
 pub mod rss;
 
 use chrono::{DateTime, FixedOffset};
@@ -36,6 +37,9 @@ pub enum RenderError {
     /// The Atom writer failed.
     #[error("writing Atom: {0}")]
     Atom(#[from] ::atom_syndication::Error),
+    /// The JSON Feed writer failed.
+    #[error("writing JSON Feed: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// The feed documents of one generation, from the same items.
@@ -47,6 +51,8 @@ pub struct Feeds {
     pub rss: Vec<u8>,
     /// The Atom 1.0 document.
     pub atom: Vec<u8>,
+    /// The JSON Feed 1.1 document.
+    pub json: Vec<u8>,
 }
 
 impl Feeds {
@@ -56,12 +62,17 @@ impl Feeds {
         Ok(Feeds {
             rss: rss::render_rss(&items, config)?,
             atom: atom::render_atom(&items, config)?,
+            json: json::render_json(&items, config)?,
             items,
         })
     }
 
     /// Each document with its file name in the output folder.
-    pub fn files(&self) -> [(&'static str, &[u8]); 2] {
-        [("rss.xml", &self.rss), ("atom.xml", &self.atom)]
+    pub fn files(&self) -> [(&'static str, &[u8]); 3] {
+        [
+            ("rss.xml", &self.rss),
+            ("atom.xml", &self.atom),
+            ("feed.json", &self.json),
+        ]
     }
 }

@@ -31,6 +31,8 @@ pub enum Route {
     Rss,
     /// `/atom.xml`
     Atom,
+    /// `/feed.json`
+    Json,
     /// `/articles/{id}`, the id percent-decoded.
     Article(String),
     /// `/healthz`
@@ -47,6 +49,7 @@ pub fn route(path: &str) -> Route {
         "/" => Route::Index,
         "/rss.xml" => Route::Rss,
         "/atom.xml" => Route::Atom,
+        "/feed.json" => Route::Json,
         "/healthz" => Route::Health,
         "/index.html" => Route::Moved("/"),
         "/rss" | "/feed" | "/feed/" | "/rss/" | "/feed.xml" => Route::Moved("/rss.xml"),
@@ -96,6 +99,7 @@ pub fn respond(
         Route::Index => serve(&snapshot.index, method, headers, now, max_age),
         Route::Rss => serve(&snapshot.rss, method, headers, now, max_age),
         Route::Atom => serve(&snapshot.atom, method, headers, now, max_age),
+        Route::Json => serve(&snapshot.json, method, headers, now, max_age),
         Route::Article(id) => match snapshot.article_page(&id) {
             Some(page) => serve(&page, method, headers, now, max_age),
             None => plain(StatusCode::NOT_FOUND, "no such article\n", method),

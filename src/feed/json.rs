@@ -1,0 +1,181 @@
+//! JSON Feed 1.1 (<https://www.jsonfeed.org/version/1.1/>): items → document → bytes.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::item::FeedItem;
+
+/// The path the JSON Feed is served at, relative to `base_url`.
+pub const PATH: &str = "/feed.json";
+
+/// The JSON Feed version URL.
+pub const VERSION: &str = "https://jsonfeed.org/version/1.1";
+
+/// A JSON Feed document. Field order is fixed, so the output is deterministic.
+#[derive(Debug, Serialize)]
+pub struct JsonFeed<'a> {
+    /// `version`
+    pub version: &'static str,
+    /// `title`
+    pub title: &'a str,
+    /// `home_page_url`: the site.
+    pub home_page_url: &'a str,
+    /// `feed_url`: where this document is served.
+    pub feed_url: String,
+    /// `description`
+    pub description: &'a str,
+    /// `language`
+    pub language: &'a str,
+    /// `authors`
+    pub authors: Vec<JsonAuthor<'a>>,
+    /// `hubs`: WebSub hubs, when configured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hubs: Vec<JsonHub<'a>>,
+    /// `items`, newest first.
+    pub items: Vec<JsonItem<'a>>,
+}
+
+/// An author.
+#[derive(Debug, Serialize)]
+pub struct JsonAuthor<'a> {
+    /// `name`
+    pub name: &'a str,
+    /// `url`: a `mailto:` URL when the author has an e-mail address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A WebSub hub.
+#[derive(Debug, Serialize)]
+pub struct JsonHub<'a> {
+    /// `type`
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `url`
+    pub url: &'a str,
+}
+
+/// An item.
+#[derive(Debug, Serialize)]
+pub struct JsonItem<'a> {
+    /// `id`: the same permanent identity as RSS `guid` and Atom `id`.
+    pub id: &'a str,
+    /// `url`
+    pub url: &'a str,
+    /// `title`
+    pub title: &'a str,
+    /// `content_html`
+    pub content_html: &'a str,
+    /// `summary`
+    pub summary: &'a str,
+    /// `date_published` (RFC 3339)
+    pub date_published: String,
+    /// `date_modified` (RFC 3339)
+    pub date_modified: String,
+    /// `tags`, when the article has any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<&'a str>,
+}
+
+/// Builds the JSON Feed of `items`.
+pub fn build_json<'a>(items: &'a [FeedItem], config: &'a Config) -> JsonFeed<'a> {
+    JsonFeed {
+        version: VERSION,
+        title: &config.title,
+        home_page_url: &config.site_url,
+        feed_url: config.url(PATH),
+        description: &config.description,
+        language: &config.language,
+        authors: vec![JsonAuthor {
+            name: &config.author.name,
+            url: config.author.email.as_ref().map(|e| format!("mailto:{e}")),
+        }],
+        hubs: Vec::new(),
+        items: items
+            .iter()
+            .map(|item| JsonItem {
+                id: &item.guid,
+                url: &item.link,
+                title: &item.article.title,
+                content_html: &item.content_html,
+                summary: &item.summary,
+                date_published: item.published.to_rfc3339(),
+                date_modified: item.published.to_rfc3339(),
+                tags: Vec::new(),
+            })
+            .collect(),
+    }
+}
+
+/// Serializes the JSON Feed.
+pub fn render_json(items: &[FeedItem], config: &Config) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = serde_json::to_vec_pretty(&build_json(items, config))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use crate::article::Article;
+    use crate::config::{Config, Overrides};
+    use crate::feed::Feeds;
+
+    fn corpus() -> (Vec<Arc<Article>>, Config) {
+        let config = Config::parse(
+            Path::new("t.toml"),
+            "timezone = \"Asia/Tehran\"\nbase_url = \"http://feeds.test\"\nauthor = { name = \"Desk\", email = \"desk@example.org\" }",
+            &Overrides::default(),
+        )
+        .unwrap();
+        let articles = [
+            "12 May 2018\nFines & <fees>\n\nBody \"one\".\n\n12:55 - 2018/05/12 / number : 1 / Show Count : 5",
+            "3 Sep 2019\nSecond\n\nBody two.",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| Arc::new(Article::parse(Path::new(&format!("{i}.txt")), text).unwrap().article))
+        .collect();
+        (articles, config)
+    }
+
+    #[test]
+    fn json_feed_has_required_fields_and_same_items_as_rss() {
+        let (articles, config) = corpus();
+        let feeds = Feeds::render(&articles, &config).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&feeds.json).unwrap();
+        assert_eq!(doc["version"], "https://jsonfeed.org/version/1.1");
+        assert_eq!(doc["feed_url"], "http://feeds.test/feed.json");
+        assert_eq!(doc["authors"][0]["url"], "mailto:desk@example.org");
+        let items = doc["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        for item in items {
+            assert!(item["id"].is_string(), "id is required");
+            assert!(
+                item["content_html"].is_string(),
+                "content_html or content_text is required"
+            );
+        }
+        assert_eq!(items[0]["title"], "Second");
+        assert_eq!(items[1]["title"], "Fines & <fees>");
+        assert_eq!(items[1]["date_published"], "2018-05-12T12:55:00+04:30");
+
+        let json = feed_rs::parser::parse(&feeds.json[..]).unwrap();
+        let rss = feed_rs::parser::parse(&feeds.rss[..]).unwrap();
+        let ids =
+            |f: &feed_rs::model::Feed| f.entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&json), ids(&rss));
+        let titles = |f: &feed_rs::model::Feed| {
+            f.entries
+                .iter()
+                .map(|e| e.title.as_ref().unwrap().content.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(titles(&json), titles(&rss));
+        let dates =
+            |f: &feed_rs::model::Feed| f.entries.iter().map(|e| e.published).collect::<Vec<_>>();
+        assert_eq!(dates(&json), dates(&rss));
+    }
+}
