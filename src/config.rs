@@ -79,6 +79,12 @@ pub struct Config {
     pub id_prefix: String,
     /// How many items each subscription feed holds at most.
     pub max_items: usize,
+    /// How many items each RFC 5005 archive page holds (at most `max_items`).
+    pub archive_page_size: usize,
+    /// `Cache-Control: max-age` of archive pages, in seconds.
+    pub archive_max_age: u64,
+    /// WebSub hubs notified after every change, and advertised in every feed.
+    pub hubs: Vec<String>,
     /// About how many characters a summary holds before it is cut at a word boundary.
     pub summary_chars: usize,
     /// The articles folder.
@@ -120,6 +126,9 @@ struct RawConfig {
     item_link: Option<String>,
     id_prefix: Option<String>,
     max_items: Option<i64>,
+    archive_page_size: Option<i64>,
+    archive_max_age: Option<i64>,
+    hubs: Option<Vec<String>>,
     summary_chars: Option<i64>,
     articles: Option<PathBuf>,
     output: Option<PathBuf>,
@@ -284,6 +293,22 @@ impl Config {
                 Ok(v as u64)
             };
 
+        let max_items = positive("max_items", raw.max_items, 50)? as usize;
+        let archive_page_size =
+            positive("archive_page_size", raw.archive_page_size, max_items as i64)? as usize;
+        if archive_page_size > max_items {
+            return Err(invalid(
+                "archive_page_size",
+                format!("{archive_page_size} must not exceed max_items ({max_items}), or the newest articles of no complete page could fall out of every document"),
+            ));
+        }
+        let hubs = raw
+            .hubs
+            .unwrap_or_default()
+            .iter()
+            .map(|h| validate_url(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| invalid("hubs", m))?;
         let resolve = |p: PathBuf| if p.is_relative() { base_dir.join(p) } else { p };
         Ok(Config {
             title: raw.title.unwrap_or_else(|| "feedpub".to_string()),
@@ -298,7 +323,10 @@ impl Config {
             author,
             item_link,
             id_prefix,
-            max_items: positive("max_items", raw.max_items, 50)? as usize,
+            max_items,
+            archive_page_size,
+            archive_max_age: non_negative("archive_max_age", raw.archive_max_age, 86_400)?,
+            hubs,
             summary_chars: positive("summary_chars", raw.summary_chars, 300)? as usize,
             articles: overrides
                 .articles

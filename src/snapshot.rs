@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use crate::article::Article;
 use crate::config::Config;
-use crate::feed::{Feeds, RenderError};
+use crate::feed::{Feeds, Format, RenderError};
 use crate::item::{select_items, FeedItem};
 use crate::pages;
 use crate::render::{next_last_modified, Resource};
@@ -51,6 +51,8 @@ pub struct Snapshot {
     pub index: Resource,
     /// Every published article by id.
     pub articles: HashMap<String, ArticleEntry>,
+    /// When each archive page (from 1, at index `n - 1`) last changed.
+    pub archive_modified: Vec<SystemTime>,
     /// The configuration as text, to see whether a new one changes the pages.
     config_key: String,
 }
@@ -95,6 +97,19 @@ impl Snapshot {
             previous.map(|p| &p.index),
         );
         let same_config = previous.is_some_and(|p| p.config_key == config_key);
+        let changed_pages =
+            feeds.changed_archive_pages(previous.filter(|_| same_config).map(|p| &p.feeds));
+        let archive_modified = (1..=feeds.archive.len())
+            .map(|n| match previous {
+                None => start,
+                Some(p) if !changed_pages.contains(&n) => p.archive_modified[n - 1],
+                Some(p) => {
+                    let before = p.archive_modified.get(n - 1).copied();
+                    let now = crate::render::truncate_to_second(now);
+                    before.map_or(now, |b| now.max(b + std::time::Duration::from_secs(1)))
+                }
+            })
+            .collect();
         let articles = articles
             .iter()
             .map(|a| {
@@ -137,6 +152,7 @@ impl Snapshot {
             json,
             index,
             articles,
+            archive_modified,
             config_key,
         })
     }
@@ -155,6 +171,30 @@ impl Snapshot {
         for entry in self.articles.values_mut() {
             entry.last_modified = time;
         }
+        for page in &mut self.archive_modified {
+            *page = time;
+        }
+    }
+
+    /// Renders archive page `number` of `format` (made on request, like article pages).
+    pub fn archive_page(&self, format: Format, number: usize) -> Option<Resource> {
+        let bytes = match self.feeds.archive_page(format, number, &self.config)? {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::error!("archive page {number}: {e}");
+                return None;
+            }
+        };
+        let content_type = match format {
+            Format::Rss => RSS_TYPE,
+            Format::Atom => ATOM_TYPE,
+        };
+        Some(Resource::new(
+            content_type,
+            bytes,
+            self.archive_modified[number - 1],
+            false,
+        ))
     }
 
     /// Renders the page of article `id` (pages are made on request: they are small, and

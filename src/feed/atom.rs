@@ -1,8 +1,11 @@
 //! Atom 1.0 (RFC 4287): items → `atom_syndication::Feed` → bytes.
 
+use std::collections::BTreeMap;
+
+use atom_syndication::extension::Extension;
 use atom_syndication::{Content, Entry, Feed, Generator, Link, Person, Text};
 
-use super::{feed_date, GENERATOR};
+use super::{feed_date, FeedLinks, GENERATOR, HISTORY_NS};
 use crate::config::Config;
 use crate::item::FeedItem;
 
@@ -18,8 +21,29 @@ fn link(href: String, rel: &str, mime: &str) -> Link {
     }
 }
 
-/// Builds the Atom feed of `items`.
-pub fn build_atom(items: &[FeedItem], config: &Config) -> Feed {
+/// Builds the Atom feed of `items` with `links`.
+pub fn build_atom(items: &[FeedItem], config: &Config, links: &FeedLinks) -> Feed {
+    let mut all_links = vec![link(config.site_url.clone(), "alternate", "text/html")];
+    all_links.extend(links.all().into_iter().map(|(rel, href)| {
+        let mut l = link(href.to_string(), rel, "application/atom+xml");
+        if rel == "hub" {
+            l.mime_type = None;
+        }
+        l
+    }));
+    let mut namespaces = BTreeMap::new();
+    let mut extensions = BTreeMap::new();
+    if links.archive {
+        namespaces.insert("fh".to_string(), HISTORY_NS.to_string());
+        let archive = Extension {
+            name: "fh:archive".to_string(),
+            ..Extension::default()
+        };
+        extensions.insert(
+            "fh".to_string(),
+            BTreeMap::from([("archive".to_string(), vec![archive])]),
+        );
+    }
     Feed {
         id: format!("{}feed", config.id_prefix),
         title: Text::plain(config.title.clone()),
@@ -31,10 +55,9 @@ pub fn build_atom(items: &[FeedItem], config: &Config) -> Feed {
             uri: None,
             ..Person::default()
         }],
-        links: vec![
-            link(config.site_url.clone(), "alternate", "text/html"),
-            link(config.url(PATH), "self", "application/atom+xml"),
-        ],
+        links: all_links,
+        namespaces,
+        extensions,
         generator: Some(Generator {
             value: GENERATOR.to_string(),
             uri: None,
@@ -67,8 +90,9 @@ fn atom_entry(item: &FeedItem) -> Entry {
 pub fn render_atom(
     items: &[FeedItem],
     config: &Config,
+    links: &FeedLinks,
 ) -> Result<Vec<u8>, atom_syndication::Error> {
-    let mut out = build_atom(items, config).write_to(Vec::new())?;
+    let mut out = build_atom(items, config, links).write_to(Vec::new())?;
     out.push(b'\n');
     Ok(out)
 }

@@ -90,7 +90,14 @@ pub fn build_json<'a>(items: &'a [FeedItem], config: &'a Config) -> JsonFeed<'a>
             name: &config.author.name,
             url: config.author.email.as_ref().map(|e| format!("mailto:{e}")),
         }],
-        hubs: Vec::new(),
+        hubs: config
+            .hubs
+            .iter()
+            .map(|url| JsonHub {
+                kind: "WebSub",
+                url,
+            })
+            .collect(),
         items: items
             .iter()
             .map(|item| JsonItem {

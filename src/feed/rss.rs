@@ -3,22 +3,45 @@
 use std::collections::BTreeMap;
 
 use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::Extension;
 use rss::{Channel, Guid, Item};
 
-use super::{feed_date, GENERATOR};
+use super::{feed_date, FeedLinks, GENERATOR, HISTORY_NS};
 use crate::config::Config;
 use crate::item::{escape_html, FeedItem};
 
 /// The path the RSS feed is served at, relative to `base_url`.
 pub const PATH: &str = "/rss.xml";
 
-/// Builds the RSS channel of `items`.
-pub fn build_rss(items: &[FeedItem], config: &Config) -> Channel {
+/// Builds the RSS channel of `items` with `links` (as `atom:link` elements).
+pub fn build_rss(items: &[FeedItem], config: &Config, links: &FeedLinks) -> Channel {
     let date = (!items.is_empty()).then(|| feed_date(items).to_rfc2822());
-    let mut self_link = Link::default();
-    self_link.set_href(config.url(PATH));
-    self_link.set_rel("self");
-    self_link.set_mime_type(Some("application/rss+xml".to_string()));
+    let atom_links = links
+        .all()
+        .into_iter()
+        .map(|(rel, href)| {
+            let mut link = Link::default();
+            link.set_href(href);
+            link.set_rel(rel);
+            if rel != "hub" {
+                link.set_mime_type(Some("application/rss+xml".to_string()));
+            }
+            link
+        })
+        .collect();
+    let mut namespaces = BTreeMap::new();
+    let mut extensions = BTreeMap::new();
+    if links.archive {
+        namespaces.insert("fh".to_string(), HISTORY_NS.to_string());
+        let archive = Extension {
+            name: "fh:archive".to_string(),
+            ..Extension::default()
+        };
+        extensions.insert(
+            "fh".to_string(),
+            BTreeMap::from([("archive".to_string(), vec![archive])]),
+        );
+    }
     let mut channel = Channel {
         title: config.title.clone(),
         link: config.site_url.clone(),
@@ -29,10 +52,9 @@ pub fn build_rss(items: &[FeedItem], config: &Config) -> Channel {
         ttl: Some(config.cache_max_age.div_ceil(60).max(1).to_string()),
         last_build_date: date.clone(),
         pub_date: date,
-        atom_ext: Some(AtomExtension {
-            links: vec![self_link],
-        }),
-        namespaces: BTreeMap::new(),
+        atom_ext: Some(AtomExtension { links: atom_links }),
+        namespaces,
+        extensions,
         ..Channel::default()
     };
     channel.items = items.iter().map(rss_item).collect();
@@ -58,8 +80,12 @@ fn rss_item(item: &FeedItem) -> Item {
 
 /// Serializes the channel. Writing to memory cannot fail for a channel built here; an error
 /// would come from the XML writer only.
-pub fn render_rss(items: &[FeedItem], config: &Config) -> Result<Vec<u8>, rss::Error> {
-    let mut out = build_rss(items, config).write_to(Vec::new())?;
+pub fn render_rss(
+    items: &[FeedItem],
+    config: &Config,
+    links: &FeedLinks,
+) -> Result<Vec<u8>, rss::Error> {
+    let mut out = build_rss(items, config, links).write_to(Vec::new())?;
     out.push(b'\n');
     Ok(out)
 }

@@ -10,6 +10,7 @@ use hyper::{Method, Response, StatusCode, Uri};
 use percent_encoding::percent_decode_str;
 
 use super::conditional::{choose_encoding, evaluate, Precondition};
+use crate::feed::Format;
 use crate::render::{Encoding, Resource};
 use crate::snapshot::Snapshot;
 
@@ -35,6 +36,8 @@ pub enum Route {
     Json,
     /// `/articles/{id}`, the id percent-decoded.
     Article(String),
+    /// `/archive/{rss|atom}/{n}.xml`: an RFC 5005 archive page.
+    Archive(Format, usize),
     /// `/healthz`
     Health,
     /// An old or alternative name of a resource: answered with 301 to this path.
@@ -54,6 +57,7 @@ pub fn route(path: &str) -> Route {
         "/index.html" => Route::Moved("/"),
         "/rss" | "/feed" | "/feed/" | "/rss/" | "/feed.xml" => Route::Moved("/rss.xml"),
         "/atom" | "/atom/" => Route::Moved("/atom.xml"),
+        _ if path.starts_with("/archive/") => archive_route(path),
         _ => match path.strip_prefix("/articles/") {
             Some(raw) if !raw.is_empty() && !raw.contains('/') => {
                 match percent_decode_str(raw).decode_utf8() {
@@ -63,6 +67,21 @@ pub fn route(path: &str) -> Route {
             }
             _ => Route::NotFound,
         },
+    }
+}
+
+fn archive_route(path: &str) -> Route {
+    let rest = &path["/archive/".len()..];
+    let (format, file) = match rest.split_once('/') {
+        Some(("rss", file)) => (Format::Rss, file),
+        Some(("atom", file)) => (Format::Atom, file),
+        _ => return Route::NotFound,
+    };
+    match file.strip_suffix(".xml").map(|n| (n, n.parse::<usize>())) {
+        Some((digits, Ok(n))) if n > 0 && !digits.starts_with(['0', '+']) => {
+            Route::Archive(format, n)
+        }
+        _ => Route::NotFound,
     }
 }
 
@@ -103,6 +122,10 @@ pub fn respond(
         Route::Article(id) => match snapshot.article_page(&id) {
             Some(page) => serve(&page, method, headers, now, max_age),
             None => plain(StatusCode::NOT_FOUND, "no such article\n", method),
+        },
+        Route::Archive(format, n) => match snapshot.archive_page(format, n) {
+            Some(page) => serve(&page, method, headers, now, snapshot.config.archive_max_age),
+            None => plain(StatusCode::NOT_FOUND, "no such archive page\n", method),
         },
         Route::Health => {
             let mut response = plain(StatusCode::OK, "ok\n", method);
@@ -262,5 +285,13 @@ mod tests {
         assert_eq!(route("/articles/%ff"), Route::NotFound);
         assert_eq!(route("/feed"), Route::Moved("/rss.xml"));
         assert_eq!(route("/../etc/passwd"), Route::NotFound);
+        assert_eq!(route("/archive/rss/3.xml"), Route::Archive(Format::Rss, 3));
+        assert_eq!(
+            route("/archive/atom/1.xml"),
+            Route::Archive(Format::Atom, 1)
+        );
+        assert_eq!(route("/archive/atom/0.xml"), Route::NotFound);
+        assert_eq!(route("/archive/atom/01.xml"), Route::NotFound);
+        assert_eq!(route("/archive/json/1.xml"), Route::NotFound);
     }
 }
