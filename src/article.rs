@@ -156,8 +156,13 @@ static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the footer pattern is a valid regular expression")
 });
 
-static FOOTERISH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)number\s*:\s*\d+").expect("valid regular expression"));
+/// A line that is meant as a footer (it names both the number and the view count, or starts
+/// with the footer's `HH:MM - YYYY/` time stamp) but does not match [`FOOTER`]. A paragraph
+/// that merely mentions "number: 110" is body text.
+static FOOTERISH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(number\s*:\s*\d+.*show\s*count)|^\d{1,2}\s*:\s*\d{1,2}\s*-\s*\d{4}\s*/")
+        .expect("valid regular expression")
+});
 
 static DATE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})$")
@@ -578,7 +583,11 @@ mod tests {
             Err(ArticleError::BadDate { line: 3, .. })
         ));
         assert!(matches!(
-            parse("T\n\nnumber : 12 but garbled"),
+            parse("T\n\n12:55 - 2018/05/12 / numero : 12 / Show Count : 2"),
+            Err(ArticleError::BadFooter { line: 3, .. })
+        ));
+        assert!(matches!(
+            parse("T\n\n12:55 - 2018/05/12 / number : x12 / Show Count : 2"),
             Err(ArticleError::BadFooter { line: 3, .. })
         ));
     }
