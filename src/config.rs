@@ -85,6 +85,8 @@ pub struct Config {
     pub archive_max_age: u64,
     /// WebSub hubs notified after every change, and advertised in every feed.
     pub hubs: Vec<String>,
+    /// How long one notification of a hub may take.
+    pub websub_timeout: Duration,
     /// About how many characters a summary holds before it is cut at a word boundary.
     pub summary_chars: usize,
     /// The articles folder.
@@ -129,6 +131,7 @@ struct RawConfig {
     archive_page_size: Option<i64>,
     archive_max_age: Option<i64>,
     hubs: Option<Vec<String>>,
+    websub_timeout_secs: Option<i64>,
     summary_chars: Option<i64>,
     articles: Option<PathBuf>,
     output: Option<PathBuf>,
@@ -327,6 +330,11 @@ impl Config {
             archive_page_size,
             archive_max_age: non_negative("archive_max_age", raw.archive_max_age, 86_400)?,
             hubs,
+            websub_timeout: Duration::from_secs(positive(
+                "websub_timeout_secs",
+                raw.websub_timeout_secs,
+                10,
+            )?),
             summary_chars: positive("summary_chars", raw.summary_chars, 300)? as usize,
             articles: overrides
                 .articles

@@ -21,6 +21,7 @@
 //! - [`publish`]: writes `feeds/` by temporary file and rename.
 //! - [`http`]: the conditional-request decision, the handler, the accept loop.
 //! - [`serve`]: regeneration on change and the server's life cycle.
+//! - [`websub`]: tells WebSub hubs which feeds changed.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -36,6 +37,7 @@ pub mod publish;
 pub mod render;
 pub mod serve;
 pub mod snapshot;
+pub mod websub;
 
 pub use article::{Article, ArticleError, Diagnostic, Parsed};
 pub use config::{Config, ConfigError, Overrides};

@@ -53,6 +53,8 @@ pub struct Resource {
     pub last_modified: SystemTime,
     /// SHA-256 of the identity body.
     pub digest: [u8; 32],
+    /// A `Link` header to send with it (WebSub `rel="hub"` and `rel="self"`).
+    pub link_header: Option<String>,
 }
 
 /// Bodies smaller than this are not worth compressing.
@@ -89,6 +91,7 @@ impl Resource {
             brotli,
             last_modified,
             digest,
+            link_header: None,
         }
     }
 

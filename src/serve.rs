@@ -22,6 +22,7 @@ use crate::http::server::{self, Limits};
 use crate::loader::{LoadError, Loader};
 use crate::publish;
 use crate::snapshot::Snapshot;
+use crate::websub::Notifier;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -319,15 +320,17 @@ async fn regeneration_loop(
     mut events: mpsc::UnboundedReceiver<()>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (articles, config_path, debounce, rescan) = {
+    let (articles, config_path, debounce, rescan, websub_timeout) = {
         let r = regenerator.lock().unwrap_or_else(|e| e.into_inner());
         (
             r.config.articles.clone(),
             r.config_path.clone(),
             r.config.debounce,
             r.config.rescan_interval,
+            r.config.websub_timeout,
         )
     };
+    let notifier = Notifier::new(websub_timeout, std::time::Duration::from_secs(1));
     let _watcher = watch_files(&articles, config_path.as_deref(), trigger.clone());
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -363,7 +366,12 @@ async fn regeneration_loop(
         match outcome {
             Ok(Ok((next, retry))) => {
                 if let Some(next) = next {
+                    let topics = next.changed_topics(&state.load());
+                    let hubs = next.config.hubs.clone();
                     state.store(Arc::new(next));
+                    if !hubs.is_empty() && !topics.is_empty() {
+                        notifier.publish(&hubs, &topics);
+                    }
                 }
                 if retry {
                     let _ = trigger.send(());

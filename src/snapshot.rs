@@ -83,13 +83,27 @@ impl Snapshot {
             }
             resource
         };
-        let rss = make(RSS_TYPE, feeds.rss.clone(), previous.map(|p| &p.rss));
-        let atom = make(ATOM_TYPE, feeds.atom.clone(), previous.map(|p| &p.atom));
-        let json = make(
+        let link_header = |path: &str| {
+            (!config.hubs.is_empty()).then(|| {
+                let mut links: Vec<String> = config
+                    .hubs
+                    .iter()
+                    .map(|h| format!("<{h}>; rel=\"hub\""))
+                    .collect();
+                links.push(format!("<{}>; rel=\"self\"", config.url(path)));
+                links.join(", ")
+            })
+        };
+        let mut rss = make(RSS_TYPE, feeds.rss.clone(), previous.map(|p| &p.rss));
+        rss.link_header = link_header(crate::feed::rss::PATH);
+        let mut atom = make(ATOM_TYPE, feeds.atom.clone(), previous.map(|p| &p.atom));
+        atom.link_header = link_header(crate::feed::atom::PATH);
+        let mut json = make(
             JSON_FEED_TYPE,
             feeds.json.clone(),
             previous.map(|p| &p.json),
         );
+        json.link_header = link_header(crate::feed::json::PATH);
         let listed = select_items(articles, &config, config.max_items.max(100));
         let index = make(
             HTML_TYPE,
@@ -174,6 +188,20 @@ impl Snapshot {
         for page in &mut self.archive_modified {
             *page = time;
         }
+    }
+
+    /// The URLs of the subscription feeds whose bytes differ from those of `previous`: the
+    /// topics to announce to WebSub hubs.
+    pub fn changed_topics(&self, previous: &Snapshot) -> Vec<String> {
+        [
+            (&self.rss, &previous.rss, crate::feed::rss::PATH),
+            (&self.atom, &previous.atom, crate::feed::atom::PATH),
+            (&self.json, &previous.json, crate::feed::json::PATH),
+        ]
+        .into_iter()
+        .filter(|(new, old, _)| new.digest != old.digest)
+        .map(|(_, _, path)| self.config.url(path))
+        .collect()
     }
 
     /// Renders archive page `number` of `format` (made on request, like article pages).

@@ -208,6 +208,13 @@ fn serve(
         h.insert(header::CACHE_CONTROL, v);
     }
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Some(v) = resource
+        .link_header
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        h.insert(header::LINK, v);
+    }
     if status == StatusCode::OK {
         h.insert(
             header::CONTENT_TYPE,
