@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use regex::Regex;
 
 /// A parsed article, ready to become a feed item.
@@ -32,6 +32,33 @@ pub struct Article {
     /// The footer's view count. It changes at every scrape and is never published; it only
     /// decides which of two scrapes of one article is the later.
     pub views: Option<u64>,
+    /// The UTC offset `published` is in, when the article says so (a Markdown date with an
+    /// offset); otherwise `published` is read in the configured zone.
+    pub offset: Option<FixedOffset>,
+    /// The body as HTML, for formats that have markup (Markdown); otherwise the HTML is made
+    /// from `paragraphs`.
+    pub html: Option<String>,
+    /// A summary given by the author, instead of the cut first paragraph.
+    pub summary: Option<String>,
+    /// Tags (RSS `category`, Atom `category`, JSON Feed `tags`); each also has its own feeds.
+    pub tags: Vec<String>,
+    /// The article's author, when it names one.
+    pub author: Option<String>,
+    /// A draft is never published.
+    pub draft: bool,
+}
+
+impl Article {
+    /// The publication instant: `published` read at the article's own offset, else in `zone`.
+    pub fn instant(&self, zone: chrono_tz::Tz) -> chrono::DateTime<FixedOffset> {
+        match self.offset {
+            Some(offset) => match offset.from_local_datetime(&self.published) {
+                chrono::LocalResult::Single(t) => t.with_timezone(&zone).fixed_offset(),
+                _ => crate::item::local_time(self.published, zone),
+            },
+            None => crate::item::local_time(self.published, zone),
+        }
+    }
 }
 
 /// A warning or error about one file, printed as `FILE:LINE: message`.
@@ -114,6 +141,16 @@ pub enum ArticleError {
         /// What is wrong with it.
         what: String,
     },
+    /// The front matter of a Markdown article is missing or invalid.
+    #[error("{}:{line}: front matter: {message}", path.display())]
+    FrontMatter {
+        /// The file.
+        path: PathBuf,
+        /// The line, within the file.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// The last line looks like a footer but could not be read.
     #[error("{}:{line}: malformed footer: expected `HH:MM - YYYY/MM/DD / number : N / Show Count : N`", path.display())]
     BadFooter {
@@ -135,6 +172,7 @@ impl ArticleError {
             | ArticleError::NoTitle { path, .. }
             | ArticleError::NoDate { path }
             | ArticleError::BadDate { path, .. }
+            | ArticleError::FrontMatter { path, .. }
             | ArticleError::BadFooter { path, .. } => path,
         }
     }
@@ -230,7 +268,11 @@ impl Article {
                     .0
             }
         };
-        let mut parsed = Article::parse(path, &text)?;
+        let mut parsed = if crate::markdown::is_markdown(path) {
+            crate::markdown::parse(path, &text)?
+        } else {
+            Article::parse(path, &text)?
+        };
         warnings.append(&mut parsed.warnings);
         parsed.warnings = warnings;
         Ok(parsed)
@@ -244,33 +286,11 @@ impl Article {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
 
         // Lines, 1-based, trimmed, with characters XML cannot carry removed.
-        let mut lines: Vec<(usize, String)> = Vec::new();
-        for (index, raw) in text.split('\n').enumerate() {
-            let number = index + 1;
-            let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            let mut removed = 0usize;
-            let cleaned: String = raw
-                .chars()
-                .filter_map(|c| {
-                    if c == '\r' || c == '\t' {
-                        Some(' ')
-                    } else if is_xml_char(c) {
-                        Some(c)
-                    } else {
-                        removed += 1;
-                        None
-                    }
-                })
-                .collect();
-            if removed > 0 {
-                warnings.push(Diagnostic {
-                    path: path_buf.clone(),
-                    line: Some(number),
-                    message: format!("removed {removed} character(s) that XML 1.0 forbids"),
-                });
-            }
-            lines.push((number, cleaned.trim().to_string()));
-        }
+        let lines: Vec<(usize, String)> = clean_lines(path, text, true, &mut warnings)
+            .into_iter()
+            .enumerate()
+            .map(|(index, line)| (index + 1, line.trim().to_string()))
+            .collect();
 
         let content: Vec<usize> = (0..lines.len())
             .filter(|&i| !lines[i].1.is_empty())
@@ -413,10 +433,54 @@ impl Article {
                 published,
                 paragraphs,
                 views,
+                offset: None,
+                html: None,
+                summary: None,
+                tags: Vec::new(),
+                author: None,
+                draft: false,
             },
             warnings,
         })
     }
+}
+
+/// Splits `text` into lines (LF or CRLF) and removes the characters XML 1.0 forbids, with a
+/// warning naming the line; stray carriage returns (and tabs, if asked) become spaces.
+pub fn clean_lines(
+    path: &Path,
+    text: &str,
+    tabs_to_spaces: bool,
+    warnings: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    text.split('\n')
+        .enumerate()
+        .map(|(index, raw)| {
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            let mut removed = 0usize;
+            let cleaned: String = raw
+                .chars()
+                .filter_map(|c| {
+                    if c == '\r' || (c == '\t' && tabs_to_spaces) {
+                        Some(' ')
+                    } else if is_xml_char(c) {
+                        Some(c)
+                    } else {
+                        removed += 1;
+                        None
+                    }
+                })
+                .collect();
+            if removed > 0 {
+                warnings.push(Diagnostic {
+                    path: path.to_path_buf(),
+                    line: Some(index + 1),
+                    message: format!("removed {removed} character(s) that XML 1.0 forbids"),
+                });
+            }
+            cleaned
+        })
+        .collect()
 }
 
 /// True for the characters that XML 1.0 allows in a document (§2.2, `Char`).

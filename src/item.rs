@@ -45,12 +45,18 @@ impl FeedItem {
         FeedItem {
             guid: format!("{}{}", config.id_prefix, url_id(&article.id)),
             link: item_link(config, &article.id),
-            published: local_time(article.published, config.timezone),
-            summary: summarize(
-                article.paragraphs.first().map(String::as_str).unwrap_or(""),
-                config.summary_chars,
-            ),
-            content_html: paragraphs_html(&article.paragraphs),
+            published: article.instant(config.timezone),
+            summary: match &article.summary {
+                Some(summary) => summary.clone(),
+                None => summarize(
+                    article.paragraphs.first().map(String::as_str).unwrap_or(""),
+                    config.summary_chars,
+                ),
+            },
+            content_html: match &article.html {
+                Some(html) => crate::markdown::absolutize(html, &config.site_url),
+                None => paragraphs_html(&article.paragraphs),
+            },
             article,
         }
     }
@@ -93,7 +99,7 @@ pub fn local_time(local: NaiveDateTime, zone: Tz) -> DateTime<FixedOffset> {
 pub fn select_items(articles: &[Arc<Article>], config: &Config, max: usize) -> Vec<FeedItem> {
     let mut order: Vec<(DateTime<FixedOffset>, &Arc<Article>)> = articles
         .iter()
-        .map(|a| (local_time(a.published, config.timezone), a))
+        .map(|a| (a.instant(config.timezone), a))
         .collect();
     order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
     order

@@ -13,6 +13,7 @@
 //!
 //! - [`config`]: `feedpub.toml` and flags, validated once.
 //! - [`article`]: pure parsing of one file; errors name the file and line.
+//! - [`markdown`]: the second article format, Markdown with front matter.
 //! - [`loader`]: the only code that reads the articles folder.
 //! - [`item`]: the format-neutral [`FeedItem`] and its order.
 //! - [`feed`]: RSS and Atom documents.
@@ -32,6 +33,7 @@ pub mod feed;
 pub mod http;
 pub mod item;
 pub mod loader;
+pub mod markdown;
 pub mod pages;
 pub mod publish;
 pub mod render;

@@ -46,6 +46,8 @@ pub struct LoadReport {
     pub files_parsed: usize,
     /// Files that changed while being read; they are read again at the next scan.
     pub unsettled: Vec<PathBuf>,
+    /// Drafts: valid articles that are not published.
+    pub drafts: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,6 +243,7 @@ impl Loader {
         for path in paths {
             let entry = &self.cache[path];
             match &entry.outcome {
+                Ok((article, _)) if article.draft => report.drafts += 1,
                 Ok((article, warnings)) => {
                     report.warnings.extend(warnings.iter().cloned());
                     by_id
@@ -433,6 +436,38 @@ mod tests {
         let report = Loader::new(dir.path(), 1 << 20).scan().unwrap();
         assert!(report.articles.iter().all(|a| a.title != "Secret"));
         assert_eq!(report.rejected.len(), 2, "{:?}", report.rejected);
+    }
+
+    #[test]
+    fn markdown_articles_load_beside_text_and_drafts_are_not_published() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.txt", &article("Text", 1, 1));
+        write(
+            dir.path(),
+            "post.md",
+            "+++\ntitle = \"Markdown\"\ndate = 2024-01-01\n+++\nHello *world*.\n",
+        );
+        write(
+            dir.path(),
+            "draft.md",
+            "---\ntitle: Draft\ndate: 2024-01-02\ndraft: true\n---\nNot yet.\n",
+        );
+        write(
+            dir.path(),
+            "broken.md",
+            "+++\ntitle = \"Broken\"\ndate = \n+++\n",
+        );
+        let report = Loader::new(dir.path(), 1 << 20).scan().unwrap();
+        let mut titles: Vec<_> = report.articles.iter().map(|a| a.title.as_str()).collect();
+        titles.sort();
+        assert_eq!(titles, vec!["Markdown", "Text"]);
+        assert_eq!(report.drafts, 1);
+        assert_eq!(report.rejected.len(), 1);
+        assert!(
+            report.rejected[0].to_string().contains("broken.md:3:"),
+            "{}",
+            report.rejected[0]
+        );
     }
 
     #[test]

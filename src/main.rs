@@ -159,7 +159,22 @@ fn build(config: &Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match feedpub::write_all(&config.output, feeds.files()) {
+    let mut tag_feeds = Vec::new();
+    for tag in feedpub::feed::tags_of(&report.articles) {
+        match Feeds::render_tag(&report.articles, config, &tag) {
+            Ok(f) => tag_feeds.push((feedpub::feed::tag_slug(&tag), f)),
+            Err(e) => {
+                eprintln!("error: tag {tag}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let files =
+        feedpub::feed::output_files(&feeds, tag_feeds.iter().map(|(slug, f)| (slug.as_str(), f)));
+    let slugs: Vec<String> = tag_feeds.iter().map(|(slug, _)| slug.clone()).collect();
+    match feedpub::write_all(&config.output, files)
+        .and_then(|w| feedpub::publish::prune_tags(&config.output, &slugs).map(|()| w))
+    {
         Ok(written) => {
             println!(
                 "published {} article(s) from {} ({} in the feeds, {} rejected)",

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::config::Config;
-use crate::feed::{atom, json, rss};
+use crate::feed::{atom, json, rss, tag_path};
 use crate::item::{escape_html, url_id, FeedItem};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}\
@@ -26,7 +26,7 @@ pub fn language_of<'a>(item: &FeedItem, config: &'a Config) -> &'a str {
     }
 }
 
-fn head(out: &mut String, config: &Config, title: &str, lang: &str) {
+fn head(out: &mut String, config: &Config, title: &str, lang: &str, tags: &[String]) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"auto\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -34,20 +34,35 @@ fn head(out: &mut String, config: &Config, title: &str, lang: &str) {
          <link rel=\"alternate\" type=\"application/rss+xml\" title=\"{feed} (RSS)\" href=\"{rss}\">\n\
          <link rel=\"alternate\" type=\"application/atom+xml\" title=\"{feed} (Atom)\" href=\"{atom}\">\n\
          <link rel=\"alternate\" type=\"application/feed+json\" title=\"{feed} (JSON Feed)\" href=\"{json}\">\n\
-         <style>{STYLE}</style>\n</head>\n<body>\n",
+         {tag_links}<style>{STYLE}</style>\n</head>\n<body>\n",
         lang = escape_html(lang),
         title = escape_html(title),
         feed = escape_html(&config.title),
         rss = escape_html(&config.url(rss::PATH)),
         atom = escape_html(&config.url(atom::PATH)),
         json = escape_html(&config.url(json::PATH)),
+        tag_links = tags
+            .iter()
+            .map(|tag| {
+                let name = escape_html(&format!("{}: {tag}", config.title));
+                [(rss::PATH, "application/rss+xml", "RSS"), (atom::PATH, "application/atom+xml", "Atom"), (json::PATH, "application/feed+json", "JSON Feed")]
+                    .iter()
+                    .map(|(path, mime, label)| {
+                        format!(
+                            "<link rel=\"alternate\" type=\"{mime}\" title=\"{name} ({label})\" href=\"{}\">\n",
+                            escape_html(&config.url(&tag_path(tag, path)))
+                        )
+                    })
+                    .collect::<String>()
+            })
+            .collect::<String>(),
     );
 }
 
 /// The index page: the newest `items`, newest first, with feed autodiscovery.
-pub fn index_html(config: &Config, items: &[FeedItem], total: usize) -> String {
+pub fn index_html(config: &Config, items: &[FeedItem], total: usize, tags: &[String]) -> String {
     let mut out = String::with_capacity(4096 + items.len() * 200);
-    head(&mut out, config, &config.title, &config.language);
+    head(&mut out, config, &config.title, &config.language, tags);
     let _ = write!(
         out,
         "<header><h1>{title}</h1><p>{description}</p>\n<p>Subscribe: <a href=\"{rss}\">RSS</a> · <a href=\"{atom}\">Atom</a> · <a href=\"{json}\">JSON Feed</a></p></header>\n<main>\n",
@@ -77,7 +92,22 @@ pub fn index_html(config: &Config, items: &[FeedItem], total: usize) -> String {
             day = item.published.format("%Y-%m-%d"),
         );
     }
-    out.push_str("</ul>\n</main>\n</body>\n</html>\n");
+    out.push_str("</ul>\n");
+    if !tags.is_empty() {
+        out.push_str("<h2>Tags</h2>\n<ul>\n");
+        for tag in tags {
+            let _ = writeln!(
+                out,
+                "<li dir=\"auto\">{name}: <a href=\"{rss}\">RSS</a> · <a href=\"{atom}\">Atom</a> · <a href=\"{json}\">JSON Feed</a></li>",
+                name = escape_html(tag),
+                rss = escape_html(&config.url(&tag_path(tag, rss::PATH))),
+                atom = escape_html(&config.url(&tag_path(tag, atom::PATH))),
+                json = escape_html(&config.url(&tag_path(tag, json::PATH))),
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</main>\n</body>\n</html>\n");
     out
 }
 
@@ -85,7 +115,7 @@ pub fn index_html(config: &Config, items: &[FeedItem], total: usize) -> String {
 pub fn article_html(config: &Config, item: &FeedItem) -> String {
     let lang = language_of(item, config);
     let mut out = String::with_capacity(2048 + item.content_html.len());
-    head(&mut out, config, &item.article.title, lang);
+    head(&mut out, config, &item.article.title, lang, &[]);
     let _ = write!(
         out,
         "<article>\n<h1 dir=\"auto\">{title}</h1>\n<p><time datetime=\"{date}\">{human}</time></p>\n<div dir=\"auto\">\n{content}\n</div>\n</article>\n\

@@ -29,9 +29,15 @@ pub struct Written {
     pub changed: bool,
 }
 
-/// Writes `bytes` to `dir/name` by temporary file and rename.
+/// Writes `bytes` to `dir/name` by temporary file and rename; `name` may name a file in a
+/// sub-folder, which is created.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<Written, PublishError> {
     let path = dir.join(name);
+    let dir = path.parent().unwrap_or(dir);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| PublishError { path, source }
@@ -74,14 +80,33 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<Written,
 }
 
 /// Writes every `(name, bytes)` pair into `dir`.
-pub fn write_all<'a>(
+pub fn write_all<'a, N: AsRef<str>>(
     dir: &Path,
-    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    files: impl IntoIterator<Item = (N, &'a [u8])>,
 ) -> Result<Vec<Written>, PublishError> {
     files
         .into_iter()
-        .map(|(name, bytes)| write_atomically(dir, name, bytes))
+        .map(|(name, bytes)| write_atomically(dir, name.as_ref(), bytes))
         .collect()
+}
+
+/// Removes the feeds of tags no article carries any more: every folder in `dir/tags` whose
+/// name is not in `keep` (slugs).
+pub fn prune_tags(dir: &Path, keep: &[String]) -> Result<(), PublishError> {
+    let tags = dir.join("tags");
+    let Ok(entries) = fs::read_dir(&tags) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !keep.contains(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(entry.path()).map_err(|source| PublishError {
+                path: entry.path(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

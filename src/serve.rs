@@ -149,7 +149,9 @@ impl Regenerator {
             tracing::debug!(files_read = report.files_read, "rescan: nothing changed");
             return Ok((None, retry));
         }
-        if let Err(e) = publish::write_all(&self.config.output, next.feeds.files()) {
+        if let Err(e) = publish::write_all(&self.config.output, next.output_files())
+            .and_then(|_| publish::prune_tags(&self.config.output, &next.tag_slugs()))
+        {
             tracing::error!("{e}; feeds are still served from memory");
         }
         tracing::info!(
@@ -224,7 +226,7 @@ impl Server {
                     None,
                     SystemTime::now(),
                 )?;
-                match publish::write_all(&config.output, snapshot.feeds.files()) {
+                match publish::write_all(&config.output, snapshot.output_files()) {
                     // Feeds identical to those on disk keep the time they were written.
                     Ok(written) if written.iter().all(|w| !w.changed) => {
                         let on_disk = written

@@ -3,13 +3,15 @@
 //! A snapshot is immutable; the server swaps a whole new one in, so every response is
 //! from one generation, and the RSS and Atom of a generation always agree.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::article::Article;
 use crate::config::Config;
-use crate::feed::{Feeds, Format, RenderError};
+use crate::feed::{
+    atom, json, output_files, rss, tag_path, tag_slug, tags_of, Feeds, Format, RenderError,
+};
 use crate::item::{select_items, FeedItem};
 use crate::pages;
 use crate::render::{next_last_modified, Resource};
@@ -32,6 +34,42 @@ pub struct ArticleEntry {
     pub last_modified: SystemTime,
 }
 
+/// The three served documents of one feed.
+#[derive(Debug, Clone)]
+pub struct FeedResources {
+    /// RSS 2.0
+    pub rss: Resource,
+    /// Atom 1.0
+    pub atom: Resource,
+    /// JSON Feed 1.1
+    pub json: Resource,
+}
+
+impl FeedResources {
+    fn all(&self) -> [(&Resource, &'static str); 3] {
+        [
+            (&self.rss, rss::PATH),
+            (&self.atom, atom::PATH),
+            (&self.json, json::PATH),
+        ]
+    }
+
+    fn all_mut(&mut self) -> [&mut Resource; 3] {
+        [&mut self.rss, &mut self.atom, &mut self.json]
+    }
+}
+
+/// The feeds of one tag.
+#[derive(Debug, Clone)]
+pub struct TagFeeds {
+    /// The tag as first spelled.
+    pub name: String,
+    /// Its documents and items.
+    pub feeds: Feeds,
+    /// What is served.
+    pub resources: FeedResources,
+}
+
 /// One generation of served content.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -39,14 +77,12 @@ pub struct Snapshot {
     pub generation: u64,
     /// The configuration it was made with.
     pub config: Arc<Config>,
-    /// The feeds' documents and items.
+    /// The subscription feeds' documents and items.
     pub feeds: Feeds,
-    /// `/rss.xml`
-    pub rss: Resource,
-    /// `/atom.xml`
-    pub atom: Resource,
-    /// `/feed.json`
-    pub json: Resource,
+    /// `/rss.xml`, `/atom.xml`, `/feed.json`
+    pub main: FeedResources,
+    /// Each tag's feeds, by slug: `/tags/{slug}/rss.xml`, ...
+    pub tags: BTreeMap<String, TagFeeds>,
     /// `/`
     pub index: Resource,
     /// Every published article by id.
@@ -94,20 +130,49 @@ impl Snapshot {
                 links.join(", ")
             })
         };
-        let mut rss = make(RSS_TYPE, feeds.rss.clone(), previous.map(|p| &p.rss));
-        rss.link_header = link_header(crate::feed::rss::PATH);
-        let mut atom = make(ATOM_TYPE, feeds.atom.clone(), previous.map(|p| &p.atom));
-        atom.link_header = link_header(crate::feed::atom::PATH);
-        let mut json = make(
-            JSON_FEED_TYPE,
-            feeds.json.clone(),
-            previous.map(|p| &p.json),
-        );
-        json.link_header = link_header(crate::feed::json::PATH);
+        let resources = |feeds: &Feeds, prefix: &str, old: Option<&FeedResources>| FeedResources {
+            rss: Resource {
+                link_header: link_header(&format!("{prefix}{}", rss::PATH)),
+                ..make(RSS_TYPE, feeds.rss.clone(), old.map(|o| &o.rss))
+            },
+            atom: Resource {
+                link_header: link_header(&format!("{prefix}{}", atom::PATH)),
+                ..make(ATOM_TYPE, feeds.atom.clone(), old.map(|o| &o.atom))
+            },
+            json: Resource {
+                link_header: link_header(&format!("{prefix}{}", json::PATH)),
+                ..make(JSON_FEED_TYPE, feeds.json.clone(), old.map(|o| &o.json))
+            },
+        };
+        let main = resources(&feeds, "", previous.map(|p| &p.main));
+        let mut tags = BTreeMap::new();
+        for name in tags_of(articles) {
+            let tag_feeds = Feeds::render_tag(articles, &config, &name)?;
+            let slug = tag_slug(&name);
+            let prefix = tag_path(&name, "");
+            let old = previous
+                .and_then(|p| p.tags.get(&slug))
+                .map(|t| &t.resources);
+            let resources = resources(&tag_feeds, &prefix, old);
+            tags.insert(
+                slug,
+                TagFeeds {
+                    name,
+                    feeds: tag_feeds,
+                    resources,
+                },
+            );
+        }
         let listed = select_items(articles, &config, config.max_items.max(100));
         let index = make(
             HTML_TYPE,
-            pages::index_html(&config, &listed, articles.len()).into_bytes(),
+            pages::index_html(
+                &config,
+                &listed,
+                articles.len(),
+                &tags.values().map(|t| t.name.clone()).collect::<Vec<_>>(),
+            )
+            .into_bytes(),
             previous.map(|p| &p.index),
         );
         let same_config = previous.is_some_and(|p| p.config_key == config_key);
@@ -146,11 +211,17 @@ impl Snapshot {
                 )
             })
             .collect();
+        let digests =
+            |main: &FeedResources, tags: &BTreeMap<String, TagFeeds>, index: &Resource| {
+                let mut all: Vec<[u8; 32]> = main.all().iter().map(|(r, _)| r.digest).collect();
+                for tag in tags.values() {
+                    all.extend(tag.resources.all().iter().map(|(r, _)| r.digest));
+                }
+                all.push(index.digest);
+                all
+            };
         let changed = previous.is_none_or(|p| {
-            p.rss.digest != rss.digest
-                || p.atom.digest != atom.digest
-                || p.index.digest != index.digest
-                || !same_config
+            !same_config || digests(&p.main, &p.tags, &p.index) != digests(&main, &tags, &index)
         });
         let generation = match previous {
             Some(p) if changed => p.generation + 1,
@@ -161,9 +232,8 @@ impl Snapshot {
             generation,
             config,
             feeds,
-            rss,
-            atom,
-            json,
+            main,
+            tags,
             index,
             articles,
             archive_modified,
@@ -174,13 +244,14 @@ impl Snapshot {
     /// Dates every resource of a first snapshot at `time` (the time the same feeds were
     /// written to disk by an earlier run).
     pub fn date_all(&mut self, time: SystemTime) {
-        for resource in [
-            &mut self.rss,
-            &mut self.atom,
-            &mut self.json,
-            &mut self.index,
-        ] {
+        self.index.last_modified = time;
+        for resource in self.main.all_mut() {
             resource.last_modified = time;
+        }
+        for tag in self.tags.values_mut() {
+            for resource in tag.resources.all_mut() {
+                resource.last_modified = time;
+            }
         }
         for entry in self.articles.values_mut() {
             entry.last_modified = time;
@@ -190,18 +261,39 @@ impl Snapshot {
         }
     }
 
-    /// The URLs of the subscription feeds whose bytes differ from those of `previous`: the
-    /// topics to announce to WebSub hubs.
+    /// The URLs of the feeds (subscription and tag feeds) whose bytes differ from those of
+    /// `previous`: the topics to announce to WebSub hubs.
     pub fn changed_topics(&self, previous: &Snapshot) -> Vec<String> {
-        [
-            (&self.rss, &previous.rss, crate::feed::rss::PATH),
-            (&self.atom, &previous.atom, crate::feed::atom::PATH),
-            (&self.json, &previous.json, crate::feed::json::PATH),
-        ]
-        .into_iter()
-        .filter(|(new, old, _)| new.digest != old.digest)
-        .map(|(_, _, path)| self.config.url(path))
-        .collect()
+        let mut topics = Vec::new();
+        let mut compare = |new: &FeedResources, old: Option<&FeedResources>, prefix: &str| {
+            for (i, (resource, path)) in new.all().into_iter().enumerate() {
+                if old.is_none_or(|o| o.all()[i].0.digest != resource.digest) {
+                    topics.push(self.config.url(&format!("{prefix}{path}")));
+                }
+            }
+        };
+        compare(&self.main, Some(&previous.main), "");
+        for (slug, tag) in &self.tags {
+            compare(
+                &tag.resources,
+                previous.tags.get(slug).map(|t| &t.resources),
+                &tag_path(&tag.name, ""),
+            );
+        }
+        topics
+    }
+
+    /// Every file of this generation for the output folder.
+    pub fn output_files(&self) -> Vec<(String, &[u8])> {
+        output_files(
+            &self.feeds,
+            self.tags.iter().map(|(slug, t)| (slug.as_str(), &t.feeds)),
+        )
+    }
+
+    /// The slugs of this generation's tags.
+    pub fn tag_slugs(&self) -> Vec<String> {
+        self.tags.keys().cloned().collect()
     }
 
     /// Renders archive page `number` of `format` (made on request, like article pages).

@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use super::{atom, rss, FeedLinks, Format, RenderError};
+use super::{atom, rss, FeedHead, Format, RenderError};
 use crate::article::Article;
 use crate::config::Config;
-use crate::item::{local_time, FeedItem};
+use crate::item::FeedItem;
 
 /// The path of archive page `number` (from 1) of `format`.
 pub fn path(format: Format, number: usize) -> String {
@@ -22,7 +22,7 @@ pub fn path(format: Format, number: usize) -> String {
 pub fn paginate(articles: &[Arc<Article>], config: &Config) -> Vec<Vec<Arc<Article>>> {
     let mut ordered: Vec<(chrono::DateTime<chrono::FixedOffset>, &Arc<Article>)> = articles
         .iter()
-        .map(|a| (local_time(a.published, config.timezone), a))
+        .map(|a| (a.instant(config.timezone), a))
         .collect();
     ordered.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.id.cmp(&a.1.id)));
     ordered
@@ -32,8 +32,10 @@ pub fn paginate(articles: &[Arc<Article>], config: &Config) -> Vec<Vec<Arc<Artic
 }
 
 /// The links of archive page `number` of `total`.
-pub fn links(config: &Config, format: Format, number: usize, total: usize) -> FeedLinks {
-    FeedLinks {
+pub fn links(config: &Config, format: Format, number: usize, total: usize) -> FeedHead {
+    FeedHead {
+        title: config.title.clone(),
+        id: format!("{}feed", config.id_prefix),
         self_url: config.url(&path(format, number)),
         current: Some(config.url(format.path())),
         prev_archive: (number > 1).then(|| config.url(&path(format, number - 1))),

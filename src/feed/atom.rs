@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use atom_syndication::extension::Extension;
 use atom_syndication::{Content, Entry, Feed, Generator, Link, Person, Text};
 
-use super::{feed_date, FeedLinks, GENERATOR, HISTORY_NS};
+use super::{feed_date, FeedHead, GENERATOR, HISTORY_NS};
 use crate::config::Config;
 use crate::item::FeedItem;
 
@@ -22,7 +22,7 @@ fn link(href: String, rel: &str, mime: &str) -> Link {
 }
 
 /// Builds the Atom feed of `items` with `links`.
-pub fn build_atom(items: &[FeedItem], config: &Config, links: &FeedLinks) -> Feed {
+pub fn build_atom(items: &[FeedItem], config: &Config, links: &FeedHead) -> Feed {
     let mut all_links = vec![link(config.site_url.clone(), "alternate", "text/html")];
     all_links.extend(links.all().into_iter().map(|(rel, href)| {
         let mut l = link(href.to_string(), rel, "application/atom+xml");
@@ -45,8 +45,8 @@ pub fn build_atom(items: &[FeedItem], config: &Config, links: &FeedLinks) -> Fee
         );
     }
     Feed {
-        id: format!("{}feed", config.id_prefix),
-        title: Text::plain(config.title.clone()),
+        id: links.id.clone(),
+        title: Text::plain(links.title.clone()),
         subtitle: Some(Text::plain(config.description.clone())),
         updated: feed_date(items),
         authors: vec![Person {
@@ -76,6 +76,24 @@ fn atom_entry(item: &FeedItem) -> Entry {
         updated: item.published,
         published: Some(item.published),
         links: vec![link(item.link.clone(), "alternate", "text/html")],
+        authors: item
+            .article
+            .author
+            .iter()
+            .map(|name| Person {
+                name: name.clone(),
+                ..Person::default()
+            })
+            .collect(),
+        categories: item
+            .article
+            .tags
+            .iter()
+            .map(|t| atom_syndication::Category {
+                term: t.clone(),
+                ..atom_syndication::Category::default()
+            })
+            .collect(),
         summary: Some(Text::plain(item.summary.clone())),
         content: Some(Content {
             value: Some(item.content_html.clone()),
@@ -90,7 +108,7 @@ fn atom_entry(item: &FeedItem) -> Entry {
 pub fn render_atom(
     items: &[FeedItem],
     config: &Config,
-    links: &FeedLinks,
+    links: &FeedHead,
 ) -> Result<Vec<u8>, atom_syndication::Error> {
     let mut out = build_atom(items, config, links).write_to(Vec::new())?;
     out.push(b'\n');

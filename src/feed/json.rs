@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::FeedHead;
 use crate::config::Config;
 use crate::item::FeedItem;
 
@@ -72,25 +73,32 @@ pub struct JsonItem<'a> {
     pub date_published: String,
     /// `date_modified` (RFC 3339)
     pub date_modified: String,
+    /// `authors`, when the article names its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<JsonAuthor<'a>>,
     /// `tags`, when the article has any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<&'a str>,
 }
 
-/// Builds the JSON Feed of `items`.
-pub fn build_json<'a>(items: &'a [FeedItem], config: &'a Config) -> JsonFeed<'a> {
+/// Builds the JSON Feed of `items`; `head` gives its title, URL and hubs.
+pub fn build_json<'a>(
+    items: &'a [FeedItem],
+    config: &'a Config,
+    head: &'a FeedHead,
+) -> JsonFeed<'a> {
     JsonFeed {
         version: VERSION,
-        title: &config.title,
+        title: &head.title,
         home_page_url: &config.site_url,
-        feed_url: config.url(PATH),
+        feed_url: head.self_url.clone(),
         description: &config.description,
         language: &config.language,
         authors: vec![JsonAuthor {
             name: &config.author.name,
             url: config.author.email.as_ref().map(|e| format!("mailto:{e}")),
         }],
-        hubs: config
+        hubs: head
             .hubs
             .iter()
             .map(|url| JsonHub {
@@ -108,15 +116,25 @@ pub fn build_json<'a>(items: &'a [FeedItem], config: &'a Config) -> JsonFeed<'a>
                 summary: &item.summary,
                 date_published: item.published.to_rfc3339(),
                 date_modified: item.published.to_rfc3339(),
-                tags: Vec::new(),
+                authors: item
+                    .article
+                    .author
+                    .as_deref()
+                    .map(|name| vec![JsonAuthor { name, url: None }])
+                    .unwrap_or_default(),
+                tags: item.article.tags.iter().map(String::as_str).collect(),
             })
             .collect(),
     }
 }
 
 /// Serializes the JSON Feed.
-pub fn render_json(items: &[FeedItem], config: &Config) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = serde_json::to_vec_pretty(&build_json(items, config))?;
+pub fn render_json(
+    items: &[FeedItem],
+    config: &Config,
+    head: &FeedHead,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = serde_json::to_vec_pretty(&build_json(items, config, head))?;
     out.push(b'\n');
     Ok(out)
 }

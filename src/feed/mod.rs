@@ -13,7 +13,7 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::article::Article;
 use crate::config::Config;
-use crate::item::{select_items, FeedItem};
+use crate::item::{select_items, url_id, FeedItem};
 
 /// The generator named in every feed.
 pub const GENERATOR: &str = "feedpub";
@@ -29,6 +29,61 @@ pub fn feed_date(items: &[FeedItem]) -> DateTime<FixedOffset> {
         .map(|i| i.published)
         .max()
         .unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
+}
+
+/// The URL-safe form of a tag: lower case, runs of anything but letters and digits made one
+/// `-`.
+pub fn tag_slug(tag: &str) -> String {
+    let mut slug = String::with_capacity(tag.len());
+    for c in tag.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_string()
+}
+
+/// The distinct tags of `articles` (by slug; the first spelling met in path order is kept),
+/// sorted by slug.
+pub fn tags_of(articles: &[Arc<Article>]) -> Vec<String> {
+    let mut by_slug: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    let mut sorted: Vec<&Arc<Article>> = articles.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    for article in sorted {
+        for tag in &article.tags {
+            let slug = tag_slug(tag);
+            if !slug.is_empty() {
+                by_slug.entry(slug).or_insert_with(|| tag.clone());
+            }
+        }
+    }
+    by_slug.into_values().collect()
+}
+
+/// Every file of a generation for the output folder: the subscription feeds, and each tag's
+/// feeds (given by slug) under `tags/{slug}/`.
+pub fn output_files<'a>(
+    feeds: &'a Feeds,
+    tags: impl IntoIterator<Item = (&'a str, &'a Feeds)>,
+) -> Vec<(String, &'a [u8])> {
+    let mut files: Vec<(String, &[u8])> = feeds
+        .files()
+        .iter()
+        .map(|(n, b)| (n.to_string(), *b))
+        .collect();
+    for (slug, tag_feeds) in tags {
+        for (name, bytes) in tag_feeds.files() {
+            files.push((format!("tags/{slug}/{name}"), bytes));
+        }
+    }
+    files
+}
+
+/// The path of a tag's feed: `/tags/{slug}` followed by the subscription feed's `path`.
+pub fn tag_path(tag: &str, path: &str) -> String {
+    format!("/tags/{}{path}", url_id(&tag_slug(tag)))
 }
 
 /// A feed format.
@@ -66,10 +121,14 @@ impl Format {
     }
 }
 
-/// The links of a document besides its items: where it is, where the rest of the history
-/// is (RFC 5005), and which WebSub hubs to subscribe at.
+/// What a feed document says besides its items: its title and identity, where it is, where
+/// the rest of the history is (RFC 5005), and which WebSub hubs to subscribe at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FeedLinks {
+pub struct FeedHead {
+    /// The feed's title (RSS `title`, Atom `title`, JSON Feed `title`).
+    pub title: String,
+    /// The feed's permanent identity (Atom `id`).
+    pub id: String,
     /// `rel="self"`
     pub self_url: String,
     /// `rel="current"`: the subscription feed, on archive pages.
@@ -84,15 +143,17 @@ pub struct FeedLinks {
     pub hubs: Vec<String>,
 }
 
-impl FeedLinks {
-    /// The links of the subscription feed at `path`: self, hubs, and the newest archive page.
-    pub fn subscription(config: &Config, format: Format, archive_pages: usize) -> FeedLinks {
-        FeedLinks {
+impl FeedHead {
+    /// The head of the subscription feed of `format`: self, hubs, and the newest archive page.
+    pub fn subscription(config: &Config, format: Format, archive_pages: usize) -> FeedHead {
+        FeedHead {
+            title: config.title.clone(),
+            id: format!("{}feed", config.id_prefix),
             self_url: config.url(format.path()),
             prev_archive: (archive_pages > 0)
                 .then(|| config.url(&archive::path(format, archive_pages))),
             hubs: config.hubs.clone(),
-            ..FeedLinks::default()
+            ..FeedHead::default()
         }
     }
 
@@ -140,20 +201,60 @@ pub struct Feeds {
 impl Feeds {
     /// Selects the newest items of `articles` and renders every format.
     pub fn render(articles: &[Arc<Article>], config: &Config) -> Result<Feeds, RenderError> {
-        let items = select_items(articles, config, config.max_items);
         let archive = archive::paginate(articles, config);
+        let mut heads =
+            [Format::Rss, Format::Atom].map(|f| FeedHead::subscription(config, f, archive.len()));
+        let json_head = FeedHead {
+            self_url: config.url(json::PATH),
+            prev_archive: None,
+            ..heads[0].clone()
+        };
+        let [rss_head, atom_head] = &mut heads;
+        Feeds::render_with(articles, config, rss_head, atom_head, &json_head, archive)
+    }
+
+    /// Renders the feeds of one tag: the newest items of `articles` that carry `tag`, at
+    /// `/tags/{slug}/...`, without archive pages.
+    pub fn render_tag(
+        articles: &[Arc<Article>],
+        config: &Config,
+        tag: &str,
+    ) -> Result<Feeds, RenderError> {
+        let tagged: Vec<Arc<Article>> = articles
+            .iter()
+            .filter(|a| a.tags.iter().any(|t| tag_slug(t) == tag_slug(tag)))
+            .cloned()
+            .collect();
+        let head = |path: &str| FeedHead {
+            title: format!("{}: {tag}", config.title),
+            id: format!("{}tags/{}", config.id_prefix, url_id(&tag_slug(tag))),
+            self_url: config.url(&tag_path(tag, path)),
+            hubs: config.hubs.clone(),
+            ..FeedHead::default()
+        };
+        Feeds::render_with(
+            &tagged,
+            config,
+            &head(rss::PATH),
+            &head(atom::PATH),
+            &head(json::PATH),
+            Vec::new(),
+        )
+    }
+
+    fn render_with(
+        articles: &[Arc<Article>],
+        config: &Config,
+        rss_head: &FeedHead,
+        atom_head: &FeedHead,
+        json_head: &FeedHead,
+        archive: Vec<Vec<Arc<Article>>>,
+    ) -> Result<Feeds, RenderError> {
+        let items = select_items(articles, config, config.max_items);
         Ok(Feeds {
-            rss: rss::render_rss(
-                &items,
-                config,
-                &FeedLinks::subscription(config, Format::Rss, archive.len()),
-            )?,
-            atom: atom::render_atom(
-                &items,
-                config,
-                &FeedLinks::subscription(config, Format::Atom, archive.len()),
-            )?,
-            json: json::render_json(&items, config)?,
+            rss: rss::render_rss(&items, config, rss_head)?,
+            atom: atom::render_atom(&items, config, atom_head)?,
+            json: json::render_json(&items, config, json_head)?,
             items,
             archive,
         })
@@ -206,5 +307,95 @@ impl Feeds {
                 !(same_page && same_neighbours)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Overrides;
+
+    fn md(name: &str, title: &str, date: &str, tags: &[&str]) -> Arc<Article> {
+        let tags: Vec<String> = tags.iter().map(|t| format!("\"{t}\"")).collect();
+        let text = format!("+++\ntitle = \"{title}\"\ndate = {date}\ntags = [{}]\nauthor = \"Desk\"\n+++\nBody of {title}, see [more](more.html).\n", tags.join(", "));
+        Arc::new(
+            crate::markdown::parse(Path::new(name), &text)
+                .unwrap()
+                .article,
+        )
+    }
+
+    #[test]
+    fn tag_feeds_hold_exactly_the_tagged_articles() {
+        let config = Config::parse(
+            Path::new("t.toml"),
+            "base_url = \"http://feeds.test\"\nsite_url = \"https://site.test/news\"",
+            &Overrides::default(),
+        )
+        .unwrap();
+        let articles = vec![
+            md(
+                "a.md",
+                "Road works",
+                "2024-01-01T10:00:00Z",
+                &["Traffic", "City Hall"],
+            ),
+            md("b.md", "Bus lanes", "2024-01-02T10:00:00Z", &["traffic"]),
+            md("c.md", "Budget", "2024-01-03T10:00:00Z", &["city hall"]),
+            md("d.md", "Weather", "2024-01-04T10:00:00Z", &[]),
+        ];
+        assert_eq!(tags_of(&articles), vec!["City Hall", "Traffic"]);
+        let traffic = Feeds::render_tag(&articles, &config, "Traffic").unwrap();
+        let titles: Vec<&str> = traffic
+            .items
+            .iter()
+            .map(|i| i.article.title.as_str())
+            .collect();
+        assert_eq!(titles, vec!["Bus lanes", "Road works"]);
+        let feed = atom_syndication::Feed::read_from(&traffic.atom[..]).unwrap();
+        assert_eq!(feed.title.value, "feedpub: Traffic");
+        assert!(feed
+            .links
+            .iter()
+            .any(|l| l.rel == "self" && l.href == "http://feeds.test/tags/traffic/atom.xml"));
+        assert_eq!(feed.entries[1].categories.len(), 2);
+        assert_eq!(feed.entries[0].authors[0].name, "Desk");
+        let channel = ::rss::Channel::read_from(&traffic.rss[..]).unwrap();
+        assert_eq!(channel.items[0].categories[0].name, "traffic");
+        let content = channel.items[0].content.as_deref().unwrap();
+        assert!(
+            content.contains("href=\"https://site.test/news/more.html\""),
+            "{content}"
+        );
+        let json: serde_json::Value = serde_json::from_slice(&traffic.json).unwrap();
+        assert_eq!(json["feed_url"], "http://feeds.test/tags/traffic/feed.json");
+        assert_eq!(json["items"][0]["tags"][0], "traffic");
+
+        let all = Feeds::render(&articles, &config).unwrap();
+        let files: Vec<String> = output_files(&all, [("traffic", &traffic)])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            files,
+            vec![
+                "rss.xml",
+                "atom.xml",
+                "feed.json",
+                "tags/traffic/rss.xml",
+                "tags/traffic/atom.xml",
+                "tags/traffic/feed.json"
+            ]
+        );
+    }
+
+    #[test]
+    fn tag_slugs() {
+        assert_eq!(tag_slug("City Hall"), "city-hall");
+        assert_eq!(tag_slug("  C++ & Rust! "), "c-rust");
+        assert_eq!(tag_slug("ترافیک"), "ترافیک");
+        assert_eq!(tag_path("City Hall", "/rss.xml"), "/tags/city-hall/rss.xml");
     }
 }

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::Extension;
 use rss::{Channel, Guid, Item};
 
-use super::{feed_date, FeedLinks, GENERATOR, HISTORY_NS};
+use super::{feed_date, FeedHead, GENERATOR, HISTORY_NS};
 use crate::config::Config;
 use crate::item::{escape_html, FeedItem};
 
@@ -14,7 +15,7 @@ use crate::item::{escape_html, FeedItem};
 pub const PATH: &str = "/rss.xml";
 
 /// Builds the RSS channel of `items` with `links` (as `atom:link` elements).
-pub fn build_rss(items: &[FeedItem], config: &Config, links: &FeedLinks) -> Channel {
+pub fn build_rss(items: &[FeedItem], config: &Config, links: &FeedHead) -> Channel {
     let date = (!items.is_empty()).then(|| feed_date(items).to_rfc2822());
     let atom_links = links
         .all()
@@ -43,7 +44,7 @@ pub fn build_rss(items: &[FeedItem], config: &Config, links: &FeedLinks) -> Chan
         );
     }
     let mut channel = Channel {
-        title: config.title.clone(),
+        title: links.title.clone(),
         link: config.site_url.clone(),
         description: config.description.clone(),
         language: Some(config.language.clone()),
@@ -74,6 +75,19 @@ fn rss_item(item: &FeedItem) -> Item {
         }),
         pub_date: Some(item.published.to_rfc2822()),
         content: Some(item.content_html.clone()),
+        categories: item
+            .article
+            .tags
+            .iter()
+            .map(|t| rss::Category {
+                name: t.clone(),
+                domain: None,
+            })
+            .collect(),
+        dublin_core_ext: item.article.author.as_ref().map(|a| DublinCoreExtension {
+            creators: vec![a.clone()],
+            ..DublinCoreExtension::default()
+        }),
         ..Item::default()
     }
 }
@@ -83,7 +97,7 @@ fn rss_item(item: &FeedItem) -> Item {
 pub fn render_rss(
     items: &[FeedItem],
     config: &Config,
-    links: &FeedLinks,
+    links: &FeedHead,
 ) -> Result<Vec<u8>, rss::Error> {
     let mut out = build_rss(items, config, links).write_to(Vec::new())?;
     out.push(b'\n');

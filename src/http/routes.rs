@@ -36,6 +36,8 @@ pub enum Route {
     Json,
     /// `/articles/{id}`, the id percent-decoded.
     Article(String),
+    /// `/tags/{slug}/rss.xml`, `/atom.xml` or `/feed.json`: a tag's feed.
+    Tag(String, TagDocument),
     /// `/archive/{rss|atom}/{n}.xml`: an RFC 5005 archive page.
     Archive(Format, usize),
     /// `/healthz`
@@ -44,6 +46,17 @@ pub enum Route {
     Moved(&'static str),
     /// Nothing.
     NotFound,
+}
+
+/// Which of a tag's feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagDocument {
+    /// `rss.xml`
+    Rss,
+    /// `atom.xml`
+    Atom,
+    /// `feed.json`
+    Json,
 }
 
 /// Maps a request path to a route.
@@ -58,6 +71,7 @@ pub fn route(path: &str) -> Route {
         "/rss" | "/feed" | "/feed/" | "/rss/" | "/feed.xml" => Route::Moved("/rss.xml"),
         "/atom" | "/atom/" => Route::Moved("/atom.xml"),
         _ if path.starts_with("/archive/") => archive_route(path),
+        _ if path.starts_with("/tags/") => tag_route(path),
         _ => match path.strip_prefix("/articles/") {
             Some(raw) if !raw.is_empty() && !raw.contains('/') => {
                 match percent_decode_str(raw).decode_utf8() {
@@ -67,6 +81,22 @@ pub fn route(path: &str) -> Route {
             }
             _ => Route::NotFound,
         },
+    }
+}
+
+fn tag_route(path: &str) -> Route {
+    let Some((raw, file)) = path["/tags/".len()..].split_once('/') else {
+        return Route::NotFound;
+    };
+    let document = match file {
+        "rss.xml" => TagDocument::Rss,
+        "atom.xml" => TagDocument::Atom,
+        "feed.json" => TagDocument::Json,
+        _ => return Route::NotFound,
+    };
+    match percent_decode_str(raw).decode_utf8() {
+        Ok(slug) if !slug.is_empty() => Route::Tag(slug.into_owned(), document),
+        _ => Route::NotFound,
     }
 }
 
@@ -116,9 +146,20 @@ pub fn respond(
     let max_age = snapshot.config.cache_max_age;
     match route {
         Route::Index => serve(&snapshot.index, method, headers, now, max_age),
-        Route::Rss => serve(&snapshot.rss, method, headers, now, max_age),
-        Route::Atom => serve(&snapshot.atom, method, headers, now, max_age),
-        Route::Json => serve(&snapshot.json, method, headers, now, max_age),
+        Route::Rss => serve(&snapshot.main.rss, method, headers, now, max_age),
+        Route::Atom => serve(&snapshot.main.atom, method, headers, now, max_age),
+        Route::Json => serve(&snapshot.main.json, method, headers, now, max_age),
+        Route::Tag(slug, document) => match snapshot.tags.get(&slug) {
+            Some(tag) => {
+                let resource = match document {
+                    TagDocument::Rss => &tag.resources.rss,
+                    TagDocument::Atom => &tag.resources.atom,
+                    TagDocument::Json => &tag.resources.json,
+                };
+                serve(resource, method, headers, now, max_age)
+            }
+            None => plain(StatusCode::NOT_FOUND, "no such tag\n", method),
+        },
         Route::Article(id) => match snapshot.article_page(&id) {
             Some(page) => serve(&page, method, headers, now, max_age),
             None => plain(StatusCode::NOT_FOUND, "no such article\n", method),
@@ -300,5 +341,15 @@ mod tests {
         assert_eq!(route("/archive/atom/0.xml"), Route::NotFound);
         assert_eq!(route("/archive/atom/01.xml"), Route::NotFound);
         assert_eq!(route("/archive/json/1.xml"), Route::NotFound);
+        assert_eq!(
+            route("/tags/traffic/rss.xml"),
+            Route::Tag("traffic".into(), TagDocument::Rss)
+        );
+        assert_eq!(
+            route("/tags/%D8%A7/feed.json"),
+            Route::Tag("ا".into(), TagDocument::Json)
+        );
+        assert_eq!(route("/tags/traffic/other.xml"), Route::NotFound);
+        assert_eq!(route("/tags//rss.xml"), Route::NotFound);
     }
 }

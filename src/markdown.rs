@@ -1,0 +1,383 @@
+//! Markdown articles: `*.md` files with TOML (`+++`) or YAML (`---`) front matter and a
+//! CommonMark body.
+//!
+//! Front matter keys: `title` (required), `date` (required: RFC 3339, or a local date-time
+//! or date read in the configured zone), `id` (default: the file name without extension),
+//! `summary`, `tags`, `author`, `draft`. Other keys are ignored, so files written for other
+//! site generators load as they are. Errors name the line in the file.
+
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use serde::Deserialize;
+
+use crate::article::{clean_lines, Article, ArticleError, Parsed};
+
+/// Whether `path` names a Markdown article (by its extension).
+pub fn is_markdown(path: &Path) -> bool {
+    matches!(
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("md" | "markdown")
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct FrontMatter {
+    title: Option<String>,
+    date: Option<DateValue>,
+    id: Option<DateOrText>,
+    summary: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    author: Option<String>,
+    #[serde(default)]
+    draft: bool,
+}
+
+/// TOML has a date type; YAML gives dates as text.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DateValue {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+/// An id may be written as a number.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DateOrText {
+    Number(i64),
+    Text(String),
+}
+
+/// Parses a Markdown article. Links and images stay as written; [`absolutize`] makes them
+/// absolute once the site's URL is known.
+pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
+    let mut warnings = Vec::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines = clean_lines(path, text, false, &mut warnings);
+    let error = |line: usize, message: String| ArticleError::FrontMatter {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let first = lines.iter().position(|l| !l.trim().is_empty());
+    let Some(first) = first else {
+        return Err(ArticleError::Empty {
+            path: path.to_path_buf(),
+        });
+    };
+    let fence = lines[first].trim();
+    if fence != "+++" && fence != "---" {
+        return Err(error(
+            first + 1,
+            "expected `+++` (TOML) or `---` (YAML) on the first line".into(),
+        ));
+    }
+    let Some(close) = lines[first + 1..]
+        .iter()
+        .position(|l| l.trim() == fence)
+        .map(|i| i + first + 1)
+    else {
+        return Err(error(first + 1, format!("no closing `{fence}`")));
+    };
+    let matter = lines[first + 1..close].join("\n");
+    let matter_line = first + 2; // the line of the front matter's first line
+    let front: FrontMatter = if fence == "+++" {
+        toml::from_str(&matter).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| matter[..s.start.min(matter.len())].matches('\n').count())
+                .unwrap_or(0);
+            error(matter_line + line, e.message().to_string())
+        })?
+    } else {
+        serde_norway::from_str(&matter).map_err(|e| {
+            let line = e
+                .location()
+                .map(|l| l.line().saturating_sub(1))
+                .unwrap_or(0);
+            error(matter_line + line, e.to_string())
+        })?
+    };
+    let find_key = |key: &str| {
+        lines[first + 1..close]
+            .iter()
+            .position(|l| l.trim_start().starts_with(key))
+            .map(|i| first + 2 + i)
+            .unwrap_or(first + 1)
+    };
+    let title = front
+        .title
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "));
+    let Some(title) = title.filter(|t| !t.is_empty()) else {
+        return Err(ArticleError::NoTitle {
+            path: path.to_path_buf(),
+            line: first + 1,
+        });
+    };
+    let Some(date) = front.date else {
+        return Err(ArticleError::NoDate {
+            path: path.to_path_buf(),
+        });
+    };
+    let date_text = match date {
+        DateValue::Toml(d) => d.to_string(),
+        DateValue::Text(t) => t,
+    };
+    let (published, offset) = parse_date(date_text.trim()).ok_or_else(|| ArticleError::BadDate {
+        path: path.to_path_buf(),
+        line: find_key("date"),
+        what: format!("`{date_text}` is not a date: expected RFC 3339 (`2024-05-01T10:00:00+03:30`), `2024-05-01 10:00` or `2024-05-01`"),
+    })?;
+    let id = match front.id {
+        Some(DateOrText::Number(n)) => n.to_string(),
+        Some(DateOrText::Text(t)) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+
+    let body = lines[close + 1..].join("\n");
+    let (html, paragraphs) = render(&body);
+    let mut tags: Vec<String> = Vec::new();
+    for tag in front.tags {
+        let tag = tag.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !tag.is_empty() && !tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+            tags.push(tag);
+        }
+    }
+    Ok(Parsed {
+        article: Article {
+            id,
+            path: path.to_path_buf(),
+            title,
+            published,
+            paragraphs,
+            views: None,
+            offset,
+            html: Some(html),
+            summary: front
+                .summary
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            tags,
+            author: front.author.filter(|a| !a.trim().is_empty()),
+            draft: front.draft,
+        },
+        warnings,
+    })
+}
+
+/// Reads `2024-05-01T10:00:00+03:30` (with its offset), or a local `2024-05-01T10:00[:00]`,
+/// `2024-05-01 10:00[:00]`, or `2024-05-01` (midnight).
+fn parse_date(text: &str) -> Option<(NaiveDateTime, Option<chrono::FixedOffset>)> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some((t.naive_local(), Some(*t.offset())));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some((t, None));
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(|d| (d.and_time(NaiveTime::MIN), None))
+}
+
+/// Renders CommonMark to HTML, with raw HTML escaped (an article cannot inject markup into
+/// the pages or feeds), and collects the plain text of each paragraph.
+fn render(body: &str) -> (String, Vec<String>) {
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
+    let mut paragraphs = Vec::new();
+    let mut current: Option<String> = None;
+    let events = Parser::new_ext(body, options).map(|event| {
+        match &event {
+            Event::Start(Tag::Paragraph) => current = Some(String::new()),
+            Event::End(TagEnd::Paragraph) => {
+                if let Some(p) = current.take() {
+                    let p = p.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if !p.is_empty() {
+                        paragraphs.push(p);
+                    }
+                }
+            }
+            Event::Text(t) | Event::Code(t) | Event::InlineHtml(t) => {
+                if let Some(p) = current.as_mut() {
+                    p.push_str(t);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some(p) = current.as_mut() {
+                    p.push(' ');
+                }
+            }
+            _ => {}
+        }
+        match event {
+            Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+            other => other,
+        }
+    });
+    let mut html = String::with_capacity(body.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events);
+    (html.trim_end().to_string(), paragraphs)
+}
+
+/// Makes the relative links and images of rendered Markdown `html` absolute against
+/// `site_url`: `href="x"` and `src="x"` that have no scheme and are not fragments.
+pub fn absolutize(html: &str, site_url: &str) -> String {
+    let origin = site_url
+        .find("://")
+        .and_then(|i| site_url[i + 3..].find('/').map(|j| &site_url[..i + 3 + j]))
+        .unwrap_or(site_url);
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find([' ', '\n']).filter(|_| !rest.is_empty()) {
+        let (before, after) = rest.split_at(i + 1);
+        out.push_str(before);
+        rest = after;
+        for attr in ["href=\"", "src=\""] {
+            if let Some(value_start) = rest.strip_prefix(attr) {
+                let end = value_start.find('"').unwrap_or(value_start.len());
+                let url = &value_start[..end];
+                let has_scheme = url.split_once(':').is_some_and(|(scheme, _)| {
+                    !scheme.is_empty()
+                        && scheme
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                });
+                let absolute = if has_scheme
+                    || url.starts_with('#')
+                    || url.starts_with("//")
+                    || url.is_empty()
+                {
+                    url.to_string()
+                } else if url.starts_with('/') {
+                    format!("{origin}{url}")
+                } else {
+                    format!("{site_url}/{}", url.trim_start_matches("./"))
+                };
+                out.push_str(attr);
+                out.push_str(&absolute);
+                rest = &value_start[end..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md(text: &str) -> Result<Parsed, ArticleError> {
+        parse(Path::new("posts/hello-world.md"), text)
+    }
+
+    #[test]
+    fn toml_front_matter() {
+        let p = md("+++\ntitle = \"Hello & welcome\"\ndate = 2024-05-01T10:00:00+03:30\ntags = [\"Traffic\", \"safety\", \"traffic\"]\nauthor = \"Desk\"\n+++\n\nFirst *para*.\n\nSecond <b>raw</b>.\n").unwrap();
+        let a = p.article;
+        assert_eq!(a.title, "Hello & welcome");
+        assert_eq!(a.id, "hello-world");
+        assert_eq!(a.tags, vec!["Traffic", "safety"]);
+        assert_eq!(a.author.as_deref(), Some("Desk"));
+        assert_eq!(a.paragraphs, vec!["First para.", "Second <b>raw</b>."]);
+        let html = a.html.clone().unwrap();
+        assert!(html.contains("<em>para</em>"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;raw&lt;/b&gt;"),
+            "raw HTML is escaped: {html}"
+        );
+        assert_eq!(
+            a.instant(chrono_tz::UTC).to_rfc3339(),
+            "2024-05-01T06:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn yaml_front_matter_with_local_date_and_id() {
+        let a = md("---\ntitle: Yaml post\ndate: 2024-05-01 09:30\nid: 7001\nsummary: Short.\ndraft: true\n---\nBody.\n")
+            .unwrap()
+            .article;
+        assert_eq!(a.id, "7001");
+        assert_eq!(a.summary.as_deref(), Some("Short."));
+        assert!(a.draft);
+        let tehran: chrono_tz::Tz = "Asia/Tehran".parse().unwrap();
+        assert_eq!(a.instant(tehran).to_rfc3339(), "2024-05-01T09:30:00+03:30");
+        let a = md("---\ntitle: Day only\ndate: 2024-05-01\n---\n")
+            .unwrap()
+            .article;
+        assert_eq!(
+            a.instant(chrono_tz::UTC).to_rfc3339(),
+            "2024-05-01T00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn front_matter_errors_point_into_the_front_matter() {
+        let e = md("+++\ntitle = \"x\"\ndate = \n+++\n").unwrap_err();
+        assert!(
+            matches!(e, ArticleError::FrontMatter { line: 3, .. }),
+            "{e}"
+        );
+        let e = md("---\ntitle: x\ndate: [unclosed\n---\n").unwrap_err();
+        assert!(
+            matches!(e, ArticleError::FrontMatter { line: 3 | 4, .. }),
+            "{e}"
+        );
+        let e = md("+++\ntitle = \"x\"\ndate = \"someday\"\n+++\n").unwrap_err();
+        assert!(matches!(e, ArticleError::BadDate { line: 3, .. }), "{e}");
+        assert!(matches!(
+            md("+++\ndate = 2024-01-01\n+++\n"),
+            Err(ArticleError::NoTitle { .. })
+        ));
+        assert!(matches!(
+            md("+++\ntitle = \"t\"\n+++\n"),
+            Err(ArticleError::NoDate { .. })
+        ));
+        assert!(matches!(
+            md("just text\n"),
+            Err(ArticleError::FrontMatter { line: 1, .. })
+        ));
+        assert!(matches!(
+            md("+++\ntitle = \"t\"\n"),
+            Err(ArticleError::FrontMatter { line: 1, .. })
+        ));
+        assert!(matches!(md("\n \n"), Err(ArticleError::Empty { .. })));
+    }
+
+    #[test]
+    fn relative_links_and_images_become_absolute() {
+        let html = "<p><a href=\"/about\">a</a> <a href=\"page.html\">b</a> <a href=\"https://x.org/\">c</a> <a href=\"#top\">d</a>\n<img src=\"./img/p.png\" alt=\"\" /></p>";
+        let out = absolutize(html, "https://news.example.org/en");
+        assert!(
+            out.contains("href=\"https://news.example.org/about\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("href=\"https://news.example.org/en/page.html\""),
+            "{out}"
+        );
+        assert!(out.contains("href=\"https://x.org/\""), "{out}");
+        assert!(out.contains("href=\"#top\""), "{out}");
+        assert!(
+            out.contains("src=\"https://news.example.org/en/img/p.png\""),
+            "{out}"
+        );
+    }
+}
