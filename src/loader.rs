@@ -110,6 +110,15 @@ impl Loader {
 
     /// Scans the folder once: reads what changed, keeps what did not.
     pub fn scan(&mut self) -> Result<LoadReport, LoadError> {
+        self.scan_with_progress(&|_, _| {})
+    }
+
+    /// Like [`scan`](Loader::scan), calling `progress(done, total)` as files are examined
+    /// (from several threads).
+    pub fn scan_with_progress(
+        &mut self,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<LoadReport, LoadError> {
         let scan_start = SystemTime::now();
         let folder_error = |source| LoadError::Folder {
             path: self.dir.clone(),
@@ -118,7 +127,9 @@ impl Loader {
         let canonical_dir = fs::canonicalize(&self.dir).map_err(folder_error)?;
         let listing = fs::read_dir(&self.dir).map_err(folder_error)?;
 
-        let mut candidates = Vec::new();
+        // Listing is serial and cheap; classifying (stat, symlink checks) and reading run in
+        // parallel below.
+        let mut listed = Vec::new();
         for entry in listing {
             let entry = entry.map_err(folder_error)?;
             let name = entry.file_name();
@@ -126,55 +137,53 @@ impl Loader {
             if name_text.starts_with('.') || name_text.ends_with('~') {
                 continue;
             }
-            let path = self.dir.join(&name);
             let Ok(file_type) = entry.file_type() else {
                 continue;
             };
-            if file_type.is_dir() {
-                continue;
+            if !file_type.is_dir() {
+                listed.push((self.dir.join(&name), file_type.is_symlink()));
             }
-            if file_type.is_symlink() {
+        }
+        let total = listed.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let classify = |path: PathBuf, is_symlink: bool| -> Option<Candidate> {
+            let rejected = |path: PathBuf, message: String| {
+                Some(Candidate::Rejected(
+                    path.clone(),
+                    ArticleError::Unreadable { path, message },
+                ))
+            };
+            if is_symlink {
                 match fs::canonicalize(&path) {
                     Ok(target) if target.starts_with(&canonical_dir) => {}
                     Ok(_) => {
-                        candidates.push(Candidate::Rejected(
-                            path.clone(),
-                            ArticleError::Unreadable {
-                                path,
-                                message: "symbolic link leads outside the articles folder".into(),
-                            },
-                        ));
-                        continue;
+                        return rejected(
+                            path,
+                            "symbolic link leads outside the articles folder".into(),
+                        )
                     }
-                    Err(e) => {
-                        candidates.push(Candidate::Rejected(
-                            path.clone(),
-                            ArticleError::Unreadable {
-                                path,
-                                message: format!("broken symbolic link: {e}"),
-                            },
-                        ));
-                        continue;
-                    }
+                    Err(e) => return rejected(path, format!("broken symbolic link: {e}")),
                 }
             }
             match fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => candidates.push(Candidate::File(path, meta)),
-                Ok(_) => {}
-                Err(e) => candidates.push(Candidate::Rejected(
-                    path.clone(),
-                    ArticleError::Unreadable {
-                        path,
-                        message: e.to_string(),
-                    },
-                )),
+                Ok(meta) if meta.is_file() => Some(Candidate::File(path, meta)),
+                Ok(_) => None,
+                Err(e) => rejected(path, e.to_string()),
             }
-        }
+        };
 
         let max_bytes = self.max_bytes;
         let cache = &self.cache;
-        let results: Vec<(PathBuf, Option<Entry>, bool)> = candidates
+        let results: Vec<(PathBuf, Option<Entry>, bool)> = listed
             .into_par_iter()
+            .filter_map(|(path, is_symlink)| {
+                let candidate = classify(path, is_symlink);
+                progress(
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                    total,
+                );
+                candidate
+            })
             .map(|candidate| match candidate {
                 Candidate::Rejected(path, error) => {
                     let entry = Entry {

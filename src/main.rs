@@ -136,7 +136,29 @@ fn report_problems(report: &feedpub::LoadReport) {
 }
 
 fn build(config: &Config) -> ExitCode {
-    let report = match Loader::new(&config.articles, config.max_article_bytes).scan() {
+    // A progress bar on a terminal only; nothing when the output is a file or a pipe.
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "loading {bar:40} {pos}/{len} files ({per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let progress = |done: usize, total: usize| {
+        if let Some(bar) = &bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    };
+    let scanned =
+        Loader::new(&config.articles, config.max_article_bytes).scan_with_progress(&progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = match scanned {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");
