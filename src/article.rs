@@ -275,6 +275,7 @@ impl Article {
         };
         warnings.append(&mut parsed.warnings);
         parsed.warnings = warnings;
+        remove_forbidden_characters(&mut parsed, &text)?;
         Ok(parsed)
     }
 
@@ -486,6 +487,55 @@ pub fn clean_lines(
 /// True for the characters that XML 1.0 allows in a document (§2.2, `Char`).
 pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Removes the characters XML 1.0 forbids from every text field of a parsed article, with
+/// one warning. Lines are cleaned before parsing, but Markdown can still produce such
+/// characters from escapes (`\u0001` in TOML, `\x01` in YAML front matter) and character
+/// references (`&#1;`), and one of them would make every feed ill-formed.
+fn remove_forbidden_characters(parsed: &mut Parsed, text: &str) -> Result<(), ArticleError> {
+    let article = &mut parsed.article;
+    let mut removed = 0usize;
+    let mut clean = |s: &mut String| {
+        if !s.chars().all(is_xml_char) {
+            let before = s.chars().count();
+            s.retain(is_xml_char);
+            removed += before - s.chars().count();
+        }
+    };
+    clean(&mut article.title);
+    clean(&mut article.id);
+    article.paragraphs.iter_mut().for_each(&mut clean);
+    article.tags.iter_mut().for_each(&mut clean);
+    article.html.iter_mut().for_each(&mut clean);
+    article.summary.iter_mut().for_each(&mut clean);
+    article.author.iter_mut().for_each(&mut clean);
+    if removed == 0 {
+        return Ok(());
+    }
+    let path = &article.path;
+    parsed.warnings.push(Diagnostic {
+        path: path.clone(),
+        line: None,
+        message: format!(
+            "removed {removed} character(s) that XML 1.0 forbids (written as escapes or character references)"
+        ),
+    });
+    article.title = collapse_spaces(&article.title);
+    if article.title.is_empty() {
+        let line = 1 + text.lines().position(|l| !l.trim().is_empty()).unwrap_or(0);
+        return Err(ArticleError::NoTitle {
+            path: path.clone(),
+            line,
+        });
+    }
+    if article.id.trim().is_empty() {
+        article.id = file_stem(path);
+    }
+    article.tags.retain(|t| !t.trim().is_empty());
+    article.summary = article.summary.take().filter(|s| !s.trim().is_empty());
+    article.author = article.author.take().filter(|a| !a.trim().is_empty());
+    Ok(())
 }
 
 fn file_stem(path: &Path) -> String {

@@ -233,10 +233,11 @@ fn check(config: &Config) -> ExitCode {
         println!("{rejected}");
     }
     println!(
-        "{} article(s) ok, {} rejected, {} warning(s)",
+        "{} article(s) ok, {} rejected, {} warning(s), {} draft(s) not published",
         report.articles.len(),
         report.rejected.len(),
-        report.warnings.len()
+        report.warnings.len(),
+        report.drafts
     );
     if report.rejected.is_empty() {
         ExitCode::SUCCESS

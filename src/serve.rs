@@ -121,11 +121,8 @@ impl Regenerator {
         }
     }
 
-    /// Makes the next snapshot, or `None` when nothing changed; errors keep the last good one.
-    fn regenerate(&mut self, current: &Snapshot) -> Result<(Option<Snapshot>, bool), String> {
-        let started = Instant::now();
-        self.reload_config();
-        let report = self.loader.scan().map_err(|e| e.to_string())?;
+    /// Logs the warnings and rejections of `report` that were not logged before.
+    fn report_problems(&mut self, report: &crate::loader::LoadReport) {
         let problems: Vec<String> = report
             .warnings
             .iter()
@@ -136,6 +133,14 @@ impl Regenerator {
             tracing::warn!("{problem}");
         }
         self.reported = problems;
+    }
+
+    /// Makes the next snapshot, or `None` when nothing changed; errors keep the last good one.
+    fn regenerate(&mut self, current: &Snapshot) -> Result<(Option<Snapshot>, bool), String> {
+        let started = Instant::now();
+        self.reload_config();
+        let report = self.loader.scan().map_err(|e| e.to_string())?;
+        self.report_problems(&report);
         let next = Snapshot::build(
             Arc::clone(&self.config),
             &report.articles,
@@ -213,12 +218,7 @@ impl Server {
         let (regenerator, snapshot) =
             tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
                 let report = regenerator.loader.scan()?;
-                for w in &report.warnings {
-                    tracing::warn!("warning: {w}");
-                }
-                for r in &report.rejected {
-                    tracing::warn!("rejected: {r}");
-                }
+                regenerator.report_problems(&report);
                 let mut snapshot = Snapshot::build(
                     Arc::clone(&config),
                     &report.articles,
