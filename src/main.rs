@@ -276,39 +276,48 @@ fn serve(options: feedpub::ServeOptions) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        // Handlers first, so that a signal sent as soon as the banner appears is handled.
+        let stop = stop_signal();
         let [rss, atom] = server.feed_urls();
         println!("feedpub is serving on http://{}", server.addr());
         println!("  point a feed reader at: {rss}");
         println!("                     or: {atom}");
         println!("  index page:            http://{}/", server.addr());
-        wait_for_stop_signal().await;
+        stop.await;
         tracing::info!("shutting down");
         server.shutdown().await;
         ExitCode::SUCCESS
     })
 }
 
-async fn wait_for_stop_signal() {
+/// Installs the SIGTERM and SIGINT handlers now and returns a future that completes when
+/// either arrives.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (
+        let handlers = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+        );
+        async move {
+            match handlers {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -199,6 +199,14 @@ impl Server {
             config.base_url = listen_base;
         }
         let config = Arc::new(config);
+        // Everything that triggers a regeneration is in place before the first scan, so a
+        // change (or a SIGHUP) made at any moment after `start` returns is seen.
+        let (trigger, events) = mpsc::unbounded_channel();
+        let triggers = Triggers {
+            _watcher: watch_files(&config.articles, config_path.as_deref(), trigger.clone()),
+            #[cfg(unix)]
+            hangup: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
+        };
         let config_stamp = config_path.as_deref().and_then(Regenerator::stamp);
         let mut regenerator = Regenerator {
             config_path,
@@ -253,10 +261,10 @@ impl Server {
             .map_err(|e| ServeError::Task(e.to_string()))??;
 
         let state = Arc::new(ArcSwap::from_pointee(snapshot));
-        let (trigger, events) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let regeneration = tokio::spawn(regeneration_loop(
             Arc::new(Mutex::new(regenerator)),
+            triggers,
             Arc::clone(&state),
             trigger.clone(),
             events,
@@ -314,35 +322,40 @@ impl Server {
     }
 }
 
+/// What wakes the regeneration loop besides the periodic rescan.
+struct Triggers {
+    /// Kept alive for as long as the loop runs; it sends into the loop's channel.
+    _watcher: Option<notify::RecommendedWatcher>,
+    /// SIGHUP.
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
 /// Waits for triggers and regenerates; one regeneration at a time.
 async fn regeneration_loop(
     regenerator: Arc<Mutex<Regenerator>>,
+    mut triggers: Triggers,
     state: Arc<ArcSwap<Snapshot>>,
     trigger: mpsc::UnboundedSender<()>,
     mut events: mpsc::UnboundedReceiver<()>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (articles, config_path, debounce, rescan, websub_timeout) = {
+    let (debounce, rescan, websub_timeout) = {
         let r = regenerator.lock().unwrap_or_else(|e| e.into_inner());
         (
-            r.config.articles.clone(),
-            r.config_path.clone(),
             r.config.debounce,
             r.config.rescan_interval,
             r.config.websub_timeout,
         )
     };
     let notifier = Notifier::new(websub_timeout, std::time::Duration::from_secs(1));
-    let _watcher = watch_files(&articles, config_path.as_deref(), trigger.clone());
-    #[cfg(unix)]
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut ticker = tokio::time::interval(rescan);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     loop {
         #[cfg(unix)]
         let hup = async {
-            match hangup.as_mut() {
+            match triggers.hangup.as_mut() {
                 Some(s) => s.recv().await,
                 None => std::future::pending().await,
             }

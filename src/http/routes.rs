@@ -241,7 +241,12 @@ fn serve(
         h.insert(header::ETAG, v);
     }
     // A Last-Modified later than the response's own date is never sent (RFC 9110 §8.8.2.1).
+    // Date is set here from the same clock reading: hyper's own Date comes from a cache
+    // refreshed before the handler runs, and could be a second behind.
     let shown = resource.last_modified.min(now);
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        h.insert(header::DATE, v);
+    }
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(shown)) {
         h.insert(header::LAST_MODIFIED, v);
     }

@@ -57,6 +57,7 @@ pub async fn run(
     let builder = Arc::new(builder);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
 
     loop {
@@ -103,20 +104,59 @@ pub async fn run(
                 Ok::<_, Infallible>(response)
             }
         });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = Arc::clone(&builder);
+        let watcher = graceful.watcher();
+        let mut stopping = stop_rx.clone();
+        let timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            // hyper's header read timeout only starts once the protocol is known; a client
+            // that sends nothing (or dribbles the HTTP/2 preface) must not hold a permit forever.
+            let known = tokio::select! {
+                known = protocol_known(&stream, timeout) => known,
+                _ = stopping.changed() => false,
+            };
+            if known {
+                let connection = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .into_owned();
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            } else {
+                tracing::debug!(%peer, "no request within the header read timeout; closing");
             }
             drop(permit);
         });
     }
+    let _ = stop_tx.send(true);
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(limits.shutdown_timeout) => tracing::warn!("shutdown timeout: closing remaining connections"),
+    }
+}
+
+/// Waits until the first bytes show which protocol the client speaks: anything that is not
+/// a prefix of the HTTP/2 preface (HTTP/1), or the whole 24-byte preface. False when nothing
+/// decisive arrives within `timeout`, or the client closes first.
+async fn protocol_known(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
+    const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = [0u8; 24];
+    loop {
+        // `timeout_at` polls the peek first, which a partial preface keeps ready.
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return false,
+            Ok(Ok(n)) if n == H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] => return true,
+            // Part of the preface: peek returns at once while those bytes wait, so look again
+            // a little later.
+            Ok(Ok(_)) => {
+                let next = tokio::time::Instant::now() + Duration::from_millis(50);
+                tokio::time::sleep_until(next.min(deadline)).await;
+            }
+        }
     }
 }

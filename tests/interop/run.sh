@@ -208,6 +208,21 @@ install_tools() {
   fi
 }
 
+# feedparser-rs (PyPI) reads JSON Feed; it lives in a cached virtual environment.
+JSON_VENV=${XDG_CACHE_HOME:-$HOME/.cache}/feedpub-interop/venv
+JSON_PY=$JSON_VENV/bin/python
+install_json_reader() {
+  if [[ -x $JSON_PY ]] && "$JSON_PY" -c 'import feedparser_rs' 2>/dev/null; then
+    return
+  fi
+  [[ -z ${INTEROP_NO_INSTALL:-} ]] || die "feedparser-rs is missing (INTEROP_NO_INSTALL is set)"
+  echo "interop: installing feedparser-rs into $JSON_VENV"
+  if ! { python3 -m venv "$JSON_VENV" && "$JSON_PY" -m pip install -q feedparser-rs; } >"$LOGS/pip.log" 2>&1; then
+    tail -n 20 "$LOGS/pip.log" >&2
+    die "installing feedparser-rs failed"
+  fi
+}
+
 build_feedpub() {
   if [[ -n ${FEEDPUB_BIN:-} ]]; then
     [[ -x $FEEDPUB_BIN ]] || die "FEEDPUB_BIN=$FEEDPUB_BIN is not an executable"
@@ -447,6 +462,8 @@ chk_fp_feed() { # URL BASE PREFIX EXPECTED...
 }
 
 chk_fp_same() { "$PY" "$HERE/lib/checks.py" fp-same "$1" "$2"; } # RSS_URL ATOM_URL
+
+chk_json_same() { "$JSON_PY" "$HERE/lib/jsonfeed.py" same "$1" "$2"; } # RSS_URL JSON_URL
 
 chk_fp_304() { "$PY" "$HERE/lib/checks.py" fp-304 "$1"; } # URL
 
@@ -716,6 +733,7 @@ run_corpus() {
   check feedparser "$tag rss.xml: bozo 0; ids, links, titles, dates = expected" chk_fp_feed "$rss" "${exp[@]}"
   check feedparser "$tag atom.xml: bozo 0; ids, links, titles, dates = expected" chk_fp_feed "$atom" "${exp[@]}"
   check feedparser "$tag rss.xml and atom.xml give the same entries" chk_fp_same "$rss" "$atom"
+  check feedparser-rs "$tag feed.json: JSON Feed 1.1 fields; same entries as rss.xml" chk_json_same "$rss" "$a/feed.json"
   check feedparser "$tag rss.xml: refetch with etag+modified gets 304" chk_fp_304 "$rss"
   check feedparser "$tag atom.xml: refetch with etag+modified gets 304" chk_fp_304 "$atom"
   check curl "$tag rss.xml: If-None-Match/If-Modified-Since 304, stale tag 200" chk_conditional "$rss"
@@ -819,6 +837,8 @@ run_self_test() {
   expect PASS feedparser "$tag/rss.xml = expected" chk_fp_feed "$s/control/rss.xml" "${exp[@]}"
   expect PASS feedparser "$tag/atom.xml = expected" chk_fp_feed "$s/control/atom.xml" "${exp[@]}"
   expect PASS feedparser "$tag rss = atom" chk_fp_same "$s/control/rss.xml" "$s/control/atom.xml"
+  expect PASS feedparser-rs "$tag/feed.json = rss.xml" chk_json_same "$s/control/rss.xml" "$s/control/feed.json"
+  expect FAIL feedparser-rs "json-no-id/feed.json = rss.xml" chk_json_same "$s/json-no-id/rss.xml" "$s/json-no-id/feed.json"
   expect PASS feedparser "$tag/rss.xml refetch gets 304" chk_fp_304 "$s/control/rss.xml"
   expect PASS curl "$tag/rss.xml conditional GET" chk_conditional "$s/control/rss.xml"
   local nb=$WORK/selftest-newsboat
@@ -911,6 +931,7 @@ print_table() {
 }
 
 install_tools
+install_json_reader
 "$PY" "$HERE/expected/make_expected.py" --check || die "expected/*.tsv are stale: run tests/interop/expected/make_expected.py"
 
 if [[ $mode == full ]]; then
