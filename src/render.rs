@@ -70,7 +70,7 @@ impl Resource {
         last_modified: SystemTime,
         compress: bool,
     ) -> Resource {
-        let digest: [u8; 32] = Sha256::digest(&body).into();
+        let digest = Resource::digest_of(&body);
         let tag = hex(&digest[..16]);
         let compressed = |encoding: Encoding, bytes: Option<Vec<u8>>| {
             bytes.map(|b| Variant {
@@ -93,6 +93,11 @@ impl Resource {
             digest,
             link_header: None,
         }
+    }
+
+    /// The SHA-256 of `body`, as in [`Resource::digest`].
+    pub fn digest_of(body: &[u8]) -> [u8; 32] {
+        Sha256::digest(body).into()
     }
 
     /// The variant for `encoding`, if this resource has one.

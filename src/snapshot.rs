@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::feed::{
     atom, json, output_files, rss, tag_path, tag_slug, tags_of, Feeds, Format, RenderError,
 };
-use crate::item::{select_items, FeedItem};
+use crate::item::{items_of, FeedItem};
 use crate::pages;
 use crate::render::{next_last_modified, Resource};
 
@@ -109,6 +109,11 @@ impl Snapshot {
         let config_key = format!("{config:?}");
         let start = first_seen.unwrap_or(now).min(now);
         let make = |content_type, body: Vec<u8>, old: Option<&Resource>| {
+            // Unchanged bytes keep their compressed variants and validators: compression
+            // costs only what changed.
+            if let Some(old) = old.filter(|o| o.digest == Resource::digest_of(&body)) {
+                return old.clone();
+            }
             let mut resource = Resource::new(content_type, body, start, true);
             if let Some(old) = old {
                 resource.last_modified = next_last_modified(
@@ -163,7 +168,7 @@ impl Snapshot {
                 },
             );
         }
-        let listed = select_items(articles, &config, config.max_items.max(100));
+        let listed = items_of(&feeds.order, &config, config.max_items.max(100));
         let index = make(
             HTML_TYPE,
             pages::index_html(
@@ -328,5 +333,81 @@ impl Snapshot {
             entry.last_modified,
             false,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::config::Overrides;
+
+    fn articles(n: u32) -> Vec<Arc<Article>> {
+        (1..=n)
+            .map(|i| {
+                let text = format!("{i} May 2020\nStory {i}\n\n{}", "Body text. ".repeat(50));
+                Arc::new(
+                    Article::parse(Path::new(&format!("{i}.txt")), &text)
+                        .unwrap()
+                        .article,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unchanged_feeds_keep_their_bytes_and_dates_and_changed_ones_advance() {
+        let config =
+            Arc::new(Config::parse(Path::new("t.toml"), "", &Overrides::default()).unwrap());
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let all = articles(5);
+        let first = Snapshot::build(Arc::clone(&config), &all, None, None, t0).unwrap();
+        let same = Snapshot::build(
+            Arc::clone(&config),
+            &all,
+            Some(&first),
+            None,
+            t0 + Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(same.generation, first.generation);
+        assert_eq!(same.main.rss.last_modified, first.main.rss.last_modified);
+        let (a, b) = (
+            first.main.rss.gzip.as_ref().unwrap(),
+            same.main.rss.gzip.as_ref().unwrap(),
+        );
+        assert_eq!(
+            a.body.as_ptr(),
+            b.body.as_ptr(),
+            "compressed once, shared afterwards"
+        );
+
+        // Deleting an article changes the feed: new ETag, later Last-Modified, even though the
+        // newest item (and so the feed's own date) is unchanged.
+        let fewer = Snapshot::build(
+            Arc::clone(&config),
+            &all[1..],
+            Some(&same),
+            None,
+            t0 + Duration::from_secs(120),
+        )
+        .unwrap();
+        assert_eq!(fewer.generation, first.generation + 1);
+        assert_ne!(fewer.main.rss.identity.etag, first.main.rss.identity.etag);
+        assert_eq!(fewer.main.rss.last_modified, t0 + Duration::from_secs(120));
+        // A change within the same second as the last still moves Last-Modified forward.
+        let again = Snapshot::build(
+            Arc::clone(&config),
+            &all,
+            Some(&fewer),
+            None,
+            t0 + Duration::from_millis(120_300),
+        )
+        .unwrap();
+        assert_eq!(again.main.rss.last_modified, t0 + Duration::from_secs(121));
+        assert!(again.article_page("1").is_some());
+        assert!(again.article_page("99").is_none());
     }
 }

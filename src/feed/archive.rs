@@ -20,14 +20,19 @@ pub fn path(format: Format, number: usize) -> String {
 
 /// The complete archive pages of `articles`, oldest first; each page oldest first too.
 pub fn paginate(articles: &[Arc<Article>], config: &Config) -> Vec<Vec<Arc<Article>>> {
-    let mut ordered: Vec<(chrono::DateTime<chrono::FixedOffset>, &Arc<Article>)> = articles
-        .iter()
-        .map(|a| (a.instant(config.timezone), a))
-        .collect();
-    ordered.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.id.cmp(&a.1.id)));
-    ordered
-        .chunks_exact(config.archive_page_size)
-        .map(|chunk| chunk.iter().map(|(_, a)| Arc::clone(a)).collect())
+    paginate_ordered(
+        &crate::item::newest_first(articles, config),
+        config.archive_page_size,
+    )
+}
+
+/// The complete pages of `size` articles of `newest_first` (an order made by
+/// [`newest_first`](crate::item::newest_first)), oldest page first, each oldest first.
+pub fn paginate_ordered(newest_first: &[Arc<Article>], size: usize) -> Vec<Vec<Arc<Article>>> {
+    let oldest_first: Vec<&Arc<Article>> = newest_first.iter().rev().collect();
+    oldest_first
+        .chunks_exact(size.max(1))
+        .map(|chunk| chunk.iter().map(|a| Arc::clone(a)).collect())
         .collect()
 }
 

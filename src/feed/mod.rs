@@ -13,7 +13,7 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::article::Article;
 use crate::config::Config;
-use crate::item::{select_items, url_id, FeedItem};
+use crate::item::{items_of, newest_first, url_id, FeedItem};
 
 /// The generator named in every feed.
 pub const GENERATOR: &str = "feedpub";
@@ -196,12 +196,15 @@ pub struct Feeds {
     pub json: Vec<u8>,
     /// Complete archive pages, oldest first; page `n` (from 1) is `archive[n - 1]`.
     pub archive: Vec<Vec<Arc<Article>>>,
+    /// Every article of the feed, newest first.
+    pub order: Vec<Arc<Article>>,
 }
 
 impl Feeds {
     /// Selects the newest items of `articles` and renders every format.
     pub fn render(articles: &[Arc<Article>], config: &Config) -> Result<Feeds, RenderError> {
-        let archive = archive::paginate(articles, config);
+        let order = newest_first(articles, config);
+        let archive = archive::paginate_ordered(&order, config.archive_page_size);
         let mut heads =
             [Format::Rss, Format::Atom].map(|f| FeedHead::subscription(config, f, archive.len()));
         let json_head = FeedHead {
@@ -210,7 +213,7 @@ impl Feeds {
             ..heads[0].clone()
         };
         let [rss_head, atom_head] = &mut heads;
-        Feeds::render_with(articles, config, rss_head, atom_head, &json_head, archive)
+        Feeds::render_with(order, config, rss_head, atom_head, &json_head, archive)
     }
 
     /// Renders the feeds of one tag: the newest items of `articles` that carry `tag`, at
@@ -233,7 +236,7 @@ impl Feeds {
             ..FeedHead::default()
         };
         Feeds::render_with(
-            &tagged,
+            newest_first(&tagged, config),
             config,
             &head(rss::PATH),
             &head(atom::PATH),
@@ -243,20 +246,21 @@ impl Feeds {
     }
 
     fn render_with(
-        articles: &[Arc<Article>],
+        order: Vec<Arc<Article>>,
         config: &Config,
         rss_head: &FeedHead,
         atom_head: &FeedHead,
         json_head: &FeedHead,
         archive: Vec<Vec<Arc<Article>>>,
     ) -> Result<Feeds, RenderError> {
-        let items = select_items(articles, config, config.max_items);
+        let items = items_of(&order, config, config.max_items);
         Ok(Feeds {
             rss: rss::render_rss(&items, config, rss_head)?,
             atom: atom::render_atom(&items, config, atom_head)?,
             json: json::render_json(&items, config, json_head)?,
             items,
             archive,
+            order,
         })
     }
 
