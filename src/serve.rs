@@ -154,11 +154,6 @@ impl Regenerator {
             tracing::debug!(files_read = report.files_read, "rescan: nothing changed");
             return Ok((None, retry));
         }
-        if let Err(e) = publish::write_all(&self.config.output, next.output_files())
-            .and_then(|_| publish::prune_tags(&self.config.output, &next.tag_slugs()))
-        {
-            tracing::error!("{e}; feeds are still served from memory");
-        }
         tracing::info!(
             generation = next.generation,
             articles = report.articles.len(),
@@ -322,6 +317,17 @@ impl Server {
     }
 }
 
+/// Writes a snapshot's feeds to the output folder; a failure is logged, and the feeds are
+/// still served from memory.
+fn write_output(snapshot: &Snapshot) {
+    let output = &snapshot.config.output;
+    if let Err(e) = publish::write_all(output, snapshot.output_files())
+        .and_then(|_| publish::prune_tags(output, &snapshot.tag_slugs()))
+    {
+        tracing::error!("{e}; feeds are still served from memory");
+    }
+}
+
 /// What wakes the regeneration loop besides the periodic rescan.
 struct Triggers {
     /// Kept alive for as long as the loop runs; it sends into the loop's channel.
@@ -383,9 +389,15 @@ async fn regeneration_loop(
                 if let Some(next) = next {
                     let topics = next.changed_topics(&state.load());
                     let hubs = next.config.hubs.clone();
-                    state.store(Arc::new(next));
+                    let next = Arc::new(next);
+                    // Readers get the new feeds first; the disk copy follows.
+                    state.store(Arc::clone(&next));
                     if !hubs.is_empty() && !topics.is_empty() {
                         notifier.publish(&hubs, &topics);
+                    }
+                    let written = tokio::task::spawn_blocking(move || write_output(&next)).await;
+                    if let Err(e) = written {
+                        tracing::error!("writing the feeds panicked: {e}");
                     }
                 }
                 if retry {
