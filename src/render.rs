@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use hyper::header::HeaderValue;
 use sha2::{Digest, Sha256};
 
 /// A content coding feedpub can serve.
@@ -36,6 +37,21 @@ pub struct Variant {
     pub body: Bytes,
     /// The strong `ETag`, quotes included.
     pub etag: String,
+    /// The same tag as a ready header value, so that no response copies it.
+    pub etag_header: HeaderValue,
+}
+
+impl Variant {
+    fn new(body: Bytes, etag: String) -> Variant {
+        // A tag made of hex digits and a coding name is always a valid header value.
+        let etag_header =
+            HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+        Variant {
+            body,
+            etag,
+            etag_header,
+        }
+    }
 }
 
 /// A resource ready to be served: identity, gzip and brotli bodies, validators, type.
@@ -73,20 +89,14 @@ impl Resource {
         let digest = Resource::digest_of(&body);
         let tag = hex(&digest[..16]);
         let compressed = |encoding: Encoding, bytes: Option<Vec<u8>>| {
-            bytes.map(|b| Variant {
-                body: Bytes::from(b),
-                etag: format!("\"{tag}-{}\"", encoding.token()),
-            })
+            bytes.map(|b| Variant::new(Bytes::from(b), format!("\"{tag}-{}\"", encoding.token())))
         };
         let worth = compress && body.len() >= MIN_COMPRESS;
         let gzip = compressed(Encoding::Gzip, worth.then(|| gzip(&body)));
         let brotli = compressed(Encoding::Brotli, worth.then(|| brotli(&body)));
         Resource {
             content_type,
-            identity: Variant {
-                body: Bytes::from(body),
-                etag: format!("\"{tag}\""),
-            },
+            identity: Variant::new(Bytes::from(body), format!("\"{tag}\"")),
             gzip,
             brotli,
             last_modified,
@@ -131,6 +141,30 @@ pub fn next_last_modified(
         Some((_, time)) => now.max(truncate_to_second(time) + Duration::from_secs(1)),
         None => now,
     }
+}
+
+/// `t` as an HTTP date header value. The value of the current second is remembered per
+/// thread, so that answering many requests in one second formats the date once.
+pub fn http_date(t: SystemTime) -> HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<[(u64, Option<HeaderValue>); 2]> = const { std::cell::RefCell::new([(0, None), (0, None)]) };
+    }
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    LAST.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, Some(v))) = cache.iter().find(|(s, v)| *s == secs && v.is_some()) {
+            return v.clone();
+        }
+        let value = HeaderValue::from_str(&httpdate::fmt_http_date(t))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        // Keep the newest two seconds (typically Date and a Last-Modified).
+        let slot = if cache[0].0 <= cache[1].0 { 0 } else { 1 };
+        cache[slot] = (secs, Some(value.clone()));
+        value
+    })
 }
 
 /// Drops the sub-second part of a time, as HTTP dates do.

@@ -1,6 +1,7 @@
 //! Conditional requests (RFC 9110 §13) and content-coding negotiation (§12.5.3), as pure
 //! decisions separate from building responses.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use hyper::header::{
@@ -55,12 +56,16 @@ pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: SystemTime) -> P
     Precondition::Proceed
 }
 
-/// All values of a header joined as one list; `None` when absent or not text.
-fn header_text(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<String> {
-    let mut values = headers.get_all(name).iter().peekable();
-    values.peek()?;
-    let parts: Option<Vec<&str>> = values.map(|v| v.to_str().ok()).collect();
-    Some(parts?.join(","))
+/// All values of a header as one list; `None` when absent or not text. The usual single
+/// value is borrowed, not copied.
+fn header_text(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<Cow<'_, str>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?.to_str().ok()?;
+    let rest: Option<Vec<&str>> = values.map(|v| v.to_str().ok()).collect();
+    match rest? {
+        rest if rest.is_empty() => Some(Cow::Borrowed(first)),
+        rest => Some(Cow::Owned(format!("{first},{}", rest.join(",")))),
+    }
 }
 
 fn header_date(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<SystemTime> {
@@ -76,7 +81,7 @@ pub fn list_matches(value: &str, etag: &str, weak: bool) -> bool {
     if value.trim() == "*" {
         return true;
     }
-    parse_entity_tags(value).into_iter().any(|(is_weak, tag)| {
+    EntityTags(value).any(|(is_weak, tag)| {
         if weak {
             tag == ours
         } else {
@@ -85,35 +90,38 @@ pub fn list_matches(value: &str, etag: &str, weak: bool) -> bool {
     })
 }
 
-/// Parses an entity-tag list into `(weak, "opaque-tag")` pairs, quotes included. Entries
+/// The entity tags of a list, as `(weak, "opaque-tag")` pairs, quotes included; entries
 /// that are not entity tags are skipped.
-fn parse_entity_tags(value: &str) -> Vec<(bool, &str)> {
-    let mut tags = Vec::new();
-    let mut rest = value;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_ascii_whitespace());
-        if rest.is_empty() {
-            break;
-        }
-        let (weak, body) = match rest.strip_prefix("W/") {
-            Some(b) => (true, b),
-            None => (false, rest),
-        };
-        if let Some(inner) = body.strip_prefix('"') {
-            if let Some(end) = inner.find('"') {
-                tags.push((weak, &body[..end + 2]));
-                rest = &inner[end + 1..];
-                continue;
+struct EntityTags<'a>(&'a str);
+
+impl<'a> Iterator for EntityTags<'a> {
+    type Item = (bool, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let rest = self
+                .0
+                .trim_start_matches(|c: char| c == ',' || c.is_ascii_whitespace());
+            if rest.is_empty() {
+                self.0 = rest;
+                return None;
             }
-            break;
-        }
-        // Not an entity tag: skip to the next comma.
-        match rest.find(',') {
-            Some(i) => rest = &rest[i + 1..],
-            None => break,
+            let (weak, body) = match rest.strip_prefix("W/") {
+                Some(b) => (true, b),
+                None => (false, rest),
+            };
+            if let Some(inner) = body.strip_prefix('"') {
+                let end = inner.find('"')?;
+                self.0 = &inner[end + 1..];
+                return Some((weak, &body[..end + 2]));
+            }
+            // Not an entity tag: skip to the next comma.
+            self.0 = match rest.find(',') {
+                Some(i) => &rest[i + 1..],
+                None => "",
+            };
         }
     }
-    tags
 }
 
 /// Chooses the content coding for a request from its `Accept-Encoding` (with q-values,
@@ -125,26 +133,27 @@ pub fn choose_encoding(headers: &HeaderMap, available: &[Encoding]) -> Option<En
             .contains(&Encoding::Identity)
             .then_some(Encoding::Identity);
     };
-    let mut entries: Vec<(String, u32)> = Vec::new();
-    for part in accept.split(',') {
-        let mut pieces = part.split(';');
-        let coding = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        if coding.is_empty() {
-            continue;
-        }
-        let mut q = 1000;
-        for param in pieces {
-            let param = param.trim();
-            if let Some(v) = param
-                .strip_prefix("q=")
-                .or_else(|| param.strip_prefix("Q="))
-            {
-                q = parse_qvalue(v.trim()).unwrap_or(0);
+    // The q-value the client gives `token`, if it names it.
+    let q_of = |token: &str| {
+        accept.split(',').find_map(|part| {
+            let mut pieces = part.split(';');
+            let coding = pieces.next().unwrap_or("").trim();
+            if !coding.eq_ignore_ascii_case(token) {
+                return None;
             }
-        }
-        entries.push((coding, q));
-    }
-    let q_of = |token: &str| entries.iter().find(|(c, _)| c == token).map(|(_, q)| *q);
+            let mut q = 1000;
+            for param in pieces {
+                let param = param.trim();
+                if let Some(v) = param
+                    .strip_prefix("q=")
+                    .or_else(|| param.strip_prefix("Q="))
+                {
+                    q = parse_qvalue(v.trim()).unwrap_or(0);
+                }
+            }
+            Some(q)
+        })
+    };
     let star = q_of("*");
     let mut best: Option<(Encoding, u32)> = None;
     for &encoding in available {

@@ -11,7 +11,7 @@ use percent_encoding::percent_decode_str;
 
 use super::conditional::{choose_encoding, evaluate, Precondition};
 use crate::feed::Format;
-use crate::render::{Encoding, Resource};
+use crate::render::{http_date, Encoding, Resource};
 use crate::snapshot::Snapshot;
 
 /// The response body type.
@@ -198,8 +198,14 @@ fn serve(
     now: SystemTime,
     max_age: u64,
 ) -> Response<Body> {
-    let available: Vec<Encoding> = resource.encodings().collect();
-    let Some(encoding) = choose_encoding(headers, &available) else {
+    let mut offered = [Encoding::Identity; 3];
+    let mut count = 0;
+    for encoding in resource.encodings() {
+        offered[count] = encoding;
+        count += 1;
+    }
+    let available = &offered[..count];
+    let Some(encoding) = choose_encoding(headers, available) else {
         let mut response = plain(
             StatusCode::NOT_ACCEPTABLE,
             "no acceptable content coding\n",
@@ -237,22 +243,16 @@ fn serve(
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&variant.etag) {
-        h.insert(header::ETAG, v);
-    }
+    h.insert(header::ETAG, variant.etag_header.clone());
     // A Last-Modified later than the response's own date is never sent (RFC 9110 §8.8.2.1).
     // Date is set here from the same clock reading: hyper's own Date comes from a cache
     // refreshed before the handler runs, and could be a second behind.
-    let shown = resource.last_modified.min(now);
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
-        h.insert(header::DATE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(shown)) {
-        h.insert(header::LAST_MODIFIED, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
+    h.insert(header::DATE, http_date(now));
+    h.insert(
+        header::LAST_MODIFIED,
+        http_date(resource.last_modified.min(now)),
+    );
+    h.insert(header::CACHE_CONTROL, cache_control(max_age));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Some(v) = resource
         .link_header
@@ -279,6 +279,16 @@ fn serve(
     }
     security_headers(h, resource.content_type.starts_with("text/html"));
     response
+}
+
+/// `public, max-age=N`; the default value is not formatted anew for each response.
+fn cache_control(max_age: u64) -> HeaderValue {
+    match max_age {
+        300 => HeaderValue::from_static("public, max-age=300"),
+        86_400 => HeaderValue::from_static("public, max-age=86400"),
+        n => HeaderValue::from_str(&format!("public, max-age={n}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("public")),
+    }
 }
 
 fn security_headers(h: &mut HeaderMap, html: bool) {
