@@ -191,8 +191,10 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 
 fn brotli(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 3);
+    // Quality 5 is about ten times faster than 9 on a 100 KB feed for 1-2% more bytes; it
+    // runs on the regeneration path, before a new feed can be served.
     let params = brotli::enc::BrotliEncoderParams {
-        quality: 9,
+        quality: 5,
         lgwin: 22,
         ..Default::default()
     };

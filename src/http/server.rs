@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use hyper::body::Incoming;
@@ -83,26 +83,25 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         let service = service_fn(move |request: Request<Incoming>| {
-            let snapshot = state.load_full();
-            async move {
-                let started = Instant::now();
-                let response = respond(
-                    &snapshot,
-                    request.method(),
-                    request.uri(),
-                    request.headers(),
-                    SystemTime::now(),
-                );
+            // The handler is synchronous: answer now from the current snapshot, without
+            // holding a reference to it past this call.
+            let response = respond(
+                &state.load(),
+                request.method(),
+                request.uri(),
+                request.headers(),
+                SystemTime::now(),
+            );
+            if tracing::enabled!(tracing::Level::DEBUG) {
                 tracing::debug!(
                     %peer,
                     method = %request.method(),
                     path = request.uri().path(),
                     status = response.status().as_u16(),
-                    micros = started.elapsed().as_micros() as u64,
                     "request"
                 );
-                Ok::<_, Infallible>(response)
             }
+            std::future::ready(Ok::<_, Infallible>(response))
         });
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
