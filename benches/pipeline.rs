@@ -201,33 +201,42 @@ fn bench_resource(c: &mut Criterion) {
             )
         })
     });
-    // The two compressors alone, at the settings render.rs uses and one step cheaper, to
-    // show what each costs per regeneration.
+    // The two compressors alone, at the settings render.rs uses and cheaper ones, to show
+    // what each costs per regeneration and what it saves on the wire.
+    let gzip = |level: flate2::Compression, body: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+        e.write_all(body).expect("in memory");
+        e.finish().expect("in memory")
+    };
+    let brotli = |quality: i32, body: &[u8]| {
+        let params = brotli::enc::BrotliEncoderParams {
+            quality,
+            lgwin: 22,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        brotli::BrotliCompress(&mut &body[..], &mut out, &params).expect("in memory");
+        out
+    };
     for (name, level) in [
         ("gzip-9", flate2::Compression::best()),
         ("gzip-6", flate2::Compression::default()),
     ] {
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
-                e.write_all(black_box(&body)).expect("in memory");
-                e.finish().expect("in memory")
-            })
-        });
+        println!(
+            "resource/{name}: {} -> {} bytes",
+            body.len(),
+            gzip(level, &body).len()
+        );
+        g.bench_function(name, |b| b.iter(|| gzip(level, black_box(&body))));
     }
-    for quality in [9, 5] {
+    for quality in [9, 5, 4] {
+        println!(
+            "resource/brotli-q{quality}: {} -> {} bytes",
+            body.len(),
+            brotli(quality, &body).len()
+        );
         g.bench_function(format!("brotli-q{quality}"), |b| {
-            let params = brotli::enc::BrotliEncoderParams {
-                quality,
-                lgwin: 22,
-                ..Default::default()
-            };
-            b.iter(|| {
-                let mut out = Vec::new();
-                brotli::BrotliCompress(&mut black_box(&body[..]), &mut out, &params)
-                    .expect("in memory");
-                out
-            })
+            b.iter(|| brotli(quality, black_box(&body)))
         });
     }
     g.finish();

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Profiles the serve hot path of `feedpub serve` with valgrind's callgrind (this machine's
+# perf has no hardware counters; `perf stat -e instructions true` says <not supported>).
+#
+#   bench/profile_serve.sh [--duration SECS] [--no-build] [--minimal]
+#
+# Serves the same ~100 KB rss.xml as bench/serve.sh (1,000 synthetic articles, max_items 20)
+# on one tokio worker under callgrind with instrumentation off, then for each case
+# (identity, gzip, 304) switches instrumentation on, runs wrk -c10 for --duration seconds,
+# switches it off and dumps. Prints instructions per request and the top functions of each
+# case; the full dumps stay in bench/results/profile-*/ for callgrind_annotate/kcachegrind.
+# --minimal profiles bench/minimal (serving the same bytes) instead, for comparison.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH="$ROOT/bench"
+DURATION=8
+BUILD=1
+SERVER=feedpub
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION="$2"; shift ;;
+    --no-build) BUILD=0 ;;
+    --minimal) SERVER=minimal ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+log() { echo "== $*" >&2; }
+need=()
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+FEEDPUB="$TARGET_DIR/release/feedpub"
+MINIMAL="$BENCH/minimal/target/release/feedpub-bench-minimal"
+if [ "$BUILD" = 1 ]; then
+  (cd "$ROOT" && cargo build --release --bin feedpub)
+  CARGO_TARGET_DIR="$BENCH/minimal/target" cargo build --release --manifest-path "$BENCH/minimal/Cargo.toml"
+fi
+
+WORK="$(mktemp -d /tmp/feedpub-profile.XXXXXX)"
+# Private copies: other builds may replace the binaries while this runs.
+cp "$FEEDPUB" "$WORK/feedpub"; FEEDPUB="$WORK/feedpub"
+if [ -x "$MINIMAL" ]; then cp "$MINIMAL" "$WORK/minimal"; MINIMAL="$WORK/minimal"; fi
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+python3 "$BENCH/gen_corpus.py" -n 1000 --out "$WORK/articles" --seed 1
+cat >"$WORK/feedpub.toml" <<EOF
+base_url = "http://127.0.0.1:$PORT"
+timezone = "Asia/Tehran"
+articles = "articles"
+output = "feeds"
+max_items = 20
+rescan_interval_secs = 3600
+EOF
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="$BENCH/results/profile-$SERVER-$STAMP"
+mkdir -p "$OUT"
+"$FEEDPUB" build --config "$WORK/feedpub.toml" >/dev/null
+gzip -9 -k "$WORK/feeds/rss.xml"
+if [ "$SERVER" = feedpub ]; then
+  cmd=("$FEEDPUB" serve --config "$WORK/feedpub.toml" --addr "127.0.0.1:$PORT")
+else
+  cmd=("$MINIMAL" "127.0.0.1:$PORT" "$WORK/feeds/rss.xml" "$WORK/feeds/rss.xml.gz")
+fi
+log "starting $SERVER under callgrind (instrumentation off until the load starts)"
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn valgrind --tool=callgrind --instr-atstart=no \
+  --callgrind-out-file="$OUT/callgrind.out.%p" "${cmd[@]}" >"$WORK/serve.log" 2>&1 &
+PID=$!
+PIDS+=("$PID")
+URL="http://127.0.0.1:$PORT/rss.xml"
+for _ in $(seq 1 1200); do
+  curl -fsS -o /dev/null "$URL" 2>/dev/null && break
+  kill -0 "$PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
+  sleep 0.25
+done
+ETAG="$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: gzip' "$URL" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')"
+log "ready; gzip ETag $ETAG"
+
+: >"$OUT/summary.txt"
+# The summary pipes end early on purpose (head, awk exit): no pipefail from here on.
+set +o pipefail
+for case in identity gzip 304; do
+  args=()
+  case "$case" in
+    gzip) args=(-H 'Accept-Encoding: gzip') ;;
+    304) args=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $ETAG") ;;
+  esac
+  callgrind_control --zero "$PID" >/dev/null 2>&1
+  callgrind_control --instr=on "$PID" >/dev/null 2>&1
+  wrk -t1 -c10 -d"${DURATION}s" "${args[@]}" "$URL" >"$WORK/wrk.txt" 2>&1
+  callgrind_control --instr=off "$PID" >/dev/null 2>&1
+  callgrind_control --dump="$case" "$PID" >/dev/null 2>&1
+  sleep 1
+  requests="$(awk '/requests in/{print $1}' "$WORK/wrk.txt")"
+  dump="$(ls -t "$OUT"/callgrind.out.* | head -n 1)"
+  mv "$dump" "$OUT/callgrind.$case"
+  total="$(callgrind_annotate "$OUT/callgrind.$case" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1; exit}')"
+  {
+    echo "### $case: $requests requests, $total Ir, $(( total / (requests > 0 ? requests : 1) )) Ir/request"
+    echo
+    echo "Inclusive (top 40):"
+    callgrind_annotate --inclusive=yes --threshold=100 "$OUT/callgrind.$case" 2>/dev/null |
+      grep -E '^ *[0-9,]+ ' | head -n 40
+    echo
+    echo "Self (top 25):"
+    callgrind_annotate --threshold=100 "$OUT/callgrind.$case" 2>/dev/null |
+      grep -E '^ *[0-9,]+ ' | head -n 25
+    echo
+  } >>"$OUT/summary.txt"
+done
+kill -TERM "$PID" 2>/dev/null || true
+wait "$PID" 2>/dev/null || true
+PIDS=()
+cat "$OUT/summary.txt"
+echo "profile dumps and summary: $OUT" >&2
