@@ -89,12 +89,20 @@ pub struct Loader {
     cache: HashMap<PathBuf, Entry>,
     /// Whether a scan has run: only later scans wait for files to settle.
     scanned: bool,
+    /// Files held back because they changed moments ago, with the scan that first did.
+    held: HashMap<PathBuf, SystemTime>,
 }
 
 /// A file modified less than this long ago may still be being written in place, in pieces;
-/// scans after the first leave it for the next scan (keeping what it held before), so that
-/// half a file is never published. The first scan (`build`, `serve` at start) reads it.
+/// scans after the first leave it for a later scan (keeping what it held before), so that
+/// half a file is not published. The first scan (`build`, `serve` at start) reads it. An
+/// empty file is held back the same way: a rewrite truncates it first, and a `stat` racing
+/// the truncation can see the new size with the old modification time.
 const SETTLE: Duration = Duration::from_millis(200);
+
+/// A file that keeps changing is read anyway once it has been held back this long, so that
+/// constant rewrites cannot keep its changes out of the feeds.
+const MAX_HOLD: Duration = Duration::from_millis(1000);
 
 enum Candidate {
     File(PathBuf, fs::Metadata),
@@ -109,6 +117,7 @@ impl Loader {
             max_bytes,
             cache: HashMap::new(),
             scanned: false,
+            held: HashMap::new(),
         }
     }
 
@@ -182,7 +191,8 @@ impl Loader {
         };
 
         let max_bytes = self.max_bytes;
-        let wait_to_settle = false && self.scanned;
+        let wait_to_settle = self.scanned;
+        let held = &self.held;
         let cache = &self.cache;
         let results: Vec<(PathBuf, Option<Entry>, bool)> = listed
             .into_par_iter()
@@ -215,7 +225,14 @@ impl Loader {
                             return (path, Some(old.clone()), false);
                         }
                     }
-                    if wait_to_settle && is_recent(fingerprint.modified, scan_start) {
+                    let held_long = held.get(&path).is_some_and(|since| {
+                        scan_start
+                            .duration_since(*since)
+                            .is_ok_and(|d| d >= MAX_HOLD)
+                    });
+                    let settling =
+                        fingerprint.len == 0 || is_recent(fingerprint.modified, scan_start);
+                    if wait_to_settle && !held_long && settling {
                         return (path, cached.cloned(), true);
                     }
                     let entry = read_entry(&path, fingerprint, max_bytes, cached);
@@ -233,9 +250,12 @@ impl Loader {
 
         let mut report = LoadReport::default();
         let mut new_cache = HashMap::with_capacity(results.len());
+        let mut new_held = HashMap::new();
         for (path, entry, unsettled) in results {
             if unsettled {
                 report.unsettled.push(path.clone());
+                let since = self.held.get(&path).copied().unwrap_or(scan_start);
+                new_held.insert(path.clone(), since);
             }
             if let Some(entry) = entry {
                 let previous_hash = self.cache.get(&path).and_then(|e| e.hash);
@@ -253,6 +273,7 @@ impl Loader {
             }
         }
         self.cache = new_cache;
+        self.held = new_held;
         self.scanned = true;
         self.fill_report(&mut report);
         Ok(report)
@@ -438,6 +459,30 @@ mod tests {
         assert!(report.articles.iter().any(|a| a.title == "Changed"));
         fs::remove_file(dir.path().join("3.txt")).unwrap();
         assert_eq!(loader.scan().unwrap().articles.len(), 4);
+    }
+
+    #[test]
+    fn a_file_emptied_with_an_old_modification_time_is_held_back_for_a_while() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        let old = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+        write(dir.path(), "a.txt", &article("A", 1, 1));
+        filetime::set_file_mtime(&path, old).unwrap();
+        let mut loader = Loader::new(dir.path(), 1 << 20);
+        assert_eq!(loader.scan().unwrap().articles.len(), 1);
+        // What a stat racing `open(O_TRUNC)` can see: no bytes, the old time.
+        write(dir.path(), "a.txt", "");
+        filetime::set_file_mtime(&path, old).unwrap();
+        let report = loader.scan().unwrap();
+        assert_eq!(report.articles.len(), 1, "the last version is kept");
+        assert_eq!(report.unsettled.len(), 1);
+        std::thread::sleep(MAX_HOLD);
+        let report = loader.scan().unwrap();
+        assert!(
+            report.articles.is_empty(),
+            "a file that stays empty is read"
+        );
+        assert!(matches!(report.rejected[0], ArticleError::Empty { .. }));
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<Written,
         let path = path.to_path_buf();
         move |source| PublishError { path, source }
     };
+    remove_stale_temps(dir, &name);
     if fs::read(&path).is_ok_and(|old| old == bytes) {
         return Ok(Written {
             path,
@@ -77,6 +78,33 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<Written,
         bytes: bytes.len(),
         changed: true,
     })
+}
+
+/// A temporary file older than this was left by a writer that died (SIGKILL, power loss)
+/// before its rename; no live write takes this long.
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the temporary files (`.NAME.*.tmp`) of `name` in `dir` that dead writers left
+/// behind, so that they do not pile up; young ones may belong to a writer still at work.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if !(file_name.starts_with(&prefix) && file_name.ends_with(".tmp")) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TEMP));
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Writes every `(name, bytes)` pair into `dir`.
@@ -132,5 +160,28 @@ mod tests {
         assert_eq!(fs::read(dir.path().join("f.xml")).unwrap(), b"two");
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn temporary_files_left_by_a_killed_writer_are_removed_once_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".f.xml.a1b2c3.tmp");
+        let young = dir.path().join(".f.xml.d4e5f6.tmp");
+        let other = dir.path().join(".g.xml.a1b2c3.tmp");
+        for path in [&stale, &young, &other] {
+            fs::write(path, "half a fe").unwrap();
+        }
+        let old = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+        filetime::set_file_mtime(&stale, old).unwrap();
+        filetime::set_file_mtime(&other, old).unwrap();
+        // Unchanged content still sweeps.
+        write_atomically(dir.path(), "f.xml", b"one").unwrap();
+        write_atomically(dir.path(), "f.xml", b"one").unwrap();
+        assert!(!stale.exists(), "a stale temporary file is removed");
+        assert!(young.exists(), "a young one may belong to a live writer");
+        assert!(
+            other.exists(),
+            "only the temporary files of the file written"
+        );
     }
 }

@@ -1,0 +1,1182 @@
+//! Faults of the file system under a running `feedpub serve` (the real binary) and
+//! `feedpub build`: the articles folder deleted, renamed or made unreadable, unreadable
+//! and special articles, an article written slowly in place, symlink loops, a 2 GiB sparse
+//! file, an output folder that is a file or a full disk, and SIGKILL at random moments.
+//!
+//! The contract: the server keeps serving the last good feeds (and `/healthz` stays ok),
+//! recovers when the fault goes away, never publishes a truncated article, and every file
+//! in the output folder is always absent or a complete, well-formed feed.
+//!
+//! Tests run as root here. Root ignores permission bits, so the permission faults run the
+//! server as `nobody` (uid 65534) when the tests are root, and as the current user otherwise.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_feedpub");
+
+/// How long any wait for the server to notice something lasts at most.
+const WAIT: Duration = Duration::from_secs(15);
+
+fn article(number: u32, title: &str, body: &str) -> String {
+    format!(
+        "Print  Send to Friend\n\n12 May 2018\n\n{title}\n\n{body}\n\n12:{:02} - 2018/05/12 / number : {number} / Show Count : 1\n",
+        number % 60
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// A workspace and the server process
+// ---------------------------------------------------------------------------------------
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new(extra_config: &str) -> Workspace {
+        let dir = tempfile::Builder::new()
+            .prefix("feedpub-faults")
+            .tempdir()
+            .unwrap();
+        // Readable by `nobody` too, for the tests that drop privileges.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::create_dir(dir.path().join("articles")).unwrap();
+        fs::create_dir(dir.path().join("feeds")).unwrap();
+        fs::write(
+            dir.path().join("feedpub.toml"),
+            format!(
+                "articles = \"articles\"\noutput = \"feeds\"\ntimezone = \"Asia/Tehran\"\n\
+                 rescan_interval_secs = 1\ndebounce_ms = 50\nmax_items = 1000\n{extra_config}"
+            ),
+        )
+        .unwrap();
+        Workspace { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn articles(&self) -> PathBuf {
+        self.root().join("articles")
+    }
+
+    fn output(&self) -> PathBuf {
+        self.root().join("feeds")
+    }
+
+    fn config(&self) -> PathBuf {
+        self.root().join("feedpub.toml")
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        fs::write(self.articles().join(name), text).unwrap();
+    }
+
+    /// Hands the output folder to `uid` (for a server that runs as `nobody`).
+    fn give_output_to(&self, uid: u32) {
+        std::os::unix::fs::chown(self.output(), Some(uid), Some(uid)).unwrap();
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+const NOBODY: u32 = 65534;
+
+/// The user to run the server as for permission faults: `nobody` when the tests are root
+/// (root ignores permission bits) and `nobody` can run the binary; `Err` when the tests are
+/// root and it cannot (a checkout in a folder `nobody` may not enter), so the permission
+/// fault cannot be shown here; `Ok(None)` when the tests are not root.
+fn unprivileged() -> Result<Option<u32>, String> {
+    if !is_root() {
+        return Ok(None);
+    }
+    use std::os::unix::process::CommandExt;
+    let ran = Command::new(BIN)
+        .arg("--version")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ran {
+        Ok(Some(NOBODY))
+    } else {
+        Err(format!(
+            "SKIPPED: running as root and `nobody` cannot run {BIN}"
+        ))
+    }
+}
+
+struct ServerProcess {
+    child: std::cell::RefCell<Child>,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `feedpub serve` on an ephemeral port, as `uid` when given.
+    fn start(ws: &Workspace, uid: Option<u32>) -> ServerProcess {
+        let log = ws
+            .root()
+            .join(format!("serve-{}.log", rand_u64() % 100_000));
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--addr", "127.0.0.1:0", "--config"])
+            .arg(ws.config())
+            .current_dir(ws.root())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(&log).unwrap());
+        if let Some(uid) = uid {
+            use std::os::unix::process::CommandExt;
+            command.uid(uid).gid(uid);
+        }
+        let mut child = command.spawn().expect("feedpub serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!(
+                "the server printed no address; log:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        let addr = line
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        ServerProcess {
+            child: std::cell::RefCell::new(child),
+            addr,
+            log,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.borrow().id() as i32
+    }
+
+    fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        match get(self.addr, path) {
+            Ok(response) => response,
+            Err(e) => panic!(
+                "GET {path}: {e}; server exit status {:?}; log:\n{}",
+                self.child.borrow_mut().try_wait(),
+                fs::read_to_string(&self.log).unwrap_or_default()
+            ),
+        }
+    }
+
+    fn rss(&self) -> Vec<u8> {
+        let (status, body) = self.get("/rss.xml");
+        assert_eq!(status, 200);
+        body
+    }
+
+    fn assert_healthy(&self) {
+        assert_eq!(self.get("/healthz"), (200, b"ok\n".to_vec()));
+    }
+
+    /// Forces a regeneration now (SIGHUP), so that a test does not wait for a rescan.
+    fn hup(&self) {
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe {
+            libc::kill(self.pid(), libc::SIGHUP);
+        }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the RSS feed satisfies `done`; returns it.
+    fn wait_for_rss(&self, what: &str, done: impl Fn(&rss::Channel) -> bool) -> rss::Channel {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let body = self.rss();
+            let channel = rss::Channel::read_from(&body[..]).expect("the served RSS parses");
+            if done(&channel) {
+                return channel;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {WAIT:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let child = self.child.get_mut();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no response head"))?;
+    let status = std::str::from_utf8(&raw[9..12])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status"))?;
+    Ok((status, raw[end + 4..].to_vec()))
+}
+
+fn titles(channel: &rss::Channel) -> Vec<String> {
+    let mut t: Vec<String> = channel
+        .items()
+        .iter()
+        .map(|i| i.title().unwrap_or("").to_string())
+        .collect();
+    t.sort();
+    t
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+// ---------------------------------------------------------------------------------------
+// Output folder checks
+// ---------------------------------------------------------------------------------------
+
+/// Reads every event of an XML document; `Err` when it is not well-formed.
+fn xml_well_formed(bytes: &[u8]) -> Result<(), String> {
+    use quick_xml::events::Event;
+    std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    reader.config_mut().check_end_names = true;
+    let mut buf = Vec::new();
+    let mut depth = 0usize;
+    let mut roots = 0;
+    loop {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|e| e.to_string())?
+        {
+            Event::Start(_) => {
+                roots += usize::from(depth == 0);
+                depth += 1;
+            }
+            Event::Empty(_) => roots += usize::from(depth == 0),
+            Event::End(_) => depth = depth.checked_sub(1).ok_or("unbalanced")?,
+            Event::Text(t) => {
+                t.unescape().map_err(|e| e.to_string())?;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if depth != 0 || roots != 1 {
+        return Err(format!("depth {depth} at the end, {roots} roots"));
+    }
+    Ok(())
+}
+
+/// What an output folder holds.
+#[derive(Debug, Default)]
+struct OutputCheck {
+    feeds: usize,
+    temps: Vec<PathBuf>,
+    broken: Vec<String>,
+    unexpected: Vec<PathBuf>,
+}
+
+/// Walks `dir`: every `*.xml` must be well-formed XML and every `*.json` valid JSON; hidden
+/// `.NAME.*.tmp` files are counted; anything else is unexpected.
+fn check_output(dir: &Path) -> OutputCheck {
+    let mut check = OutputCheck::default();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(path);
+                continue;
+            }
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                check.temps.push(path);
+                continue;
+            }
+            let Ok(bytes) = fs::read(&path) else {
+                // Renamed away between listing and reading.
+                continue;
+            };
+            if name.ends_with(".xml") {
+                check.feeds += 1;
+                if let Err(e) = xml_well_formed(&bytes) {
+                    check
+                        .broken
+                        .push(format!("{}: {e} ({} bytes)", path.display(), bytes.len()));
+                }
+            } else if name.ends_with(".json") {
+                check.feeds += 1;
+                if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    check
+                        .broken
+                        .push(format!("{}: {e} ({} bytes)", path.display(), bytes.len()));
+                }
+            } else {
+                check.unexpected.push(path);
+            }
+        }
+    }
+    check
+}
+
+fn assert_output_sound(what: &str, dir: &Path) -> OutputCheck {
+    let check = check_output(dir);
+    assert!(
+        check.broken.is_empty(),
+        "{what}: broken feeds in the output folder:\n{}",
+        check.broken.join("\n")
+    );
+    assert!(
+        check.unexpected.is_empty(),
+        "{what}: unexpected files {:?}",
+        check.unexpected
+    );
+    check
+}
+
+// ---------------------------------------------------------------------------------------
+// The articles folder goes away
+// ---------------------------------------------------------------------------------------
+
+fn three_articles(ws: &Workspace) {
+    for n in 1..=3 {
+        ws.write(
+            &format!("{n}.txt"),
+            &article(n, &format!("Story {n}"), "Body."),
+        );
+    }
+}
+
+#[test]
+fn articles_folder_deleted_while_serving_keeps_the_last_feed_and_recovers() {
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    let server = ServerProcess::start(&ws, None);
+    let before = server.rss();
+    let on_disk = fs::read(ws.output().join("rss.xml")).unwrap();
+
+    fs::remove_dir_all(ws.articles()).unwrap();
+    server.hup();
+    // Several rescans (1 s) and the forced regeneration go by.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(server.rss(), before, "the last good feed is served");
+    server.assert_healthy();
+    assert_eq!(
+        fs::read(ws.output().join("rss.xml")).unwrap(),
+        on_disk,
+        "the published file is kept"
+    );
+    assert!(
+        server.log().contains("cannot read the articles folder"),
+        "the failure is logged: {}",
+        server.log()
+    );
+
+    // The folder comes back with one more article: updates resume.
+    fs::create_dir(ws.articles()).unwrap();
+    three_articles(&ws);
+    ws.write("4.txt", &article(4, "Story 4 after the restore", "Body."));
+    let channel = server.wait_for_rss("the restored folder is published", |c| c.items().len() == 4);
+    assert!(titles(&channel).contains(&"Story 4 after the restore".to_string()));
+
+    // And later edits in the new folder keep arriving (by events or the 1 s rescan).
+    let edited = Instant::now();
+    ws.write("5.txt", &article(5, "Story 5 edited later", "Body."));
+    server.wait_for_rss("an edit after the restore", |c| c.items().len() == 5);
+    println!(
+        "edit after restoring the folder seen in {:?}",
+        edited.elapsed()
+    );
+    server.assert_healthy();
+    assert_output_sound("after restore", &ws.output());
+}
+
+#[test]
+fn articles_folder_renamed_while_serving_keeps_the_last_feed_and_recovers() {
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    let server = ServerProcess::start(&ws, None);
+    let before = server.rss();
+    let moved = ws.root().join("articles.moved");
+    fs::rename(ws.articles(), &moved).unwrap();
+    // Edits to the moved folder are not the articles any more.
+    fs::write(moved.join("9.txt"), article(9, "Written while moved", "B.")).unwrap();
+    server.hup();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(server.rss(), before);
+    server.assert_healthy();
+
+    fs::rename(&moved, ws.articles()).unwrap();
+    let channel = server.wait_for_rss("the renamed-back folder is published", |c| {
+        c.items().len() == 4
+    });
+    assert!(titles(&channel).contains(&"Written while moved".to_string()));
+    server.assert_healthy();
+}
+
+/// After the articles folder is replaced (deleted or renamed, then created again), file
+/// events from the new folder must drive updates again, not only the periodic rescan. The
+/// watcher follows the old folder's inode (src/serve.rs `watch_files`), so today an edit in
+/// the new folder waits for `rescan_interval_secs` (30 s by default) or a SIGHUP.
+#[test]
+#[ignore = "known defect: the watcher is not re-armed on a recreated articles folder (src/serve.rs)"]
+fn file_events_resume_after_the_articles_folder_is_recreated() {
+    let ws = Workspace::new("");
+    fs::write(
+        ws.config(),
+        "articles = \"articles\"\noutput = \"feeds\"\nrescan_interval_secs = 3600\n",
+    )
+    .unwrap();
+    three_articles(&ws);
+    let server = ServerProcess::start(&ws, None);
+    fs::rename(ws.articles(), ws.root().join("old")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    fs::create_dir(ws.articles()).unwrap();
+    three_articles(&ws);
+    server.hup();
+    server.wait_for_rss("the recreated folder after SIGHUP", |c| {
+        c.items().len() == 3
+    });
+    // Let every retry of the regeneration die out: only a file event can bring 4.txt now.
+    std::thread::sleep(Duration::from_millis(2500));
+    ws.write("4.txt", &article(4, "Story 4 in the new folder", "B."));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let channel = rss::Channel::read_from(&server.rss()[..]).unwrap();
+        if channel.items().len() == 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "an article written in the recreated folder was not seen within 3 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// chmod 000 on the folder: meaningless for root, so the server runs as `nobody` there.
+#[test]
+fn articles_folder_made_unreadable_keeps_the_last_feed_and_recovers() {
+    let uid = match unprivileged() {
+        Ok(uid) => uid,
+        Err(skipped) => return eprintln!("{skipped}"),
+    };
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    if let Some(uid) = uid {
+        ws.give_output_to(uid);
+    }
+    let server = ServerProcess::start(&ws, uid);
+    let before = server.rss();
+
+    fs::set_permissions(ws.articles(), fs::Permissions::from_mode(0o000)).unwrap();
+    ws.write("4.txt", &article(4, "Hidden by chmod", "B."));
+    server.hup();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(server.rss(), before, "the last good feed is served");
+    server.assert_healthy();
+    assert!(
+        server.log().contains("Permission denied"),
+        "{}",
+        server.log()
+    );
+
+    fs::set_permissions(ws.articles(), fs::Permissions::from_mode(0o755)).unwrap();
+    server.hup();
+    server.wait_for_rss("updates resume after chmod 755", |c| c.items().len() == 4);
+    server.assert_healthy();
+}
+
+/// SIGHUP (log rotation, a deploy script) may come at any moment, even right after the
+/// server printed its address: it must regenerate, never kill. Until the signal handler was
+/// installed before the banner, one start in a few died with status 129 here.
+#[test]
+fn sighup_right_after_start_does_not_kill_the_server() {
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    for attempt in 0..20 {
+        let server = ServerProcess::start(&ws, None);
+        server.hup();
+        server.hup();
+        std::thread::sleep(Duration::from_millis(100));
+        let exited = server.child.borrow_mut().try_wait().unwrap();
+        assert!(
+            exited.is_none(),
+            "attempt {attempt}: SIGHUP right after start killed the server: {exited:?}"
+        );
+        server.assert_healthy();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Unreadable and special files among the articles
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn unreadable_articles_are_rejected_and_the_rest_published() {
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    let articles = ws.articles();
+    // Mode 000: unreadable for `nobody` (root reads it anyway, so only checked as nobody).
+    ws.write("mode000.txt", &article(10, "Mode 000", "B."));
+    fs::set_permissions(
+        articles.join("mode000.txt"),
+        fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    // Cases that are unreadable even for root.
+    fs::create_dir(articles.join("folder.txt")).unwrap();
+    std::os::unix::fs::symlink(articles.join("missing.txt"), articles.join("dangling.txt"))
+        .unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", articles.join("passwd.txt")).unwrap();
+    std::os::unix::fs::symlink("..", articles.join("up.txt")).unwrap();
+    std::os::unix::fs::symlink(".", articles.join("self-dir.txt")).unwrap();
+    // A FIFO: opening it would block forever without a writer.
+    let fifo = std::ffi::CString::new(articles.join("fifo.txt").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    std::os::unix::fs::symlink(articles.join("fifo.txt"), articles.join("to-fifo.txt")).unwrap();
+    // /dev/zero behind a symlink: outside the folder.
+    std::os::unix::fs::symlink("/dev/zero", articles.join("zero.txt")).unwrap();
+
+    // As root without a usable `nobody`, mode 000 is not a fault; the rest still is.
+    let uid = unprivileged().unwrap_or_else(|skipped| {
+        eprintln!("{skipped} (mode 000 part)");
+        None
+    });
+    if let Some(uid) = uid {
+        ws.give_output_to(uid);
+    }
+    let started = Instant::now();
+    let server = ServerProcess::start(&ws, uid);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the scan did not block on the FIFO"
+    );
+    let channel = rss::Channel::read_from(&server.rss()[..]).unwrap();
+    assert_eq!(
+        titles(&channel),
+        vec!["Story 1", "Story 2", "Story 3"],
+        "only the three good articles; log:\n{}",
+        server.log()
+    );
+    let log = server.log();
+    for rejected in ["dangling.txt", "passwd.txt", "up.txt", "zero.txt"] {
+        assert!(
+            log.contains(rejected),
+            "{rejected} is reported as rejected:\n{log}"
+        );
+    }
+    if uid.is_some() || !is_root() {
+        assert!(log.contains("mode000.txt"), "{log}");
+    }
+    // New edits still flow with the bad files present.
+    ws.write("4.txt", &article(4, "Story 4", "B."));
+    server.wait_for_rss("an edit beside the bad files", |c| c.items().len() == 4);
+
+    // `feedpub check` names every rejected file and exits 1, without hanging on the FIFO.
+    let output = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(ws.config())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("dangling.txt: cannot read"), "{text}");
+}
+
+#[test]
+fn symlink_loops_are_rejected_without_hanging() {
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    let a = ws.articles();
+    std::os::unix::fs::symlink(a.join("loop-b.txt"), a.join("loop-a.txt")).unwrap();
+    std::os::unix::fs::symlink(a.join("loop-a.txt"), a.join("loop-b.txt")).unwrap();
+    std::os::unix::fs::symlink(a.join("self.txt"), a.join("self.txt")).unwrap();
+    // A symlinked folder cycle beside the articles.
+    fs::create_dir(a.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&a, a.join("sub/back")).unwrap();
+    std::os::unix::fs::symlink(a.join("sub"), a.join("cycle.txt")).unwrap();
+
+    let started = Instant::now();
+    let output = Command::new(BIN)
+        .args(["build", "--config"])
+        .arg(ws.config())
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("published 3 article(s)"), "{stdout}");
+    for name in ["loop-a.txt", "loop-b.txt", "self.txt"] {
+        assert!(
+            stderr.contains(&format!("{name}: cannot read")) || stdout.contains(name),
+            "{name} is reported:\n{stdout}\n{stderr}"
+        );
+    }
+    let server = ServerProcess::start(&ws, None);
+    server.assert_healthy();
+    assert_eq!(
+        rss::Channel::read_from(&server.rss()[..])
+            .unwrap()
+            .items()
+            .len(),
+        3
+    );
+}
+
+/// A 2 GiB sparse file is rejected by `max_article_bytes` from its size alone: reading it
+/// would take seconds and 2 GiB of memory.
+#[test]
+fn two_gib_sparse_file_is_rejected_by_size_without_being_read() {
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    let huge = fs::File::create(ws.articles().join("huge.txt")).unwrap();
+    huge.set_len(2 << 30).unwrap();
+    drop(huge);
+    // Just over the default cap, with real bytes.
+    ws.write("big.txt", &"x".repeat((1 << 20) + 1));
+
+    let started = Instant::now();
+    let output = Command::new(BIN)
+        .args(["build", "--config"])
+        .arg(ws.config())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    println!("build beside a 2 GiB sparse file: {took:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        took < Duration::from_secs(3),
+        "the build took {took:?}: the file was read"
+    );
+    let all = format!("{stdout}{stderr}");
+    assert!(
+        all.contains("huge.txt: file is 2147483648 bytes, larger than the limit"),
+        "{all}"
+    );
+    assert!(all.contains("big.txt: file is 1048577 bytes"), "{all}");
+
+    // The same through the loader, with its memory: no 2 GiB allocation.
+    let started = Instant::now();
+    let report = feedpub::Loader::new(ws.articles(), 1 << 20).scan().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(report.articles.len(), 3);
+    assert_eq!(report.rejected.len(), 2);
+
+    // A file that grows past the cap between the size check and the read is cut at the cap.
+    let server = ServerProcess::start(&ws, None);
+    server.assert_healthy();
+    assert_eq!(
+        rss::Channel::read_from(&server.rss()[..])
+            .unwrap()
+            .items()
+            .len(),
+        3
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// An article written slowly in place
+// ---------------------------------------------------------------------------------------
+
+/// A scraper writes an article in place in two halves with a pause between them, while the
+/// server rescans. At no time may the feed carry the half article: the item is absent (or,
+/// for an edit, the old version) until it is complete.
+///
+/// The server waits for a changed file to be 200 ms old before reading it (`SETTLE` in
+/// src/loader.rs); a writer that pauses longer than that in the middle of a file can still
+/// be published half-written. Writing to a temporary name and renaming is always safe.
+#[test]
+fn an_article_written_slowly_in_place_is_never_published_truncated() {
+    const PAUSE: Duration = Duration::from_millis(150);
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    let server = ServerProcess::start(&ws, None);
+    let full = article(
+        77,
+        "A story written slowly",
+        "First paragraph of the slow story.\n\nSecond paragraph, the end of the story.",
+    );
+    let edited = full
+        .replace("slowly", "slowly, edited")
+        .replace("the end", "THE END");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    // Poll the feed as fast as possible during the writes, recording every version of #77.
+    let poller = {
+        let stop = std::sync::Arc::clone(&stop);
+        let addr = server.addr;
+        std::thread::spawn(move || {
+            let mut seen: Vec<(String, String, String)> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((200, body)) = get(addr, "/rss.xml") {
+                    let channel = rss::Channel::read_from(&body[..]).expect("served RSS parses");
+                    for item in channel.items() {
+                        let key = (
+                            item.guid()
+                                .map(|g| g.value().to_string())
+                                .unwrap_or_default(),
+                            item.title().unwrap_or("").to_string(),
+                            item.content().unwrap_or("").to_string(),
+                        );
+                        if !key.0.ends_with(":1")
+                            && !key.0.ends_with(":2")
+                            && !key.0.ends_with(":3")
+                            && !seen.contains(&key)
+                        {
+                            seen.push(key);
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            seen
+        })
+    };
+
+    let write_slowly = |text: &str, cut: usize, pause: Duration| {
+        let path = ws.articles().join("slow_story.txt");
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(&text.as_bytes()[..cut]).unwrap();
+        file.flush().unwrap();
+        std::thread::sleep(pause);
+        file.write_all(&text.as_bytes()[cut..]).unwrap();
+        file.flush().unwrap();
+    };
+    // New article: cut after the first paragraph (the half parses as a valid article with
+    // the file name as identity), and mid-title.
+    let after_first_paragraph = full.find("Second").unwrap();
+    write_slowly(&full, after_first_paragraph, PAUSE);
+    server.wait_for_rss("the complete article", |c| c.items().len() == 4);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Edit in place, cut mid-paragraph.
+    write_slowly(&edited, edited.find("THE END").unwrap(), PAUSE);
+    server.wait_for_rss("the complete edit", |c| {
+        c.items()
+            .iter()
+            .any(|i| i.content().unwrap_or("").contains("THE END"))
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = poller.join().unwrap();
+
+    let complete =
+        |content: &str| content.contains("First paragraph") && content.contains("Second paragraph");
+    let versions: Vec<String> = seen
+        .iter()
+        .map(|(guid, title, content)| format!("{guid} | {title} | {content}"))
+        .collect();
+    for (guid, _, content) in &seen {
+        assert!(
+            guid.ends_with(":77") && complete(content),
+            "a truncated article was published: {guid} {content:?}\nall versions seen:\n{}",
+            versions.join("\n")
+        );
+    }
+    assert_eq!(
+        seen.len(),
+        2,
+        "exactly the two complete versions: {versions:#?}"
+    );
+}
+
+/// The other side of waiting for files to settle: an article rewritten every 50 ms never
+/// settles, and must still reach the feeds (the server holds a changing file back for at
+/// most a second).
+#[test]
+fn an_article_rewritten_constantly_still_reaches_the_feeds() {
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    let server = ServerProcess::start(&ws, None);
+    let started = Instant::now();
+    let path = ws.articles().join("busy.txt");
+    let mut revision = 0;
+    let mut published_after = None;
+    while started.elapsed() < Duration::from_secs(6) {
+        revision += 1;
+        fs::write(
+            &path,
+            article(88, &format!("Busy story revision {revision}"), "B."),
+        )
+        .unwrap();
+        if published_after.is_none() {
+            let channel = rss::Channel::read_from(&server.rss()[..]).unwrap();
+            if channel.items().len() == 4 {
+                published_after = Some(started.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let published_after =
+        published_after.expect("a constantly rewritten article was never published");
+    println!("constantly rewritten article published after {published_after:?}");
+    assert!(
+        published_after < Duration::from_secs(3),
+        "{published_after:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The output folder cannot be written
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn output_path_that_is_a_file_keeps_serving_from_memory_and_build_fails_clearly() {
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    fs::remove_dir(ws.output()).unwrap();
+    fs::write(ws.output(), "not a folder").unwrap();
+
+    let output = Command::new(BIN)
+        .args(["build", "--config"])
+        .arg(ws.config())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("feeds") && stderr.contains("cannot write"),
+        "{stderr}"
+    );
+
+    let server = ServerProcess::start(&ws, None);
+    assert_eq!(
+        rss::Channel::read_from(&server.rss()[..])
+            .unwrap()
+            .items()
+            .len(),
+        3
+    );
+    ws.write("4.txt", &article(4, "Story 4", "B."));
+    server.wait_for_rss("an update served from memory", |c| c.items().len() == 4);
+    server.assert_healthy();
+    assert!(
+        server.log().contains("feeds are still served from memory"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(fs::read_to_string(ws.output()).unwrap(), "not a folder");
+}
+
+/// The output folder is made read-only (as `nobody`, since root ignores the mode).
+#[test]
+fn read_only_output_folder_keeps_serving_and_keeps_the_old_files_whole() {
+    let uid = match unprivileged() {
+        Ok(uid) => uid,
+        Err(skipped) => return eprintln!("{skipped}"),
+    };
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    if let Some(uid) = uid {
+        ws.give_output_to(uid);
+    }
+    let server = ServerProcess::start(&ws, uid);
+    let old = fs::read(ws.output().join("rss.xml")).unwrap();
+    fs::set_permissions(ws.output(), fs::Permissions::from_mode(0o555)).unwrap();
+    ws.write("4.txt", &article(4, "Story 4", "B."));
+    server.wait_for_rss("served from memory", |c| c.items().len() == 4);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(fs::read(ws.output().join("rss.xml")).unwrap(), old);
+    assert_output_sound("read-only output", &ws.output());
+    assert!(
+        server.log().contains("Permission denied"),
+        "{}",
+        server.log()
+    );
+    fs::set_permissions(ws.output(), fs::Permissions::from_mode(0o755)).unwrap();
+    ws.write("5.txt", &article(5, "Story 5", "B."));
+    server.wait_for_rss("writable again", |c| c.items().len() == 5);
+    let deadline = Instant::now() + WAIT;
+    while fs::read(ws.output().join("rss.xml")).unwrap() == old {
+        assert!(Instant::now() < deadline, "the files are written again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_output_sound("writable again", &ws.output());
+}
+
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full disk: the output folder is a 64 KiB tmpfs. Feeds that outgrow it cannot be
+/// written; the server serves them from memory, the files on disk stay the old complete
+/// ones, no temporary file is left behind, and writing resumes when they fit again.
+#[test]
+fn full_disk_keeps_serving_from_memory_and_never_truncates_a_file() {
+    let ws = Workspace::new("");
+    three_articles(&ws);
+    let Some(_tmpfs) = Tmpfs::mount(&ws.output(), "64k") else {
+        eprintln!("SKIPPED: mounting a tmpfs is not permitted here");
+        return;
+    };
+    let server = ServerProcess::start(&ws, None);
+    let small = fs::read(ws.output().join("rss.xml")).unwrap();
+    assert!(rss::Channel::read_from(&small[..]).is_ok());
+
+    // About 150 kB of feeds: more than the disk.
+    let long_body = "A long paragraph of the story that fills the disk. ".repeat(40);
+    for n in 100..130 {
+        ws.write(
+            &format!("{n}.txt"),
+            &article(n, &format!("Big story {n}"), &long_body),
+        );
+    }
+    server.wait_for_rss("the big feeds served from memory", |c| {
+        c.items().len() == 33
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let check = assert_output_sound("disk full", &ws.output());
+    assert!(
+        check.temps.is_empty(),
+        "temporary files left on the full disk: {:?}",
+        check.temps
+    );
+    let now_on_disk = fs::read(ws.output().join("rss.xml")).unwrap();
+    assert!(
+        now_on_disk == small || rss::Channel::read_from(&now_on_disk[..]).is_ok(),
+        "rss.xml is the old file or a complete new one"
+    );
+    assert!(
+        server.log().contains("No space left on device"),
+        "{}",
+        server.log()
+    );
+    server.assert_healthy();
+
+    // Room again: the big articles go, the feeds fit and are written.
+    for n in 100..130 {
+        fs::remove_file(ws.articles().join(format!("{n}.txt"))).unwrap();
+    }
+    ws.write("4.txt", &article(4, "Story 4 after the disk emptied", "B."));
+    server.wait_for_rss("small again", |c| c.items().len() == 4);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let on_disk = fs::read(ws.output().join("rss.xml")).unwrap();
+        if String::from_utf8_lossy(&on_disk).contains("Story 4 after the disk emptied") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rss.xml is written again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let check = assert_output_sound("after the disk emptied", &ws.output());
+    assert!(check.temps.is_empty(), "{:?}", check.temps);
+}
+
+// ---------------------------------------------------------------------------------------
+// kill -9
+// ---------------------------------------------------------------------------------------
+
+fn corpus(ws: &Workspace, count: u32) {
+    let body =
+        "Paragraph of a story in the kill -9 corpus, long enough to take some time. ".repeat(20);
+    for n in 0..count {
+        if n % 10 == 0 {
+            ws.write(
+                &format!("{n:04}.md"),
+                &format!(
+                    "+++\ntitle = \"Markdown story {n}\"\ndate = 2024-01-{:02}T10:00:00Z\ntags = [\"tag{}\", \"common\"]\n+++\n\n{body}\n",
+                    n % 28 + 1,
+                    n % 7
+                ),
+            );
+        } else {
+            ws.write(
+                &format!("{n:04}.txt"),
+                &article(1000 + n, &format!("Story {n}"), &body),
+            );
+        }
+    }
+}
+
+struct Kill9Figures {
+    kills: usize,
+    kills_mid_write: usize,
+    temps_left: usize,
+    feeds_checked: usize,
+}
+
+/// Builds and serves a corpus while a writer edits it, killing the process with SIGKILL at
+/// a random moment each iteration; after each kill the output folder must hold only
+/// complete feeds (and hidden temporary files).
+fn kill9_loop(iterations: usize) -> Kill9Figures {
+    let ws = Workspace::new("");
+    corpus(&ws, 300);
+    // How long a build takes here (the fastest of three), to spread the kills over it.
+    let mut build_time = Duration::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let status = Command::new(BIN)
+            .args(["build", "--config"])
+            .arg(ws.config())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        build_time = build_time.min(started.elapsed());
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = std::sync::Arc::clone(&stop);
+        let articles = ws.articles();
+        std::thread::spawn(move || {
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = 1 + (rand_u64() % 299) as u32;
+                if !n.is_multiple_of(10) {
+                    let views = i;
+                    let text = article(1000 + n, &format!("Story {n} edit {i}"), "Edited body.")
+                        .replace("Show Count : 1", &format!("Show Count : {views}"));
+                    let _ = fs::write(articles.join(format!("{n:04}.txt")), text);
+                }
+                i += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut figures = Kill9Figures {
+        kills: 0,
+        kills_mid_write: 0,
+        temps_left: 0,
+        feeds_checked: 0,
+    };
+    let mut temps_before = 0;
+    for iteration in 0..iterations {
+        let serve = iteration % 2 == 1;
+        let mut command = Command::new(BIN);
+        if serve {
+            command.args(["serve", "--addr", "127.0.0.1:0"]);
+        } else {
+            command.arg("build");
+        }
+        let mut child = command
+            .arg("--config")
+            .arg(ws.config())
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let window = if serve { build_time * 3 } else { build_time };
+        let delay = Duration::from_micros(rand_u64() % (window.as_micros() as u64 + 1));
+        std::thread::sleep(delay);
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGKILL);
+        }
+        let status = child.wait().unwrap();
+        if status.code().is_none() {
+            figures.kills += 1;
+        }
+        let check = assert_output_sound(&format!("after kill #{iteration}"), &ws.output());
+        if check.temps.len() > temps_before {
+            figures.kills_mid_write += 1;
+        }
+        temps_before = check.temps.len();
+        figures.temps_left = check.temps.len();
+        figures.feeds_checked += check.feeds;
+        assert!(
+            check.feeds >= 3,
+            "after kill #{iteration}: the feeds are still there"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    figures
+}
+
+/// 20 kills here; `reliability/kill9.sh` runs the same loop with more
+/// (`FEEDPUB_KILL9_ITERATIONS`, 150 by default there).
+#[test]
+fn kill_9_during_build_and_serve_never_leaves_a_broken_feed() {
+    let iterations = std::env::var("FEEDPUB_KILL9_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let figures = kill9_loop(iterations);
+    println!(
+        "kill -9: {} kills, {} left a temporary file, {} temporary files in the folder at the end \
+         (removed once 10 minutes old), {} feed files checked",
+        figures.kills, figures.kills_mid_write, figures.temps_left, figures.feeds_checked
+    );
+    assert!(
+        figures.kills >= iterations / 2,
+        "most runs were killed, not finished"
+    );
+}
