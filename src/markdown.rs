@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 use serde::Deserialize;
 
 use crate::article::{clean_lines, Article, ArticleError, Parsed};
@@ -227,12 +227,55 @@ fn render(body: &str) -> (String, Vec<String>) {
         }
         match event {
             Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Link {
+                link_type,
+                dest_url: safe_url(dest_url),
+                title,
+                id,
+            }),
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Image {
+                link_type,
+                dest_url: safe_url(dest_url),
+                title,
+                id,
+            }),
             other => other,
         }
     });
     let mut html = String::with_capacity(body.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events);
     (html.trim_end().to_string(), paragraphs)
+}
+
+/// A link or image destination, unless its scheme could run code (`javascript:`,
+/// `vbscript:`, `data:`, ...): only http, https, mailto and relative URLs are kept; others
+/// become `#`. The scheme is read as browsers do, ignoring white space and control
+/// characters and case.
+fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
+    let squeezed: String = url
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .take(32)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let scheme = squeezed
+        .find(':')
+        .filter(|&i| !squeezed[..i].contains(['/', '?', '#']))
+        .map(|i| &squeezed[..i]);
+    match scheme {
+        None | Some("http" | "https" | "mailto") => url,
+        Some(_) => CowStr::Borrowed("#"),
+    }
 }
 
 /// Makes the relative links and images of rendered Markdown `html` absolute against
@@ -359,6 +402,28 @@ mod tests {
             Err(ArticleError::FrontMatter { line: 1, .. })
         ));
         assert!(matches!(md("\n \n"), Err(ArticleError::Empty { .. })));
+    }
+
+    #[test]
+    fn script_urls_in_links_and_images_are_neutralized() {
+        let a = md("+++\ntitle = \"t\"\ndate = 2024-05-01\n+++\n[a](javascript:alert(1)) [b](JaVa%09Script:x) ![c](data:text/html,x) [d](https://ok.example/) [e](page.html) [f](mailto:x@example.org) <vbscript:x>\n")
+            .unwrap()
+            .article;
+        let html = a.html.unwrap();
+        for attr in html.split(['"']).collect::<Vec<_>>().windows(2) {
+            if attr[0].ends_with("href=") || attr[0].ends_with("src=") {
+                let url = attr[1].to_ascii_lowercase();
+                assert!(
+                    !url.contains("script") && !url.starts_with("data:"),
+                    "{html}"
+                );
+            }
+        }
+        assert!(html.contains("<img src=\"#\""), "{html}");
+        assert!(html.contains("href=\"https://ok.example/\""), "{html}");
+        assert!(html.contains("href=\"page.html\""), "{html}");
+        assert!(html.contains("href=\"mailto:x@example.org\""), "{html}");
+        assert_eq!(html.matches("href=\"#\"").count(), 3, "{html}");
     }
 
     #[test]

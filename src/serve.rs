@@ -198,6 +198,7 @@ impl Server {
         // change (or a SIGHUP) made at any moment after `start` returns is seen.
         let (trigger, events) = mpsc::unbounded_channel();
         let triggers = Triggers {
+            watched: folder_identity(&config.articles),
             _watcher: watch_files(&config.articles, config_path.as_deref(), trigger.clone()),
             #[cfg(unix)]
             hangup: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
@@ -328,10 +329,33 @@ fn write_output(snapshot: &Snapshot) {
     }
 }
 
+/// `path` made absolute and free of symbolic links where it exists; as given (made absolute)
+/// where it does not.
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+/// Which folder a path names now (device and inode), to notice that it was replaced.
+fn folder_identity(path: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_dir().then_some((0, 0))
+    }
+}
+
 /// What wakes the regeneration loop besides the periodic rescan.
 struct Triggers {
     /// Kept alive for as long as the loop runs; it sends into the loop's channel.
     _watcher: Option<notify::RecommendedWatcher>,
+    /// The articles folder the watcher follows (see [`folder_identity`]).
+    watched: Option<(u64, u64)>,
     /// SIGHUP.
     #[cfg(unix)]
     hangup: Option<tokio::signal::unix::Signal>,
@@ -407,6 +431,22 @@ async fn regeneration_loop(
             Ok(Err(e)) => tracing::error!("regeneration failed: {e}; serving the last good feeds"),
             Err(e) => tracing::error!("regeneration panicked: {e}; serving the last good feeds"),
         }
+        // The articles folder was removed, replaced or (re)created, or the configuration
+        // names another one: follow the folder that is there now.
+        let (articles, config_path) = {
+            let r = regenerator.lock().unwrap_or_else(|e| e.into_inner());
+            (r.config.articles.clone(), r.config_path.clone())
+        };
+        let identity = folder_identity(&articles);
+        if identity != triggers.watched {
+            tracing::info!(path = %articles.display(), "the articles folder changed; watching it anew");
+            triggers._watcher = watch_files(&articles, config_path.as_deref(), trigger.clone());
+            triggers.watched = identity;
+            if identity.is_some() {
+                // Files written between the folder's creation and the new watch.
+                let _ = trigger.send(());
+            }
+        }
     }
 }
 
@@ -417,7 +457,8 @@ fn watch_files(
     config: Option<&Path>,
     trigger: mpsc::UnboundedSender<()>,
 ) -> Option<notify::RecommendedWatcher> {
-    let articles_dir = std::fs::canonicalize(articles).unwrap_or_else(|_| articles.to_path_buf());
+    let articles_dir = absolute(articles);
+    let articles_parent = articles_dir.parent().map(Path::to_path_buf);
     let config_file = config.map(|c| std::fs::canonicalize(c).unwrap_or_else(|_| c.to_path_buf()));
     let config_name = config_file
         .as_ref()
@@ -449,6 +490,11 @@ fn watch_files(
     };
     if let Err(e) = watcher.watch(articles, RecursiveMode::NonRecursive) {
         tracing::warn!(error = %e, path = %articles.display(), "cannot watch the articles folder; relying on the periodic rescan");
+    }
+    // The parent tells when the folder itself is removed, renamed or created again; the loop
+    // then watches the new folder.
+    if let Some(parent) = articles_parent.as_deref() {
+        let _ = watcher.watch(parent, RecursiveMode::NonRecursive);
     }
     if let Some(dir) = config_file.as_ref().and_then(|c| c.parent()) {
         if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {

@@ -467,11 +467,9 @@ fn articles_folder_renamed_while_serving_keeps_the_last_feed_and_recovers() {
 }
 
 /// After the articles folder is replaced (deleted or renamed, then created again), file
-/// events from the new folder must drive updates again, not only the periodic rescan. The
-/// watcher follows the old folder's inode (src/serve.rs `watch_files`), so today an edit in
-/// the new folder waits for `rescan_interval_secs` (30 s by default) or a SIGHUP.
+/// events from the new folder must drive updates again, not only the periodic rescan: the
+/// server watches the folder's parent too and follows the folder that is there now.
 #[test]
-#[ignore = "known defect: the watcher is not re-armed on a recreated articles folder (src/serve.rs)"]
 fn file_events_resume_after_the_articles_folder_is_recreated() {
     let ws = Workspace::new("");
     fs::write(
