@@ -542,10 +542,19 @@ fn absurd_requests() -> Vec<(&'static str, Vec<u8>, Vec<u16>)> {
             vec![431],
         ),
         (
-            "an 8 kB URI (fits the head limit)",
+            "an 8 kB URI (fits the head limit, longer than any resource name)",
             format!(
                 "GET /articles/{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                 long(8_000)
+            )
+            .into_bytes(),
+            vec![414],
+        ),
+        (
+            "a 4 kB URI (within the URI limit)",
+            format!(
+                "GET /articles/{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                long(4_000)
             )
             .into_bytes(),
             vec![404],

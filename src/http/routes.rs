@@ -17,6 +17,9 @@ use crate::snapshot::Snapshot;
 /// The response body type.
 pub type Body = Full<Bytes>;
 
+/// The longest request target (path and query) answered; longer ones get 414.
+pub const MAX_URI_BYTES: usize = 4096;
+
 /// The methods every route allows.
 const ALLOW: &str = "GET, HEAD";
 
@@ -123,6 +126,11 @@ pub fn respond(
     headers: &HeaderMap,
     now: SystemTime,
 ) -> Response<Body> {
+    // No resource has a longer name; a longer target is refused before it is looked at.
+    // (A target that does not even fit `max_header_bytes` gets 431 from hyper.)
+    if uri.path().len() + uri.query().map_or(0, |q| q.len() + 1) > MAX_URI_BYTES {
+        return plain(StatusCode::URI_TOO_LONG, "URI too long\n", method);
+    }
     let route = route(uri.path());
     if route == Route::NotFound {
         return plain(StatusCode::NOT_FOUND, "not found\n", method);
