@@ -21,7 +21,7 @@ LOGS=$OUT/logs
 PY=/usr/bin/python3 # Debian's python: python3-feedparser is installed for it
 MAX_AGE=2           # cache_max_age of the servers under test, in seconds
 ID_PREFIX="tag:interop.feedpub.test,2024:article:"
-PACKAGES=(newsboat sfeed python3-feedparser jing libxml2-utils nginx chromium sqlite3 curl)
+PACKAGES=(newsboat sfeed python3-feedparser jing libxml2-utils nginx chromium sqlite3 curl python3-venv python3-pip)
 
 mode=full
 case "${1:-}" in
@@ -217,7 +217,7 @@ install_json_reader() {
   fi
   [[ -z ${INTEROP_NO_INSTALL:-} ]] || die "feedparser-rs is missing (INTEROP_NO_INSTALL is set)"
   echo "interop: installing feedparser-rs into $JSON_VENV"
-  if ! { python3 -m venv "$JSON_VENV" && "$JSON_PY" -m pip install -q feedparser-rs; } >"$LOGS/pip.log" 2>&1; then
+  if ! { "$PY" -m venv "$JSON_VENV" && "$JSON_PY" -m pip install -q feedparser-rs; } >"$LOGS/pip.log" 2>&1; then
     tail -n 20 "$LOGS/pip.log" >&2
     die "installing feedparser-rs failed"
   fi
