@@ -1049,8 +1049,21 @@ async fn output_folder_holds_the_served_feeds_and_follows_changes() {
     let addr = server.addr();
     let rss_file = fixture.output.join("rss.xml");
     let atom_file = fixture.output.join("atom.xml");
-    let rss_bytes = fs::read(&rss_file).expect("feeds/rss.xml is written at start");
-    let atom_bytes = fs::read(&atom_file).expect("feeds/atom.xml is written at start");
+    // The disk copy follows the served snapshot (which is swapped in first), so wait for
+    // it to catch up with the probe the fixture added and removed.
+    let (rss_bytes, atom_bytes) = {
+        let (rss_file, atom_file) = (rss_file.clone(), atom_file.clone());
+        blocking(move || {
+            wait_for(WAIT, "feeds/ to hold the served feeds", || {
+                let rss = fs::read(&rss_file).ok()?;
+                let atom = fs::read(&atom_file).ok()?;
+                let current = get(addr, "/rss.xml", &[]).body == rss
+                    && get(addr, "/atom.xml", &[]).body == atom;
+                current.then_some((rss, atom))
+            })
+        })
+        .await
+    };
     assert_eq!(parse_feed(&rss_bytes).entries.len(), CORPUS_ITEMS);
     assert_eq!(parse_feed(&atom_bytes).entries.len(), CORPUS_ITEMS);
     assert_eq!(fetch_get(addr, "/rss.xml", &[]).await.body, rss_bytes);
@@ -1068,7 +1081,7 @@ async fn output_folder_holds_the_served_feeds_and_follows_changes() {
                 && parse_feed(&atom).entries.len() == CORPUS_ITEMS + 1;
             both.then_some(rss)
         });
-        // The files are written just before the new snapshot is served.
+        // The files are written just after the new snapshot is served.
         wait_for(WAIT, "the served feeds to equal the files", || {
             let same = get(addr, "/rss.xml", &[]).body == fs::read(&rss_file).ok()?
                 && get(addr, "/atom.xml", &[]).body == fs::read(&atom_file).ok()?;
