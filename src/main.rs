@@ -181,16 +181,16 @@ fn build(config: &Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut tag_feeds = Vec::new();
-    for tag in feedpub::feed::tags_of(&report.articles) {
-        match Feeds::render_tag(&report.articles, config, &tag) {
-            Ok(f) => tag_feeds.push((feedpub::feed::tag_slug(&tag), f)),
-            Err(e) => {
-                eprintln!("error: tag {tag}: {e}");
-                return ExitCode::from(1);
-            }
+    let tag_feeds: Vec<(String, Feeds)> = match Feeds::render_tags(&report.articles, config) {
+        Ok(tags) => tags
+            .into_iter()
+            .map(|(tag, feeds)| (feedpub::feed::tag_slug(&tag), feeds))
+            .collect(),
+        Err(e) => {
+            eprintln!("error: tag feeds: {e}");
+            return ExitCode::from(1);
         }
-    }
+    };
     let files =
         feedpub::feed::output_files(&feeds, tag_feeds.iter().map(|(slug, f)| (slug.as_str(), f)));
     let slugs: Vec<String> = tag_feeds.iter().map(|(slug, _)| slug.clone()).collect();

@@ -9,9 +9,7 @@ use std::time::SystemTime;
 
 use crate::article::Article;
 use crate::config::Config;
-use crate::feed::{
-    atom, json, output_files, rss, tag_path, tag_slug, tags_of, Feeds, Format, RenderError,
-};
+use crate::feed::{atom, json, output_files, rss, tag_path, tag_slug, Feeds, Format, RenderError};
 use crate::item::{items_of, FeedItem};
 use crate::pages;
 use crate::render::{next_last_modified, Resource};
@@ -151,8 +149,7 @@ impl Snapshot {
         };
         let main = resources(&feeds, "", previous.map(|p| &p.main));
         let mut tags = BTreeMap::new();
-        for name in tags_of(articles) {
-            let tag_feeds = Feeds::render_tag(articles, &config, &name)?;
+        for (name, tag_feeds) in Feeds::render_tags(articles, &config)? {
             let slug = tag_slug(&name);
             let prefix = tag_path(&name, "");
             let old = previous

@@ -252,6 +252,18 @@ impl Feeds {
         )
     }
 
+    /// Renders the feeds of every tag of `articles` (see [`tags_of`]), as `(tag, feeds)`
+    /// pairs sorted by slug.
+    pub fn render_tags(
+        articles: &[Arc<Article>],
+        config: &Config,
+    ) -> Result<Vec<(String, Feeds)>, RenderError> {
+        tags_of(articles)
+            .into_iter()
+            .map(|tag| Feeds::render_tag(articles, config, &tag).map(|feeds| (tag, feeds)))
+            .collect()
+    }
+
     fn render_with(
         order: Vec<Arc<Article>>,
         config: &Config,
