@@ -99,7 +99,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// `Cache-Control: max-age` of feeds, in seconds; RSS `<ttl>` follows it.
     pub cache_max_age: u64,
-    /// How long the server waits for more file events before regenerating.
+    /// How long the server waits for more file events before regenerating; a changed file is
+    /// read only once it has not changed for this long (it may still be being written).
     pub debounce: Duration,
     /// How often the server rescans the folder when no event arrives.
     pub rescan_interval: Duration,
@@ -347,7 +348,7 @@ impl Config {
             max_article_bytes: positive("max_article_bytes", raw.max_article_bytes, 1024 * 1024)?,
             addr,
             cache_max_age: non_negative("cache_max_age", raw.cache_max_age, 300)?,
-            debounce: Duration::from_millis(non_negative("debounce_ms", raw.debounce_ms, 100)?),
+            debounce: Duration::from_millis(non_negative("debounce_ms", raw.debounce_ms, 200)?),
             rescan_interval: Duration::from_secs(positive(
                 "rescan_interval_secs",
                 raw.rescan_interval_secs,

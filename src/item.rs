@@ -95,28 +95,32 @@ pub fn local_time(local: NaiveDateTime, zone: Tz) -> DateTime<FixedOffset> {
     }
 }
 
-/// Every article, newest first, ties broken by identity: the one order all documents use.
+/// Every article, newest first, ties broken by identity: the one order all documents use
+/// (see [`Ranking`](crate::corpus::Ranking)).
 pub fn newest_first(articles: &[Arc<Article>], config: &Config) -> Vec<Arc<Article>> {
-    let mut order: Vec<(DateTime<FixedOffset>, &Arc<Article>)> = articles
+    crate::corpus::Ranking::new(articles, config.timezone)
         .iter()
-        .map(|a| (a.instant(config.timezone), a))
-        .collect();
-    order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
-    order.into_iter().map(|(_, a)| Arc::clone(a)).collect()
+        .cloned()
+        .collect()
 }
 
-/// The first `max` articles of `order` as items.
-pub fn items_of(order: &[Arc<Article>], config: &Config, max: usize) -> Vec<FeedItem> {
-    order
-        .iter()
-        .take(max)
+/// The items of `articles`, in the order given.
+pub fn items_of<'a>(
+    articles: impl IntoIterator<Item = &'a Arc<Article>>,
+    config: &Config,
+) -> Vec<FeedItem> {
+    articles
+        .into_iter()
         .map(|a| FeedItem::new(Arc::clone(a), config))
         .collect()
 }
 
 /// The newest `max` articles as items: newest first, ties broken by identity.
 pub fn select_items(articles: &[Arc<Article>], config: &Config, max: usize) -> Vec<FeedItem> {
-    items_of(&newest_first(articles, config), config, max)
+    items_of(
+        crate::corpus::Ranking::new(articles, config.timezone).newest(max),
+        config,
+    )
 }
 
 /// Escapes text for HTML and XML content and attribute values.

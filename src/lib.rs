@@ -4,9 +4,10 @@
 //! The data flows forward through one module per stage:
 //!
 //! ```text
-//! article file ──loader──▶ Article ──item──▶ FeedItem ──feed──▶ rss / atom bytes
-//!   (bytes)      (scan)    (article)          (stable order)        │
-//!                                                                   ▼
+//! article file ──loader──▶ Article ──corpus──▶ Ranking ──item──▶ FeedItem ──feed──▶ bytes
+//!   (bytes)      (scan,    (article)  (feed order,        (newest      (rss, atom, json)
+//!               changes)              kept sorted)        max_items)          │
+//!                                                                             ▼
 //!          HTTP response ◀──http── Snapshot (bytes, gzip, br, ETag) ◀──render
 //!          (200 or 304)            swapped atomically; feeds/ written by publish
 //! ```
@@ -14,7 +15,9 @@
 //! - [`config`]: `feedpub.toml` and flags, validated once.
 //! - [`article`]: pure parsing of one file; errors name the file and line.
 //! - [`markdown`]: the second article format, Markdown with front matter.
-//! - [`loader`]: the only code that reads the articles folder.
+//! - [`loader`]: the only code that reads the articles folder; says what changed.
+//! - [`corpus`]: the published articles in feed order, overall and by tag, updated by
+//!   changes at the cost of what changed.
 //! - [`item`]: the format-neutral [`FeedItem`] and its order.
 //! - [`feed`]: RSS and Atom documents.
 //! - [`render`]: bytes → compressed variants and validators, once per generation.
@@ -29,6 +32,7 @@
 
 pub mod article;
 pub mod config;
+pub mod corpus;
 pub mod feed;
 pub mod http;
 pub mod item;
@@ -45,7 +49,7 @@ pub use article::{Article, ArticleError, Diagnostic, Parsed};
 pub use config::{Config, ConfigError, Overrides};
 pub use feed::{Feeds, RenderError};
 pub use item::FeedItem;
-pub use loader::{LoadError, LoadReport, Loader};
+pub use loader::{Changes, LoadError, LoadReport, Loader, Refresh, Scope};
 pub use publish::{write_all, PublishError, Written};
 pub use serve::{ServeError, ServeOptions, Server};
 pub use snapshot::Snapshot;

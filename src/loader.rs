@@ -6,15 +6,16 @@
 //! fingerprint (size and modification time) confirmed by a content hash, so a rescan costs
 //! what changed, not what exists.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::article::{Article, ArticleError, Diagnostic, Parsed};
 
@@ -51,6 +52,55 @@ pub struct LoadReport {
     pub drafts: usize,
 }
 
+/// Which files a refresh looks at.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// The whole folder: it is listed, and files no longer listed are gone.
+    All,
+    /// Only these file names in the folder (the ones file events named): each is examined
+    /// again, and is gone if it no longer exists. The cost is that of these files only.
+    Names(&'a [OsString]),
+}
+
+/// How the published articles changed in one refresh.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    /// Articles newly published: new files, new versions of published articles (whose old
+    /// version is in `withdrawn`), or scrapes that now win over another.
+    pub published: Vec<Arc<Article>>,
+    /// Articles no longer published as they were: deleted, replaced by a new version or by
+    /// a later scrape, turned into drafts, or now rejected.
+    pub withdrawn: Vec<Arc<Article>>,
+}
+
+impl Changes {
+    /// Whether nothing published changed.
+    pub fn is_empty(&self) -> bool {
+        self.published.is_empty() && self.withdrawn.is_empty()
+    }
+}
+
+/// What one refresh found: how the published articles changed, and the problems of the
+/// files whose outcome changed (problems of unchanged files were reported before).
+#[derive(Debug, Default, Clone)]
+pub struct Refresh {
+    /// How the published articles changed.
+    pub changes: Changes,
+    /// New warnings: repaired input, duplicate scrapes.
+    pub warnings: Vec<Diagnostic>,
+    /// Files newly rejected (or rejected for a new reason).
+    pub rejected: Vec<ArticleError>,
+    /// Files whose metadata was looked at.
+    pub files_examined: usize,
+    /// Files that were read (new or changed since the last refresh).
+    pub files_read: usize,
+    /// Files that were parsed (their content hash was new).
+    pub files_parsed: usize,
+    /// Files held back because they changed moments ago (or while being read); they should
+    /// be refreshed again once they had time to settle.
+    pub unsettled: Vec<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Fingerprint {
     len: u64,
@@ -66,27 +116,63 @@ impl Fingerprint {
     }
 }
 
+/// The parsed article and its warnings, or why the file was rejected.
+type Outcome = Result<(Arc<Article>, Arc<[Diagnostic]>), ArticleError>;
+
 #[derive(Debug, Clone)]
 struct Entry {
     fingerprint: Fingerprint,
     /// A file modified within the clock's resolution of the scan may change again without
     /// its fingerprint changing; such an entry is read again at the next scan.
     racy: bool,
-    hash: Option<[u8; 32]>,
+    hash: Option<u128>,
     /// The article (shared with every snapshot that publishes it, so an unchanged file
     /// costs no copy) and its warnings, or why it was rejected.
-    outcome: Result<(Arc<Article>, Arc<[Diagnostic]>), ArticleError>,
+    outcome: Outcome,
 }
 
-/// One parsed file among those that share an identity.
-type Scrape<'a> = (&'a PathBuf, &'a Entry, &'a Arc<Article>);
+impl Entry {
+    /// The article this file publishes (valid, not a draft).
+    fn published(&self) -> Option<&Arc<Article>> {
+        match &self.outcome {
+            Ok((article, _)) if !article.draft => Some(article),
+            _ => None,
+        }
+    }
+}
+
+/// Whether two outcomes are the same: the same parsed article, or the same rejection.
+fn same_outcome(a: &Outcome, b: &Outcome) -> bool {
+    match (a, b) {
+        (Ok((a, _)), Ok((b, _))) => Arc::ptr_eq(a, b),
+        (Err(a), Err(b)) => a.to_string() == b.to_string(),
+        _ => false,
+    }
+}
+
+/// What examining one file found.
+enum Examined {
+    /// Unchanged since the last refresh.
+    Unchanged,
+    /// Changed moments ago, or while being read: the last version is kept for now.
+    Held,
+    /// Read again (or rejected before reading).
+    Read(Entry),
+    /// No longer there (or no longer a file).
+    Gone,
+}
 
 /// Reads an articles folder, remembering what it parsed between scans.
 #[derive(Debug)]
 pub struct Loader {
     dir: PathBuf,
     max_bytes: u64,
+    settle: Duration,
     cache: HashMap<PathBuf, Entry>,
+    /// The files that publish each identity (more than one for duplicate scrapes).
+    scrapes: HashMap<String, Vec<PathBuf>>,
+    /// The scrape published for each identity.
+    winners: HashMap<String, Arc<Article>>,
     /// Whether a scan has run: only later scans wait for files to settle.
     scanned: bool,
     /// Files held back because they changed moments ago, with the scan that first did.
@@ -97,16 +183,24 @@ pub struct Loader {
 /// scans after the first leave it for a later scan (keeping what it held before), so that
 /// half a file is not published. The first scan (`build`, `serve` at start) reads it. An
 /// empty file is held back the same way: a rewrite truncates it first, and a `stat` racing
-/// the truncation can see the new size with the old modification time.
-const SETTLE: Duration = Duration::from_millis(200);
+/// the truncation can see the new size with the old modification time. (The default;
+/// see [`Loader::with_settle`].)
+pub const SETTLE: Duration = Duration::from_millis(200);
 
-/// A file that keeps changing is read anyway once it has been held back this long, so that
-/// constant rewrites cannot keep its changes out of the feeds.
+/// A file that keeps changing is read anyway once it has been held back this long (plus the
+/// settle time), so that constant rewrites cannot keep its changes out of the feeds.
 const MAX_HOLD: Duration = Duration::from_millis(1000);
 
 enum Candidate {
     File(PathBuf, fs::Metadata),
     Rejected(PathBuf, ArticleError),
+    Gone(PathBuf),
+}
+
+/// Whether a file name is one the loader ignores: hidden files and editor backups.
+fn ignored(name: &OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.starts_with(b".") || name.ends_with(b"~")
 }
 
 impl Loader {
@@ -115,10 +209,20 @@ impl Loader {
         Loader {
             dir: dir.into(),
             max_bytes,
+            settle: SETTLE,
             cache: HashMap::new(),
+            scrapes: HashMap::new(),
+            winners: HashMap::new(),
             scanned: false,
             held: HashMap::new(),
         }
+    }
+
+    /// The same loader, holding back files modified less than `settle` ago (see
+    /// [`SETTLE`]).
+    pub fn with_settle(mut self, settle: Duration) -> Loader {
+        self.settle = settle;
+        self
     }
 
     /// The folder this loader reads.
@@ -137,39 +241,81 @@ impl Loader {
         &mut self,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<LoadReport, LoadError> {
+        let refresh = self.refresh_with_progress(Scope::All, progress)?;
+        let mut report = LoadReport {
+            files_read: refresh.files_read,
+            files_parsed: refresh.files_parsed,
+            unsettled: refresh.unsettled,
+            ..LoadReport::default()
+        };
+        self.fill_report(&mut report);
+        Ok(report)
+    }
+
+    /// Every published article (one per identity), in no particular order.
+    pub fn published(&self) -> impl Iterator<Item = &Arc<Article>> {
+        self.winners.values()
+    }
+
+    /// Examines the files of `scope` again and says how the published articles changed.
+    pub fn refresh(&mut self, scope: Scope) -> Result<Refresh, LoadError> {
+        self.refresh_with_progress(scope, &|_, _| {})
+    }
+
+    fn refresh_with_progress(
+        &mut self,
+        scope: Scope,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Refresh, LoadError> {
         let scan_start = SystemTime::now();
         let folder_error = |source| LoadError::Folder {
             path: self.dir.clone(),
             source,
         };
         let canonical_dir = fs::canonicalize(&self.dir).map_err(folder_error)?;
-        let listing = fs::read_dir(&self.dir).map_err(folder_error)?;
 
         // Listing is serial and cheap; classifying (stat, symlink checks) and reading run in
-        // parallel below.
-        let mut listed = Vec::new();
-        for entry in listing {
-            let entry = entry.map_err(folder_error)?;
-            let name = entry.file_name();
-            let name_text = name.to_string_lossy();
-            if name_text.starts_with('.') || name_text.ends_with('~') {
-                continue;
+        // parallel below. `None` for the symlink flag: not known from a listing.
+        let mut listed: Vec<(PathBuf, Option<bool>)> = Vec::new();
+        match scope {
+            Scope::All => {
+                for entry in fs::read_dir(&self.dir).map_err(folder_error)? {
+                    let entry = entry.map_err(folder_error)?;
+                    let name = entry.file_name();
+                    if ignored(&name) {
+                        continue;
+                    }
+                    let Ok(file_type) = entry.file_type() else {
+                        continue;
+                    };
+                    if !file_type.is_dir() {
+                        listed.push((self.dir.join(&name), Some(file_type.is_symlink())));
+                    }
+                }
             }
-            let Ok(file_type) = entry.file_type() else {
-                continue;
-            };
-            if !file_type.is_dir() {
-                listed.push((self.dir.join(&name), file_type.is_symlink()));
+            Scope::Names(names) => {
+                let mut seen = HashSet::new();
+                for name in names {
+                    let single = Path::new(name).file_name() == Some(name.as_os_str());
+                    if single && !ignored(name) && seen.insert(name) {
+                        listed.push((self.dir.join(name), None));
+                    }
+                }
             }
         }
         let total = listed.len();
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let classify = |path: PathBuf, is_symlink: bool| -> Option<Candidate> {
+        let done = AtomicUsize::new(0);
+        let classify = |path: PathBuf, is_symlink: Option<bool>| -> Candidate {
             let rejected = |path: PathBuf, message: String| {
-                Some(Candidate::Rejected(
-                    path.clone(),
-                    ArticleError::Unreadable { path, message },
-                ))
+                Candidate::Rejected(path.clone(), ArticleError::Unreadable { path, message })
+            };
+            let is_symlink = match is_symlink {
+                Some(known) => known,
+                None => match fs::symlink_metadata(&path) {
+                    Ok(meta) if meta.is_dir() => return Candidate::Gone(path),
+                    Ok(meta) => meta.file_type().is_symlink(),
+                    Err(_) => return Candidate::Gone(path),
+                },
             };
             if is_symlink {
                 match fs::canonicalize(&path) {
@@ -184,155 +330,277 @@ impl Loader {
                 }
             }
             match fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => Some(Candidate::File(path, meta)),
-                Ok(_) => None,
+                Ok(meta) if meta.is_file() => Candidate::File(path, meta),
+                Ok(_) => Candidate::Gone(path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_symlink => {
+                    Candidate::Gone(path)
+                }
                 Err(e) => rejected(path, e.to_string()),
             }
         };
 
         let max_bytes = self.max_bytes;
+        let settle = self.settle;
         let wait_to_settle = self.scanned;
         let held = &self.held;
         let cache = &self.cache;
-        let results: Vec<(PathBuf, Option<Entry>, bool)> = listed
+        let examined: Vec<(PathBuf, Examined)> = listed
             .into_par_iter()
-            .filter_map(|(path, is_symlink)| {
+            .map(|(path, is_symlink)| {
                 let candidate = classify(path, is_symlink);
-                progress(
-                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
-                    total,
-                );
-                candidate
-            })
-            .map(|candidate| match candidate {
-                Candidate::Rejected(path, error) => {
-                    let entry = Entry {
-                        fingerprint: Fingerprint {
-                            len: 0,
-                            modified: None,
-                        },
-                        racy: true,
-                        hash: None,
-                        outcome: Err(error),
-                    };
-                    (path, Some(entry), false)
-                }
-                Candidate::File(path, meta) => {
-                    let fingerprint = Fingerprint::of(&meta);
-                    let cached = cache.get(&path);
-                    if let Some(old) = cached {
-                        if old.fingerprint == fingerprint && !old.racy {
-                            return (path, Some(old.clone()), false);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                match candidate {
+                    Candidate::Gone(path) => (path, Examined::Gone),
+                    Candidate::Rejected(path, error) => {
+                        let entry = Entry {
+                            fingerprint: Fingerprint {
+                                len: 0,
+                                modified: None,
+                            },
+                            racy: true,
+                            hash: None,
+                            outcome: Err(error),
+                        };
+                        (path, Examined::Read(entry))
+                    }
+                    Candidate::File(path, meta) => {
+                        let fingerprint = Fingerprint::of(&meta);
+                        let cached = cache.get(&path);
+                        if cached.is_some_and(|old| old.fingerprint == fingerprint && !old.racy) {
+                            return (path, Examined::Unchanged);
                         }
-                    }
-                    let held_long = held.get(&path).is_some_and(|since| {
-                        scan_start
-                            .duration_since(*since)
-                            .is_ok_and(|d| d >= MAX_HOLD)
-                    });
-                    let settling =
-                        fingerprint.len == 0 || is_recent(fingerprint.modified, scan_start);
-                    if wait_to_settle && !held_long && settling {
-                        return (path, cached.cloned(), true);
-                    }
-                    let entry = read_entry(&path, fingerprint, max_bytes, cached);
-                    match entry {
-                        // Changed while being read: keep what we had, read again next time.
-                        None => (path, cached.cloned(), true),
-                        Some(mut entry) => {
-                            entry.racy = is_racy(entry.fingerprint.modified, scan_start);
-                            (path, Some(entry), false)
+                        let held_long = held.get(&path).is_some_and(|since| {
+                            scan_start
+                                .duration_since(*since)
+                                .is_ok_and(|d| d >= MAX_HOLD + settle)
+                        });
+                        let settling = fingerprint.len == 0
+                            || is_recent(fingerprint.modified, scan_start, settle);
+                        if wait_to_settle && !held_long && settling {
+                            return (path, Examined::Held);
+                        }
+                        match read_entry(&path, fingerprint, max_bytes, cached) {
+                            // Changed while being read: keep what we had, read again later.
+                            None => (path, Examined::Held),
+                            Some(mut entry) => {
+                                entry.racy = is_racy(entry.fingerprint.modified, scan_start);
+                                (path, Examined::Read(entry))
+                            }
                         }
                     }
                 }
             })
             .collect();
 
-        let mut report = LoadReport::default();
-        let mut new_cache = HashMap::with_capacity(results.len());
-        let mut new_held = HashMap::new();
-        for (path, entry, unsettled) in results {
-            if unsettled {
-                report.unsettled.push(path.clone());
-                let since = self.held.get(&path).copied().unwrap_or(scan_start);
-                new_held.insert(path.clone(), since);
-            }
-            if let Some(entry) = entry {
-                let previous_hash = self.cache.get(&path).and_then(|e| e.hash);
-                let reused = self
-                    .cache
-                    .get(&path)
-                    .is_some_and(|e| e.fingerprint == entry.fingerprint && !e.racy);
-                if !reused && !unsettled {
-                    report.files_read += 1;
-                    if entry.hash.is_none() || entry.hash != previous_hash {
-                        report.files_parsed += 1;
-                    }
+        let mut refresh = Refresh {
+            files_examined: examined.len(),
+            ..Refresh::default()
+        };
+        let mut changed: Vec<(PathBuf, Option<Entry>)> = Vec::new();
+        let mut still_held: HashSet<PathBuf> = HashSet::new();
+        match scope {
+            Scope::All => {
+                let listed: HashSet<&PathBuf> = examined.iter().map(|(p, _)| p).collect();
+                for path in self.cache.keys().filter(|p| !listed.contains(p)) {
+                    changed.push((path.clone(), None));
                 }
-                new_cache.insert(path, entry);
+                self.held.retain(|p, _| listed.contains(p));
+            }
+            Scope::Names(_) => {}
+        }
+        for (path, examined) in examined {
+            match examined {
+                Examined::Unchanged => {}
+                Examined::Held => {
+                    self.held.entry(path.clone()).or_insert(scan_start);
+                    still_held.insert(path.clone());
+                    refresh.unsettled.push(path);
+                }
+                Examined::Gone => changed.push((path, None)),
+                Examined::Read(entry) => {
+                    let previous_hash = self.cache.get(&path).and_then(|e| e.hash);
+                    refresh.files_read += 1;
+                    if entry.hash.is_none() || entry.hash != previous_hash {
+                        refresh.files_parsed += 1;
+                    }
+                    changed.push((path, Some(entry)));
+                }
             }
         }
-        self.cache = new_cache;
-        self.held = new_held;
+        for (path, _) in &changed {
+            if !still_held.contains(path) {
+                self.held.remove(path);
+            }
+        }
         self.scanned = true;
-        self.fill_report(&mut report);
-        Ok(report)
+        self.apply(changed, &mut refresh);
+        Ok(refresh)
     }
 
-    /// Chooses one scrape per identity and sorts everything by path.
+    /// Puts the new entries of changed files in the cache, and works out how the published
+    /// articles of the identities they touch changed.
+    fn apply(&mut self, changed: Vec<(PathBuf, Option<Entry>)>, refresh: &mut Refresh) {
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        for (path, entry) in changed {
+            let old = match &entry {
+                Some(entry) => self.cache.insert(path.clone(), entry.clone()),
+                None => self.cache.remove(&path),
+            };
+            let same = match (&old, &entry) {
+                (Some(old), Some(new)) => same_outcome(&old.outcome, &new.outcome),
+                (None, None) => true,
+                _ => false,
+            };
+            if let Some(new) = entry.as_ref().filter(|_| !same) {
+                match &new.outcome {
+                    Ok((_, warnings)) => refresh.warnings.extend(warnings.iter().cloned()),
+                    Err(error) => refresh.rejected.push(error.clone()),
+                }
+            }
+            let old_id = old
+                .as_ref()
+                .and_then(Entry::published)
+                .map(|a| a.id.clone());
+            let new_id = entry
+                .as_ref()
+                .and_then(Entry::published)
+                .map(|a| a.id.clone());
+            let retimed = old.as_ref().map(|e| e.fingerprint.modified)
+                != entry.as_ref().map(|e| e.fingerprint.modified);
+            if same && old_id == new_id && !retimed {
+                continue;
+            }
+            if let Some(id) = &old_id {
+                if let Some(paths) = self.scrapes.get_mut(id) {
+                    paths.retain(|p| p != &path);
+                    if paths.is_empty() {
+                        self.scrapes.remove(id);
+                    }
+                }
+                touched.insert(id.clone());
+            }
+            if let Some(id) = new_id {
+                self.scrapes.entry(id.clone()).or_default().push(path);
+                touched.insert(id);
+            }
+        }
+        for id in touched {
+            let winner = match self.scrapes.get(&id) {
+                Some(paths) => {
+                    let mut scrapes: Vec<Scrape> = paths
+                        .iter()
+                        .filter_map(|p| {
+                            let entry = self.cache.get(p)?;
+                            Some((p, entry, entry.published()?))
+                        })
+                        .collect();
+                    sort_scrapes(&mut scrapes);
+                    refresh.warnings.extend(duplicate_warnings(&id, &scrapes));
+                    scrapes.first().map(|(_, _, a)| Arc::clone(a))
+                }
+                None => None,
+            };
+            let before = match &winner {
+                Some(article) => self.winners.insert(id, Arc::clone(article)),
+                None => self.winners.remove(&id),
+            };
+            let same = match (&before, &winner) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                refresh.changes.withdrawn.extend(before);
+                refresh.changes.published.extend(winner);
+            }
+        }
+        refresh.warnings.sort_by(diagnostic_order);
+        refresh
+            .rejected
+            .sort_by(|a, b| path_bytes(a.path()).cmp(path_bytes(b.path())));
+    }
+
+    /// Lists every published article, warning and rejection, sorted by path.
     fn fill_report(&self, report: &mut LoadReport) {
-        let mut by_id: BTreeMap<&str, Vec<Scrape>> = BTreeMap::new();
-        let mut paths: Vec<&PathBuf> = self.cache.keys().collect();
-        paths.sort();
-        for path in paths {
-            let entry = &self.cache[path];
+        for entry in self.cache.values() {
             match &entry.outcome {
                 Ok((article, _)) if article.draft => report.drafts += 1,
-                Ok((article, warnings)) => {
-                    report.warnings.extend(warnings.iter().cloned());
-                    by_id
-                        .entry(article.id.as_str())
-                        .or_default()
-                        .push((path, entry, article));
-                }
+                Ok((_, warnings)) => report.warnings.extend(warnings.iter().cloned()),
                 Err(error) => report.rejected.push(error.clone()),
             }
         }
-        for (id, mut scrapes) in by_id {
-            // The later scrape wins: more views, else the newer file, else the later name.
-            scrapes.sort_by(|a, b| {
-                (b.2.views, b.1.fingerprint.modified, b.0).cmp(&(
-                    a.2.views,
-                    a.1.fingerprint.modified,
-                    a.0,
-                ))
-            });
-            let (kept_path, _, kept) = scrapes[0];
-            for (other_path, _, _) in &scrapes[1..] {
-                report.warnings.push(Diagnostic {
-                    path: (*other_path).clone(),
-                    line: None,
-                    message: format!(
-                        "duplicate of article {id}: {} is the later scrape and is published instead",
-                        kept_path.display()
-                    ),
-                });
-            }
-            report.articles.push(Arc::clone(kept));
+        for (id, paths) in self.scrapes.iter().filter(|(_, paths)| paths.len() > 1) {
+            let mut scrapes: Vec<Scrape> = paths
+                .iter()
+                .filter_map(|p| {
+                    let entry = self.cache.get(p)?;
+                    Some((p, entry, entry.published()?))
+                })
+                .collect();
+            sort_scrapes(&mut scrapes);
+            report.warnings.extend(duplicate_warnings(id, &scrapes));
         }
-        report.articles.sort_by(|a, b| a.path.cmp(&b.path));
+        report.articles = self.winners.values().cloned().collect();
         report
-            .warnings
-            .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+            .articles
+            .sort_unstable_by(|a, b| path_bytes(&a.path).cmp(path_bytes(&b.path)));
+        report
+            .rejected
+            .sort_by(|a, b| path_bytes(a.path()).cmp(path_bytes(b.path())));
+        report.warnings.sort_by(diagnostic_order);
     }
 }
 
-/// Modified less than [`SETTLE`] before `now` (or as little after it, for a clock that is
+/// One parsed file among those that share an identity.
+type Scrape<'a> = (&'a PathBuf, &'a Entry, &'a Arc<Article>);
+
+/// Orders the scrapes of one identity, the published one first: the later scrape wins,
+/// that is the one with more views, else the newer file, else the later name.
+fn sort_scrapes(scrapes: &mut [Scrape]) {
+    scrapes.sort_by(|a, b| {
+        (b.2.views, b.1.fingerprint.modified, path_bytes(b.0)).cmp(&(
+            a.2.views,
+            a.1.fingerprint.modified,
+            path_bytes(a.0),
+        ))
+    });
+}
+
+/// A warning for each scrape of `id` that is not published (`scrapes` sorted by
+/// [`sort_scrapes`]).
+fn duplicate_warnings(id: &str, scrapes: &[Scrape]) -> Vec<Diagnostic> {
+    let Some((kept_path, _, _)) = scrapes.first() else {
+        return Vec::new();
+    };
+    scrapes[1..]
+        .iter()
+        .map(|(other_path, _, _)| Diagnostic {
+            path: (*other_path).clone(),
+            line: None,
+            message: format!(
+                "duplicate of article {id}: {} is the later scrape and is published instead",
+                kept_path.display()
+            ),
+        })
+        .collect()
+}
+
+/// A path's bytes: comparing them orders the files of one folder by name, much more
+/// cheaply than comparing `Path`s component by component.
+fn path_bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
+fn diagnostic_order(a: &Diagnostic, b: &Diagnostic) -> std::cmp::Ordering {
+    (path_bytes(&a.path), a.line).cmp(&(path_bytes(&b.path), b.line))
+}
+
+/// Modified less than `settle` before `now` (or as little after it, for a clock that is
 /// slightly off; a time far in the future does not hold a file back).
-fn is_recent(modified: Option<SystemTime>, now: SystemTime) -> bool {
+fn is_recent(modified: Option<SystemTime>, now: SystemTime, settle: Duration) -> bool {
     match modified.map(|m| now.duration_since(m)) {
-        Some(Ok(age)) => age < SETTLE,
-        Some(Err(ahead)) => ahead.duration() < SETTLE,
+        Some(Ok(age)) => age < settle,
+        Some(Err(ahead)) => ahead.duration() < settle,
         None => false,
     }
 }
@@ -385,7 +653,7 @@ fn read_entry(
         Ok(_) => return None,
         Err(e) => return entry(None, Err(unreadable(e))),
     }
-    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
     if let Some(old) = cached {
         if old.hash == Some(hash) {
             return entry(Some(hash), old.outcome.clone());
@@ -461,6 +729,85 @@ mod tests {
         assert_eq!(loader.scan().unwrap().articles.len(), 4);
     }
 
+    fn names(names: &[&str]) -> Vec<OsString> {
+        names.iter().map(OsString::from).collect()
+    }
+
+    fn titles(articles: &[Arc<Article>]) -> Vec<&str> {
+        let mut titles: Vec<&str> = articles.iter().map(|a| a.title.as_str()).collect();
+        titles.sort();
+        titles
+    }
+
+    #[test]
+    fn a_refresh_of_named_files_looks_at_those_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+        let put = |name: &str, text: &str| {
+            write(dir.path(), name, text);
+            filetime::set_file_mtime(dir.path().join(name), old).unwrap();
+        };
+        for i in 0..50 {
+            put(&format!("{i}.txt"), &article(&format!("T{i}"), i, 1));
+        }
+        let mut loader = Loader::new(dir.path(), 1 << 20).with_settle(Duration::ZERO);
+        assert_eq!(loader.scan().unwrap().articles.len(), 50);
+
+        // An edit, a new file, a deleted file, and a name that is not an article file.
+        put("7.txt", &article("Edited", 7, 1));
+        put("new.txt", &article("New", 100, 1));
+        fs::remove_file(dir.path().join("9.txt")).unwrap();
+        let refresh = loader
+            .refresh(Scope::Names(&names(&[
+                "7.txt",
+                "new.txt",
+                "9.txt",
+                ".hidden",
+                "../escape.txt",
+            ])))
+            .unwrap();
+        assert_eq!(
+            refresh.files_examined, 3,
+            "only the named files are looked at"
+        );
+        assert_eq!((refresh.files_read, refresh.files_parsed), (2, 2));
+        assert_eq!(titles(&refresh.changes.published), vec!["Edited", "New"]);
+        assert_eq!(titles(&refresh.changes.withdrawn), vec!["T7", "T9"]);
+
+        // A file that is named but did not change costs a stat, and changes nothing.
+        let refresh = loader.refresh(Scope::Names(&names(&["8.txt"]))).unwrap();
+        assert_eq!((refresh.files_examined, refresh.files_read), (1, 0));
+        assert!(refresh.changes.is_empty());
+
+        // A later scrape of a published article wins over it, and the duplicate is reported.
+        put("7-again.txt", &article("Edited again", 7, 5));
+        let refresh = loader
+            .refresh(Scope::Names(&names(&["7-again.txt"])))
+            .unwrap();
+        assert_eq!(titles(&refresh.changes.published), vec!["Edited again"]);
+        assert_eq!(titles(&refresh.changes.withdrawn), vec!["Edited"]);
+        assert!(refresh.warnings[0]
+            .message
+            .contains("duplicate of article 7"));
+        // Deleting it brings the other scrape back.
+        fs::remove_file(dir.path().join("7-again.txt")).unwrap();
+        let refresh = loader
+            .refresh(Scope::Names(&names(&["7-again.txt"])))
+            .unwrap();
+        assert_eq!(titles(&refresh.changes.published), vec!["Edited"]);
+
+        // A file made invalid is withdrawn and reported; a full scan agrees with the refreshes.
+        put("3.txt", "no footer, no date\n");
+        let refresh = loader.refresh(Scope::Names(&names(&["3.txt"]))).unwrap();
+        assert_eq!(titles(&refresh.changes.withdrawn), vec!["T3"]);
+        assert_eq!(refresh.rejected.len(), 1);
+        let mut published: Vec<Arc<Article>> = loader.published().cloned().collect();
+        let fresh = Loader::new(dir.path(), 1 << 20).scan().unwrap();
+        published.sort_by(|a, b| a.path.cmp(&b.path));
+        assert_eq!(published, fresh.articles);
+        assert_eq!(fresh.articles.len(), 49);
+    }
+
     #[test]
     fn a_file_emptied_with_an_old_modification_time_is_held_back_for_a_while() {
         let dir = tempfile::tempdir().unwrap();
@@ -476,7 +823,7 @@ mod tests {
         let report = loader.scan().unwrap();
         assert_eq!(report.articles.len(), 1, "the last version is kept");
         assert_eq!(report.unsettled.len(), 1);
-        std::thread::sleep(MAX_HOLD);
+        std::thread::sleep(MAX_HOLD + SETTLE);
         let report = loader.scan().unwrap();
         assert!(
             report.articles.is_empty(),

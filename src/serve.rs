@@ -5,6 +5,8 @@
 //! systems without events), SIGHUP, and a retry when a file was caught mid-write. A failed
 //! regeneration keeps the last good snapshot.
 
+use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,7 +21,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError, Overrides, DEFAULT_CONFIG_FILE};
 use crate::feed::RenderError;
 use crate::http::server::{self, Limits};
-use crate::loader::{LoadError, Loader};
+use crate::loader::{LoadError, Loader, Scope};
 use crate::publish;
 use crate::snapshot::Snapshot;
 use crate::websub::Notifier;
@@ -62,21 +64,54 @@ pub struct ServeOptions {
 pub struct Server {
     addr: SocketAddr,
     state: Arc<ArcSwap<Snapshot>>,
-    trigger: mpsc::UnboundedSender<()>,
+    trigger: mpsc::UnboundedSender<Wake>,
     shutdown: watch::Sender<bool>,
     http: JoinHandle<()>,
     regeneration: JoinHandle<()>,
 }
 
-/// Keeps what regeneration needs between runs: the configuration source, the loader's cache,
-/// and what was last reported.
+/// What wakes the regeneration loop, and what it should look at.
+#[derive(Debug, Clone)]
+enum Wake {
+    /// These files of the articles folder changed (by their names).
+    Names(Vec<OsString>),
+    /// Anything may have changed: list the whole folder.
+    Everything,
+}
+
+/// The wakes gathered while waiting out the debounce: what the next regeneration looks at.
+#[derive(Debug, Default)]
+struct Pending {
+    everything: bool,
+    names: BTreeSet<OsString>,
+}
+
+impl Pending {
+    fn add(&mut self, wake: Wake) {
+        match wake {
+            Wake::Names(names) => self.names.extend(names),
+            Wake::Everything => self.everything = true,
+        }
+    }
+}
+
+/// Keeps what regeneration needs between runs: the configuration source and the loader's
+/// cache.
 struct Regenerator {
     config_path: Option<PathBuf>,
     config_stamp: Option<(u64, Option<SystemTime>)>,
     overrides: Overrides,
     config: Arc<Config>,
     loader: Loader,
-    reported: Vec<String>,
+    /// The loader was made anew (another folder): the next snapshot is built from all it
+    /// finds, not from changes.
+    new_loader: bool,
+}
+
+/// A loader of the configured folder, holding back files written less than the debounce
+/// time ago (they may still be being written).
+fn loader_for(config: &Config) -> Loader {
+    Loader::new(&config.articles, config.max_article_bytes).with_settle(config.debounce)
 }
 
 impl Regenerator {
@@ -111,8 +146,10 @@ impl Regenerator {
                 }
                 if config.articles != self.config.articles
                     || config.max_article_bytes != self.config.max_article_bytes
+                    || config.debounce != self.config.debounce
                 {
-                    self.loader = Loader::new(&config.articles, config.max_article_bytes);
+                    self.loader = loader_for(&config);
+                    self.new_loader = true;
                 }
                 tracing::info!(path = %path.display(), "configuration reloaded");
                 self.config = Arc::new(config);
@@ -121,49 +158,74 @@ impl Regenerator {
         }
     }
 
-    /// Logs the warnings and rejections of `report` that were not logged before.
-    fn report_problems(&mut self, report: &crate::loader::LoadReport) {
-        let problems: Vec<String> = report
-            .warnings
-            .iter()
-            .map(|w| format!("warning: {w}"))
-            .chain(report.rejected.iter().map(|r| format!("rejected: {r}")))
-            .collect();
-        for problem in problems.iter().filter(|p| !self.reported.contains(p)) {
-            tracing::warn!("{problem}");
-        }
-        self.reported = problems;
-    }
-
-    /// Makes the next snapshot, or `None` when nothing changed; errors keep the last good one.
-    fn regenerate(&mut self, current: &Snapshot) -> Result<(Option<Snapshot>, bool), String> {
+    /// Makes the next snapshot from the files `pending` names (or the whole folder), or
+    /// `None` when nothing changed; errors keep the last good one. Also returns the files
+    /// held back to settle, to look at again shortly.
+    fn regenerate(
+        &mut self,
+        current: &Snapshot,
+        pending: &Pending,
+    ) -> Result<(Option<Snapshot>, Vec<OsString>), String> {
         let started = Instant::now();
         self.reload_config();
-        let report = self.loader.scan().map_err(|e| e.to_string())?;
-        self.report_problems(&report);
-        let next = Snapshot::build(
-            Arc::clone(&self.config),
-            &report.articles,
-            Some(current),
-            None,
-            SystemTime::now(),
-        )
+        let names: Vec<OsString> = pending.names.iter().cloned().collect();
+        let scope = if pending.everything || self.new_loader {
+            Scope::All
+        } else {
+            Scope::Names(&names)
+        };
+        let refresh = self.loader.refresh(scope).map_err(|e| e.to_string())?;
+        for warning in &refresh.warnings {
+            tracing::warn!("warning: {warning}");
+        }
+        for rejected in &refresh.rejected {
+            tracing::warn!("rejected: {rejected}");
+        }
+        let now = SystemTime::now();
+        let config = Arc::clone(&self.config);
+        let next = if std::mem::take(&mut self.new_loader) {
+            let mut articles: Vec<Arc<crate::Article>> = self.loader.published().cloned().collect();
+            articles.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+            Snapshot::build(config, &articles, Some(current), None, now)
+        } else {
+            current.update(config, &refresh.changes, now)
+        }
         .map_err(|e| e.to_string())?;
-        let retry = !report.unsettled.is_empty();
+        let held = refresh
+            .unsettled
+            .iter()
+            .filter_map(|p| p.file_name().map(OsString::from))
+            .collect();
         if next.generation == current.generation {
-            tracing::debug!(files_read = report.files_read, "rescan: nothing changed");
-            return Ok((None, retry));
+            tracing::debug!(
+                files_examined = refresh.files_examined,
+                files_read = refresh.files_read,
+                "rescan: nothing changed"
+            );
+            return Ok((None, held));
         }
         tracing::info!(
             generation = next.generation,
-            articles = report.articles.len(),
-            rejected = report.rejected.len(),
-            files_read = report.files_read,
-            files_parsed = report.files_parsed,
+            articles = next.articles.len(),
+            published = refresh.changes.published.len(),
+            withdrawn = refresh.changes.withdrawn.len(),
+            files_examined = refresh.files_examined,
+            files_read = refresh.files_read,
+            files_parsed = refresh.files_parsed,
             millis = started.elapsed().as_millis() as u64,
             "regenerated"
         );
-        Ok((Some(next), retry))
+        Ok((Some(next), held))
+    }
+}
+
+/// Logs every warning and rejection of a full scan.
+fn report_problems(report: &crate::loader::LoadReport) {
+    for warning in &report.warnings {
+        tracing::warn!("warning: {warning}");
+    }
+    for rejected in &report.rejected {
+        tracing::warn!("rejected: {rejected}");
     }
 }
 
@@ -208,9 +270,9 @@ impl Server {
             config_path,
             config_stamp,
             overrides: options.overrides,
-            loader: Loader::new(&config.articles, config.max_article_bytes),
+            loader: loader_for(&config),
             config: Arc::clone(&config),
-            reported: Vec::new(),
+            new_loader: false,
         };
 
         let limits = Limits {
@@ -222,7 +284,7 @@ impl Server {
         let (regenerator, snapshot) =
             tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
                 let report = regenerator.loader.scan()?;
-                regenerator.report_problems(&report);
+                report_problems(&report);
                 let mut snapshot = Snapshot::build(
                     Arc::clone(&config),
                     &report.articles,
@@ -306,7 +368,7 @@ impl Server {
 
     /// Asks for a regeneration now (what SIGHUP does).
     pub fn regenerate(&self) {
-        let _ = self.trigger.send(());
+        let _ = self.trigger.send(Wake::Everything);
     }
 
     /// Stops accepting, lets in-flight responses finish (within the configured time) and
@@ -366,8 +428,8 @@ async fn regeneration_loop(
     regenerator: Arc<Mutex<Regenerator>>,
     mut triggers: Triggers,
     state: Arc<ArcSwap<Snapshot>>,
-    trigger: mpsc::UnboundedSender<()>,
-    mut events: mpsc::UnboundedReceiver<()>,
+    trigger: mpsc::UnboundedSender<Wake>,
+    mut events: mpsc::UnboundedReceiver<Wake>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (debounce, rescan, websub_timeout) = {
@@ -392,24 +454,31 @@ async fn regeneration_loop(
         };
         #[cfg(not(unix))]
         let hup = std::future::pending::<Option<()>>();
+        let mut pending = Pending::default();
         tokio::select! {
-            Some(()) = events.recv() => {
+            Some(wake) = events.recv() => {
+                pending.add(wake);
                 tokio::time::sleep(debounce).await;
-                while events.try_recv().is_ok() {}
+                while let Ok(wake) = events.try_recv() {
+                    pending.add(wake);
+                }
             }
-            _ = ticker.tick() => {}
-            _ = hup => tracing::info!("SIGHUP: regenerating"),
+            _ = ticker.tick() => pending.everything = true,
+            _ = hup => {
+                tracing::info!("SIGHUP: regenerating");
+                pending.everything = true;
+            }
             _ = shutdown.changed() => break,
         }
         let current = state.load_full();
         let worker = Arc::clone(&regenerator);
         let outcome = tokio::task::spawn_blocking(move || {
             let mut r = worker.lock().unwrap_or_else(|e| e.into_inner());
-            r.regenerate(&current)
+            r.regenerate(&current, &pending)
         })
         .await;
         match outcome {
-            Ok(Ok((next, retry))) => {
+            Ok(Ok((next, held))) => {
                 if let Some(next) = next {
                     let topics = next.changed_topics(&state.load());
                     let hubs = next.config.hubs.clone();
@@ -424,8 +493,14 @@ async fn regeneration_loop(
                         tracing::error!("writing the feeds panicked: {e}");
                     }
                 }
-                if retry {
-                    let _ = trigger.send(());
+                if !held.is_empty() {
+                    // Look at the files held back again once they had time to settle.
+                    let trigger = trigger.clone();
+                    let delay = debounce.max(std::time::Duration::from_millis(10));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = trigger.send(Wake::Names(held));
+                    });
                 }
             }
             Ok(Err(e)) => tracing::error!("regeneration failed: {e}; serving the last good feeds"),
@@ -444,7 +519,7 @@ async fn regeneration_loop(
             triggers.watched = identity;
             if identity.is_some() {
                 // Files written between the folder's creation and the new watch.
-                let _ = trigger.send(());
+                let _ = trigger.send(Wake::Everything);
             }
         }
     }
@@ -455,7 +530,7 @@ async fn regeneration_loop(
 fn watch_files(
     articles: &Path,
     config: Option<&Path>,
-    trigger: mpsc::UnboundedSender<()>,
+    trigger: mpsc::UnboundedSender<Wake>,
 ) -> Option<notify::RecommendedWatcher> {
     let articles_dir = absolute(articles);
     let articles_parent = articles_dir.parent().map(Path::to_path_buf);
@@ -465,20 +540,34 @@ fn watch_files(
         .and_then(|c| c.file_name().map(|n| n.to_os_string()));
     let handler = move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else {
-            let _ = trigger.send(());
+            let _ = trigger.send(Wake::Everything);
             return;
         };
         if matches!(event.kind, EventKind::Access(_)) {
             return;
         }
-        let relevant = event.paths.is_empty()
-            || event.paths.iter().any(|p| {
-                p.parent() == Some(articles_dir.as_path())
-                    || p == &articles_dir
-                    || (config_name.is_some() && p.file_name() == config_name.as_deref())
-            });
-        if relevant {
-            let _ = trigger.send(());
+        // Events naming files of the folder ask for those files only; anything else that
+        // concerns the folder or the configuration (the folder itself, lost events, an
+        // event without paths) asks for a full listing.
+        if event.paths.is_empty() || event.need_rescan() {
+            let _ = trigger.send(Wake::Everything);
+            return;
+        }
+        let mut names = Vec::new();
+        let mut everything = false;
+        for path in &event.paths {
+            if path.parent() == Some(articles_dir.as_path()) {
+                names.extend(path.file_name().map(OsString::from));
+            } else if path == &articles_dir
+                || (config_name.is_some() && path.file_name() == config_name.as_deref())
+            {
+                everything = true;
+            }
+        }
+        if everything {
+            let _ = trigger.send(Wake::Everything);
+        } else if !names.is_empty() {
+            let _ = trigger.send(Wake::Names(names));
         }
     };
     let mut watcher = match notify::recommended_watcher(handler) {

@@ -3,14 +3,16 @@
 //! A snapshot is immutable; the server swaps a whole new one in, so every response is
 //! from one generation, and the RSS and Atom of a generation always agree.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::article::Article;
 use crate::config::Config;
-use crate::feed::{atom, json, output_files, rss, tag_path, tag_slug, Feeds, Format, RenderError};
+use crate::corpus::{Corpus, Moved};
+use crate::feed::{atom, json, output_files, rss, tag_path, Feeds, Format, RenderError};
 use crate::item::{items_of, FeedItem};
+use crate::loader::Changes;
 use crate::pages;
 use crate::render::{next_last_modified, Resource};
 
@@ -80,15 +82,40 @@ pub struct Snapshot {
     /// `/rss.xml`, `/atom.xml`, `/feed.json`
     pub main: FeedResources,
     /// Each tag's feeds, by slug: `/tags/{slug}/rss.xml`, ...
-    pub tags: BTreeMap<String, TagFeeds>,
+    pub tags: BTreeMap<String, Arc<TagFeeds>>,
     /// `/`
     pub index: Resource,
     /// Every published article by id.
-    pub articles: HashMap<String, ArticleEntry>,
+    pub articles: imbl::HashMap<String, ArticleEntry>,
     /// When each archive page (from 1, at index `n - 1`) last changed.
     pub archive_modified: Vec<SystemTime>,
+    /// The published articles in feed order, overall and by tag.
+    corpus: Corpus,
     /// The configuration as text, to see whether a new one changes the pages.
     config_key: String,
+}
+
+/// How a snapshot's articles differ from its predecessor's.
+enum Delta<'a> {
+    /// Unknown: everything is compared with the previous snapshot.
+    Unknown,
+    /// These changes, which moved these positions.
+    Known(&'a Changes, Moved),
+}
+
+/// Whether two lists of articles are the same articles (the same parsed versions).
+fn same_articles<'a>(
+    a: impl IntoIterator<Item = &'a Arc<Article>>,
+    b: impl IntoIterator<Item = &'a Arc<Article>>,
+) -> bool {
+    let (mut a, mut b) = (a.into_iter(), b.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if Arc::ptr_eq(x, y) => {}
+            _ => return false,
+        }
+    }
 }
 
 impl Snapshot {
@@ -103,8 +130,50 @@ impl Snapshot {
         first_seen: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<Snapshot, RenderError> {
-        let feeds = Feeds::render(articles, &config)?;
+        let corpus = Corpus::new(articles, config.timezone);
+        Snapshot::assemble(config, corpus, Delta::Unknown, previous, first_seen, now)
+    }
+
+    /// The next snapshot: this one's articles with `changes` applied, under `config`. Its
+    /// cost grows with the changes (and what they make visible: the newest `max_items`),
+    /// not with the number of articles; a new configuration renders everything again.
+    pub fn update(
+        &self,
+        config: Arc<Config>,
+        changes: &Changes,
+        now: SystemTime,
+    ) -> Result<Snapshot, RenderError> {
+        if format!("{config:?}") != self.config_key {
+            let mut corpus = self.corpus.clone();
+            corpus.apply(changes);
+            let articles: Vec<Arc<Article>> = corpus.all().iter().cloned().collect();
+            return Snapshot::build(config, &articles, Some(self), None, now);
+        }
+        let mut corpus = self.corpus.clone();
+        let moved = corpus.apply(changes);
+        Snapshot::assemble(
+            config,
+            corpus,
+            Delta::Known(changes, moved),
+            Some(self),
+            None,
+            now,
+        )
+    }
+
+    fn assemble(
+        config: Arc<Config>,
+        corpus: Corpus,
+        delta: Delta,
+        previous: Option<&Snapshot>,
+        first_seen: Option<SystemTime>,
+        now: SystemTime,
+    ) -> Result<Snapshot, RenderError> {
         let config_key = format!("{config:?}");
+        let same_config = previous.is_some_and(|p| p.config_key == config_key);
+        // What can be kept of the previous snapshot: everything, when the configuration is
+        // the same.
+        let kept = previous.filter(|_| same_config);
         let start = first_seen.unwrap_or(now).min(now);
         let make = |content_type, body: Vec<u8>, old: Option<&Resource>| {
             // Unchanged bytes keep their compressed variants and validators: compression
@@ -147,74 +216,132 @@ impl Snapshot {
                 ..make(JSON_FEED_TYPE, feeds.json.clone(), old.map(|o| &o.json))
             },
         };
-        let main = resources(&feeds, "", previous.map(|p| &p.main));
-        let mut tags = BTreeMap::new();
-        for (name, tag_feeds) in Feeds::render_tags(articles, &config)? {
-            let slug = tag_slug(&name);
-            let prefix = tag_path(&name, "");
-            let old = previous
-                .and_then(|p| p.tags.get(&slug))
-                .map(|t| &t.resources);
-            let resources = resources(&tag_feeds, &prefix, old);
-            tags.insert(
-                slug,
-                TagFeeds {
-                    name,
-                    feeds: tag_feeds,
-                    resources,
+        // Documents show the newest `max_items` articles (and the number of archive pages):
+        // when those are the same parsed articles, the bytes are the same and are kept.
+        let max_items = config.max_items;
+        let all = corpus.all();
+        let pages = all.archive_pages(config.archive_page_size);
+        let (feeds, main) = match kept.filter(|p| {
+            p.feeds.archive_pages() == pages
+                && same_articles(
+                    p.feeds.items.iter().map(|i| &i.article),
+                    all.newest(max_items),
+                )
+        }) {
+            Some(p) => (
+                Feeds {
+                    ranking: all.clone(),
+                    ..p.feeds.clone()
                 },
-            );
+                p.main.clone(),
+            ),
+            None => {
+                let feeds = Feeds::render_ranking(all.clone(), &config)?;
+                let main = resources(&feeds, "", previous.map(|p| &p.main));
+                (feeds, main)
+            }
+        };
+        let mut tags = BTreeMap::new();
+        for (slug, tag) in corpus.tags() {
+            let old = previous.and_then(|p| p.tags.get(slug));
+            let unchanged = old.filter(|old| {
+                same_config
+                    && old.name == tag.name()
+                    && same_articles(
+                        old.feeds.items.iter().map(|i| &i.article),
+                        tag.ranking.newest(max_items),
+                    )
+            });
+            let tag_feeds = match unchanged {
+                Some(old) => Arc::clone(old),
+                None => {
+                    let name = tag.name().to_string();
+                    let feeds = Feeds::render_tag_ranking(tag.ranking.clone(), &config, &name)?;
+                    let prefix = tag_path(&name, "");
+                    let resources = resources(&feeds, &prefix, old.map(|t| &t.resources));
+                    Arc::new(TagFeeds {
+                        name,
+                        feeds,
+                        resources,
+                    })
+                }
+            };
+            tags.insert(slug.clone(), tag_feeds);
         }
-        let listed = items_of(&feeds.order, &config, config.max_items.max(100));
-        let index = make(
-            HTML_TYPE,
-            pages::index_html(
-                &config,
-                &listed,
-                articles.len(),
-                &tags.values().map(|t| t.name.clone()).collect::<Vec<_>>(),
-            )
-            .into_bytes(),
-            previous.map(|p| &p.index),
-        );
-        let same_config = previous.is_some_and(|p| p.config_key == config_key);
-        let changed_pages =
-            feeds.changed_archive_pages(previous.filter(|_| same_config).map(|p| &p.feeds));
-        let archive_modified = (1..=feeds.archive.len())
+        let listed_count = max_items.max(100);
+        let tag_names: Vec<String> = tags.values().map(|t| t.name.clone()).collect();
+        let index = match kept.filter(|p| {
+            p.corpus.all().len() == all.len()
+                && p.tags.values().map(|t| &t.name).eq(tag_names.iter())
+                && same_articles(
+                    p.corpus.all().newest(listed_count),
+                    all.newest(listed_count),
+                )
+        }) {
+            Some(p) => p.index.clone(),
+            None => make(
+                HTML_TYPE,
+                pages::index_html(
+                    &config,
+                    &items_of(all.newest(listed_count), &config),
+                    all.len(),
+                    &tag_names,
+                )
+                .into_bytes(),
+                previous.map(|p| &p.index),
+            ),
+        };
+        let first_moved = match &delta {
+            Delta::Known(_, moved) => moved.first_position,
+            Delta::Unknown => Some(0),
+        };
+        let changed_pages = feeds.changed_archive_pages(kept.map(|p| &p.feeds), first_moved);
+        let modified_now = crate::render::truncate_to_second(now);
+        let archive_modified = (1..=feeds.archive_pages())
             .map(|n| match previous {
                 None => start,
                 Some(p) if !changed_pages.contains(&n) => p.archive_modified[n - 1],
                 Some(p) => {
                     let before = p.archive_modified.get(n - 1).copied();
-                    let now = crate::render::truncate_to_second(now);
-                    before.map_or(now, |b| now.max(b + std::time::Duration::from_secs(1)))
+                    before.map_or(modified_now, |b| {
+                        modified_now.max(b + std::time::Duration::from_secs(1))
+                    })
                 }
             })
             .collect();
-        let articles = articles
-            .iter()
-            .map(|a| {
-                let kept = previous
-                    .filter(|_| same_config)
-                    .and_then(|p| p.articles.get(&a.id))
-                    .filter(|old| old.article == *a)
-                    .map(|old| old.last_modified);
-                let last_modified = kept.unwrap_or(if previous.is_some() {
-                    crate::render::truncate_to_second(now)
-                } else {
-                    start
-                });
-                (
-                    a.id.clone(),
-                    ArticleEntry {
-                        article: Arc::clone(a),
-                        last_modified,
-                    },
-                )
-            })
-            .collect();
+        let entry = |article: &Arc<Article>, last_modified| ArticleEntry {
+            article: Arc::clone(article),
+            last_modified,
+        };
+        let articles = match (&delta, kept) {
+            (Delta::Known(changes, _), Some(p)) => {
+                let mut articles = p.articles.clone();
+                for gone in &changes.withdrawn {
+                    articles.remove(&gone.id);
+                }
+                for new in &changes.published {
+                    articles.insert(new.id.clone(), entry(new, modified_now));
+                }
+                articles
+            }
+            _ => all
+                .iter()
+                .map(|a| {
+                    let kept = kept
+                        .and_then(|p| p.articles.get(&a.id))
+                        .filter(|old| Arc::ptr_eq(&old.article, a) || old.article == *a)
+                        .map(|old| old.last_modified);
+                    let last_modified = kept.unwrap_or(if previous.is_some() {
+                        modified_now
+                    } else {
+                        start
+                    });
+                    (a.id.clone(), entry(a, last_modified))
+                })
+                .collect(),
+        };
         let digests =
-            |main: &FeedResources, tags: &BTreeMap<String, TagFeeds>, index: &Resource| {
+            |main: &FeedResources, tags: &BTreeMap<String, Arc<TagFeeds>>, index: &Resource| {
                 let mut all: Vec<[u8; 32]> = main.all().iter().map(|(r, _)| r.digest).collect();
                 for tag in tags.values() {
                     all.extend(tag.resources.all().iter().map(|(r, _)| r.digest));
@@ -239,6 +366,7 @@ impl Snapshot {
             index,
             articles,
             archive_modified,
+            corpus,
             config_key,
         })
     }
@@ -251,12 +379,12 @@ impl Snapshot {
             resource.last_modified = time;
         }
         for tag in self.tags.values_mut() {
-            for resource in tag.resources.all_mut() {
+            for resource in Arc::make_mut(tag).resources.all_mut() {
                 resource.last_modified = time;
             }
         }
-        for entry in self.articles.values_mut() {
-            entry.last_modified = time;
+        for entry in self.articles.iter_mut() {
+            entry.1.last_modified = time;
         }
         for page in &mut self.archive_modified {
             *page = time;
@@ -406,5 +534,117 @@ mod tests {
         assert_eq!(again.main.rss.last_modified, t0 + Duration::from_secs(121));
         assert!(again.article_page("1").is_some());
         assert!(again.article_page("99").is_none());
+    }
+
+    /// An article as a scraper might write it: `slot` names the file, `id` the identity.
+    fn tagged(slot: u8, id: u8, day: u8, hour: u8, tags: &[u8], words: u8) -> Arc<Article> {
+        let tags: Vec<String> = tags
+            .iter()
+            .map(|t| {
+                format!(
+                    "\"{}\"",
+                    ["Roads", "roads", "City Hall", "Weather"][*t as usize % 4]
+                )
+            })
+            .collect();
+        let text = format!(
+            "+++\ntitle = \"Story {id} v{words}\"\ndate = 2024-03-{:02}T{:02}:00:00Z\nslug = \"s{id}\"\ntags = [{}]\n+++\n{}\n",
+            1 + day % 28,
+            hour % 24,
+            tags.join(", "),
+            "Word ".repeat(1 + words as usize)
+        );
+        Arc::new(
+            crate::markdown::parse(Path::new(&format!("{slot:02}.md")), &text)
+                .unwrap()
+                .article,
+        )
+    }
+
+    /// Every document a snapshot serves, by path, with its bytes.
+    fn documents(s: &Snapshot) -> BTreeMap<String, Vec<u8>> {
+        let mut docs = BTreeMap::new();
+        for (resource, path) in s.main.all() {
+            docs.insert(path.to_string(), resource.identity.body.to_vec());
+        }
+        docs.insert("/".into(), s.index.identity.body.to_vec());
+        for (slug, tag) in &s.tags {
+            for (resource, path) in tag.resources.all() {
+                docs.insert(
+                    format!("/tags/{slug}{path}"),
+                    resource.identity.body.to_vec(),
+                );
+            }
+        }
+        for n in 1..=s.archive_modified.len() {
+            for format in [Format::Rss, Format::Atom] {
+                let page = s.archive_page(format, n).unwrap();
+                docs.insert(
+                    format!("/archive/{}/{n}", format.name()),
+                    page.identity.body.to_vec(),
+                );
+            }
+        }
+        for id in s.articles.keys() {
+            docs.insert(
+                format!("/articles/{id}"),
+                s.article_page(id).unwrap().identity.body.to_vec(),
+            );
+        }
+        docs
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, failure_persistence: None, ..Default::default() })]
+
+        /// Applying changes to a snapshot serves exactly what rendering every article from
+        /// scratch serves, and archive pages get a later `Last-Modified` exactly when their
+        /// bytes change.
+        #[test]
+        fn updates_serve_what_a_full_build_serves(
+            initial in proptest::collection::vec((0u8..40, 0u8..5, 0u8..3, proptest::collection::vec(0u8..4, 0..3)), 0..30),
+            edits in proptest::collection::vec((0u8..40, proptest::option::of((0u8..40, 0u8..5, 0u8..3, proptest::collection::vec(0u8..4, 0..3)))), 1..12),
+        ) {
+            let config = Arc::new(
+                Config::parse(
+                    Path::new("t.toml"),
+                    "max_items = 4\narchive_page_size = 3\nbase_url = \"http://feeds.test\"",
+                    &Overrides::default(),
+                )
+                .unwrap(),
+            );
+            // Slot -> the article in it; identities are unique across slots.
+            let mut slots: BTreeMap<u8, Arc<Article>> = BTreeMap::new();
+            for (i, (day, hour, words, tags)) in initial.iter().enumerate() {
+                slots.insert(i as u8, tagged(i as u8, i as u8, *day, *hour, tags, *words));
+            }
+            let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            let all = |slots: &BTreeMap<u8, Arc<Article>>| slots.values().cloned().collect::<Vec<_>>();
+            let mut current = Snapshot::build(Arc::clone(&config), &all(&slots), None, None, t0).unwrap();
+            for (step, (slot, new)) in edits.iter().enumerate() {
+                let mut changes = Changes::default();
+                changes.withdrawn.extend(slots.remove(slot));
+                if let Some((day, hour, words, tags)) = new {
+                    let article = tagged(*slot, *slot, *day, *hour, tags, *words);
+                    changes.published.push(Arc::clone(&article));
+                    slots.insert(*slot, article);
+                }
+                let now = t0 + Duration::from_secs(10 * (step as u64 + 1));
+                let next = current.update(Arc::clone(&config), &changes, now).unwrap();
+                let fresh = Snapshot::build(Arc::clone(&config), &all(&slots), None, None, now).unwrap();
+                let (before, after) = (documents(&current), documents(&next));
+                proptest::prop_assert_eq!(&after, &documents(&fresh));
+                for n in 1..=next.archive_modified.len() {
+                    let path = format!("/archive/atom/{n}");
+                    let advanced = current.archive_modified.get(n - 1) != Some(&next.archive_modified[n - 1]);
+                    proptest::prop_assert_eq!(advanced, before.get(&path) != after.get(&path), "page {}", n);
+                }
+                proptest::prop_assert_eq!(next.generation != current.generation, {
+                    let feeds = |d: &BTreeMap<String, Vec<u8>>| d.iter().filter(|(p, _)| !p.starts_with("/a")).map(|(p, b)| (p.clone(), b.clone())).collect::<Vec<_>>();
+                    feeds(&before) != feeds(&after)
+                });
+                current = next;
+            }
+        }
     }
 }

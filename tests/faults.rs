@@ -48,11 +48,16 @@ impl Workspace {
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         fs::create_dir(dir.path().join("articles")).unwrap();
         fs::create_dir(dir.path().join("feeds")).unwrap();
+        let debounce = if extra_config.contains("debounce_ms") {
+            ""
+        } else {
+            "debounce_ms = 50\n"
+        };
         fs::write(
             dir.path().join("feedpub.toml"),
             format!(
                 "articles = \"articles\"\noutput = \"feeds\"\ntimezone = \"Asia/Tehran\"\n\
-                 rescan_interval_secs = 1\ndebounce_ms = 50\nmax_items = 1000\n{extra_config}"
+                 rescan_interval_secs = 1\n{debounce}max_items = 1000\n{extra_config}"
             ),
         )
         .unwrap();
@@ -737,13 +742,13 @@ fn two_gib_sparse_file_is_rejected_by_size_without_being_read() {
 /// server rescans. At no time may the feed carry the half article: the item is absent (or,
 /// for an edit, the old version) until it is complete.
 ///
-/// The server waits for a changed file to be 200 ms old before reading it (`SETTLE` in
-/// src/loader.rs); a writer that pauses longer than that in the middle of a file can still
-/// be published half-written. Writing to a temporary name and renaming is always safe.
+/// The server reads a changed file only once it has not changed for `debounce_ms` (here
+/// 400 ms); a writer that pauses longer than that in the middle of a file can still be
+/// published half-written. Writing to a temporary name and renaming is always safe.
 #[test]
 fn an_article_written_slowly_in_place_is_never_published_truncated() {
     const PAUSE: Duration = Duration::from_millis(150);
-    let ws = Workspace::new("");
+    let ws = Workspace::new("debounce_ms = 400\n");
     three_articles(&ws);
     let server = ServerProcess::start(&ws, None);
     let full = article(

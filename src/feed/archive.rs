@@ -18,24 +18,6 @@ pub fn path(format: Format, number: usize) -> String {
     format!("/archive/{}/{number}.xml", format.name())
 }
 
-/// The complete archive pages of `articles`, oldest first; each page oldest first too.
-pub fn paginate(articles: &[Arc<Article>], config: &Config) -> Vec<Vec<Arc<Article>>> {
-    paginate_ordered(
-        &crate::item::newest_first(articles, config),
-        config.archive_page_size,
-    )
-}
-
-/// The complete pages of `size` articles of `newest_first` (an order made by
-/// [`newest_first`](crate::item::newest_first)), oldest page first, each oldest first.
-pub fn paginate_ordered(newest_first: &[Arc<Article>], size: usize) -> Vec<Vec<Arc<Article>>> {
-    let oldest_first: Vec<&Arc<Article>> = newest_first.iter().rev().collect();
-    oldest_first
-        .chunks_exact(size.max(1))
-        .map(|chunk| chunk.iter().map(|a| Arc::clone(a)).collect())
-        .collect()
-}
-
 /// The links of archive page `number` of `total`.
 pub fn links(config: &Config, format: Format, number: usize, total: usize) -> FeedHead {
     FeedHead {
@@ -135,7 +117,7 @@ mod tests {
         let config = config();
         let all = articles(23);
         let feeds = Feeds::render(&all, &config).unwrap();
-        assert_eq!(feeds.archive.len(), 4);
+        assert_eq!(feeds.archive_pages(), 4);
         let (mut seen, links, archived) = links_of(&feeds.atom);
         assert!(!archived);
         let mut next = links
@@ -202,7 +184,7 @@ mod tests {
     fn a_new_article_changes_at_most_the_newest_archive_page() {
         let config = config();
         let render_all = |feeds: &Feeds| -> Vec<Vec<u8>> {
-            (1..=feeds.archive.len())
+            (1..=feeds.archive_pages())
                 .map(|n| {
                     feeds
                         .archive_page(Format::Atom, n, &config)
@@ -221,8 +203,13 @@ mod tests {
         assert_eq!(new.len(), old.len() + 1);
         assert_eq!(old[..3], new[..3], "complete older pages keep their bytes");
         assert_ne!(old[3], new[3], "the newest page gains a next-archive link");
-        assert_eq!(after.changed_archive_pages(Some(&before)), vec![4, 5]);
+        // The newest article moves no older one: only the newest page's links change.
+        let moved = Some(all.len() - 1);
+        assert_eq!(
+            after.changed_archive_pages(Some(&before), moved),
+            vec![4, 5]
+        );
         let again = Feeds::render(&all, &config).unwrap();
-        assert!(again.changed_archive_pages(Some(&after)).is_empty());
+        assert!(again.changed_archive_pages(Some(&after), None).is_empty());
     }
 }

@@ -13,7 +13,8 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::article::Article;
 use crate::config::Config;
-use crate::item::{items_of, newest_first, url_id, FeedItem};
+use crate::corpus::{Corpus, Ranking};
+use crate::item::{items_of, url_id, FeedItem};
 
 /// The generator named in every feed.
 pub const GENERATOR: &str = "feedpub";
@@ -201,26 +202,38 @@ pub struct Feeds {
     pub atom: Vec<u8>,
     /// The JSON Feed 1.1 document.
     pub json: Vec<u8>,
-    /// Complete archive pages, oldest first; page `n` (from 1) is `archive[n - 1]`.
-    pub archive: Vec<Vec<Arc<Article>>>,
-    /// Every article of the feed, newest first.
-    pub order: Vec<Arc<Article>>,
+    /// Every article of the feed, in feed order: the subscription feed's newest items, and
+    /// the archive pages' older ones.
+    pub ranking: Ranking,
+    /// How many articles an archive page holds; 0 for a feed without archive pages.
+    pub page_size: usize,
 }
 
 impl Feeds {
     /// Selects the newest items of `articles` and renders every format.
     pub fn render(articles: &[Arc<Article>], config: &Config) -> Result<Feeds, RenderError> {
-        let order = newest_first(articles, config);
-        let archive = archive::paginate_ordered(&order, config.archive_page_size);
+        Feeds::render_ranking(Ranking::new(articles, config.timezone), config)
+    }
+
+    /// Renders the subscription feeds of the articles of `ranking`.
+    pub fn render_ranking(ranking: Ranking, config: &Config) -> Result<Feeds, RenderError> {
+        let pages = ranking.archive_pages(config.archive_page_size);
         let mut heads =
-            [Format::Rss, Format::Atom].map(|f| FeedHead::subscription(config, f, archive.len()));
+            [Format::Rss, Format::Atom].map(|f| FeedHead::subscription(config, f, pages));
         let json_head = FeedHead {
             self_url: config.url(json::PATH),
             prev_archive: None,
             ..heads[0].clone()
         };
         let [rss_head, atom_head] = &mut heads;
-        Feeds::render_with(order, config, rss_head, atom_head, &json_head, archive)
+        Feeds::render_with(
+            ranking,
+            config,
+            rss_head,
+            atom_head,
+            &json_head,
+            config.archive_page_size,
+        )
     }
 
     /// Renders the feeds of one tag: the newest items of `articles` that carry `tag`, at
@@ -230,11 +243,18 @@ impl Feeds {
         config: &Config,
         tag: &str,
     ) -> Result<Feeds, RenderError> {
-        let tagged: Vec<Arc<Article>> = articles
+        let tagged = articles
             .iter()
-            .filter(|a| a.tags.iter().any(|t| tag_slug(t) == tag_slug(tag)))
-            .cloned()
-            .collect();
+            .filter(|a| a.tags.iter().any(|t| tag_slug(t) == tag_slug(tag)));
+        Feeds::render_tag_ranking(Ranking::new(tagged, config.timezone), config, tag)
+    }
+
+    /// Renders the feeds of the tag `tag`, whose articles are those of `ranking`.
+    pub fn render_tag_ranking(
+        ranking: Ranking,
+        config: &Config,
+        tag: &str,
+    ) -> Result<Feeds, RenderError> {
         let head = |path: &str| FeedHead {
             title: format!("{}: {tag}", config.title),
             id: format!("{}tags/{}", config.id_prefix, url_id(&tag_slug(tag))),
@@ -243,12 +263,12 @@ impl Feeds {
             ..FeedHead::default()
         };
         Feeds::render_with(
-            newest_first(&tagged, config),
+            ranking,
             config,
             &head(rss::PATH),
             &head(atom::PATH),
             &head(json::PATH),
-            Vec::new(),
+            0,
         )
     }
 
@@ -258,29 +278,38 @@ impl Feeds {
         articles: &[Arc<Article>],
         config: &Config,
     ) -> Result<Vec<(String, Feeds)>, RenderError> {
-        tags_of(articles)
-            .into_iter()
-            .map(|tag| Feeds::render_tag(articles, config, &tag).map(|feeds| (tag, feeds)))
+        let corpus = Corpus::new(articles, config.timezone);
+        corpus
+            .tags()
+            .map(|(_, tag)| {
+                Feeds::render_tag_ranking(tag.ranking.clone(), config, tag.name())
+                    .map(|feeds| (tag.name().to_string(), feeds))
+            })
             .collect()
     }
 
     fn render_with(
-        order: Vec<Arc<Article>>,
+        ranking: Ranking,
         config: &Config,
         rss_head: &FeedHead,
         atom_head: &FeedHead,
         json_head: &FeedHead,
-        archive: Vec<Vec<Arc<Article>>>,
+        page_size: usize,
     ) -> Result<Feeds, RenderError> {
-        let items = items_of(&order, config, config.max_items);
+        let items = items_of(ranking.newest(config.max_items), config);
         Ok(Feeds {
             rss: rss::render_rss(&items, config, rss_head)?,
             atom: atom::render_atom(&items, config, atom_head)?,
             json: json::render_json(&items, config, json_head)?,
             items,
-            archive,
-            order,
+            ranking,
+            page_size,
         })
+    }
+
+    /// How many archive pages there are.
+    pub fn archive_pages(&self) -> usize {
+        self.ranking.archive_pages(self.page_size)
     }
 
     /// Each subscription document with its file name in the output folder.
@@ -299,34 +328,49 @@ impl Feeds {
         number: usize,
         config: &Config,
     ) -> Option<Result<Vec<u8>, RenderError>> {
-        let page = self.archive.get(number.checked_sub(1)?)?;
+        let page = self.ranking.archive_page(self.page_size, number)?;
         Some(archive::render_page(
             format,
             number,
-            self.archive.len(),
-            page,
+            self.archive_pages(),
+            &page,
             config,
         ))
     }
 
     /// Numbers of the archive pages whose bytes differ from those of `previous` (all of
-    /// them without a previous generation).
-    pub fn changed_archive_pages(&self, previous: Option<&Feeds>) -> Vec<usize> {
-        (1..=self.archive.len())
+    /// them without a previous generation). `first_moved` is the smallest oldest-first
+    /// position whose article may have changed since then (see
+    /// [`Moved`](crate::corpus::Moved)): the pages before the one that holds it are not
+    /// compared, so that a new article costs only the newest pages.
+    pub fn changed_archive_pages(
+        &self,
+        previous: Option<&Feeds>,
+        first_moved: Option<usize>,
+    ) -> Vec<usize> {
+        let total = self.archive_pages();
+        let Some(previous) = previous else {
+            return (1..=total).collect();
+        };
+        let before = previous.archive_pages();
+        let size = self.page_size.max(1);
+        let unmoved = first_moved.map_or(total, |p| (p / size).min(total));
+        let mut old = previous.ranking.iter().rev().skip(unmoved * size);
+        let mut new = self.ranking.iter().rev().skip(unmoved * size);
+        (1..=total)
             .filter(|&n| {
-                let Some(previous) = previous else {
-                    return true;
-                };
-                let same_page = previous.archive.get(n - 1).is_some_and(|old| {
-                    old.len() == self.archive[n - 1].len()
-                        && old
-                            .iter()
-                            .zip(&self.archive[n - 1])
-                            .all(|(a, b)| Arc::ptr_eq(a, b) || a == b)
-                });
+                let mut same_page = n <= before;
+                if n > unmoved {
+                    for _ in 0..size {
+                        match (old.next(), new.next()) {
+                            (Some(a), Some(b)) if Arc::ptr_eq(a, b) || a == b => {}
+                            _ => same_page = false,
+                        }
+                    }
+                }
                 // A page's links name its neighbours: the newest page changes when a newer
                 // page appears after it.
-                let same_neighbours = (n < self.archive.len()) == (n < previous.archive.len());
+                let same_neighbours = (n < total) == (n < before);
                 !(same_page && same_neighbours)
             })
             .collect()
