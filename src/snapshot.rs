@@ -202,19 +202,29 @@ impl Snapshot {
                 links.join(", ")
             })
         };
-        let resources = |feeds: &Feeds, prefix: &str, old: Option<&FeedResources>| FeedResources {
-            rss: Resource {
-                link_header: link_header(&format!("{prefix}{}", rss::PATH)),
-                ..make(RSS_TYPE, feeds.rss.clone(), old.map(|o| &o.rss))
-            },
-            atom: Resource {
-                link_header: link_header(&format!("{prefix}{}", atom::PATH)),
-                ..make(ATOM_TYPE, feeds.atom.clone(), old.map(|o| &o.atom))
-            },
-            json: Resource {
-                link_header: link_header(&format!("{prefix}{}", json::PATH)),
-                ..make(JSON_FEED_TYPE, feeds.json.clone(), old.map(|o| &o.json))
-            },
+        // The three documents are compressed at once.
+        let resources = |feeds: &Feeds, prefix: &str, old: Option<&FeedResources>| {
+            let one = |content_type, body: &Vec<u8>, old: Option<&Resource>, path: &str| Resource {
+                link_header: link_header(&format!("{prefix}{path}")),
+                ..make(content_type, body.clone(), old)
+            };
+            let (rss, (atom, json)) = rayon::join(
+                || one(RSS_TYPE, &feeds.rss, old.map(|o| &o.rss), rss::PATH),
+                || {
+                    rayon::join(
+                        || one(ATOM_TYPE, &feeds.atom, old.map(|o| &o.atom), atom::PATH),
+                        || {
+                            one(
+                                JSON_FEED_TYPE,
+                                &feeds.json,
+                                old.map(|o| &o.json),
+                                json::PATH,
+                            )
+                        },
+                    )
+                },
+            );
+            FeedResources { rss, atom, json }
         };
         // Documents show the newest `max_items` articles (and the number of archive pages):
         // when those are the same parsed articles, the bytes are the same and are kept.
