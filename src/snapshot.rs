@@ -546,6 +546,60 @@ mod tests {
         assert!(again.article_page("99").is_none());
     }
 
+    #[test]
+    fn an_edit_outside_the_newest_items_renders_no_feed_again() {
+        let config = Arc::new(
+            Config::parse(
+                Path::new("t.toml"),
+                "max_items = 5\narchive_page_size = 5",
+                &Overrides::default(),
+            )
+            .unwrap(),
+        );
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let all = articles(28);
+        let first = Snapshot::build(Arc::clone(&config), &all, None, None, t0).unwrap();
+        // Article 2 (2 May) is on the oldest archive page; its new version keeps its date.
+        let text = format!(
+            "2 May 2020\nStory 2, corrected\n\n{}",
+            "Body text. ".repeat(50)
+        );
+        let edited = Arc::new(Article::parse(Path::new("2.txt"), &text).unwrap().article);
+        let changes = Changes {
+            withdrawn: vec![Arc::clone(&all[1])],
+            published: vec![Arc::clone(&edited)],
+        };
+        let t1 = t0 + Duration::from_secs(60);
+        let next = first.update(Arc::clone(&config), &changes, t1).unwrap();
+        let same_bytes =
+            |a: &Resource, b: &Resource| a.identity.body.as_ptr() == b.identity.body.as_ptr();
+        assert!(
+            same_bytes(&first.main.rss, &next.main.rss),
+            "the feed is not rendered again"
+        );
+        assert!(same_bytes(&first.main.atom, &next.main.atom));
+        assert!(same_bytes(&first.main.json, &next.main.json));
+        // The home page lists the newest 100 articles, this one among them.
+        assert!(!same_bytes(&first.index, &next.index));
+        assert_eq!(next.generation, first.generation + 1);
+        assert_eq!(
+            next.archive_modified[0], t1,
+            "the page holding the edit changed"
+        );
+        assert_eq!(next.archive_modified[1..], first.archive_modified[1..]);
+        assert!(String::from_utf8(
+            next.archive_page(Format::Atom, 1)
+                .unwrap()
+                .identity
+                .body
+                .to_vec()
+        )
+        .unwrap()
+        .contains("Story 2, corrected"));
+        assert_eq!(next.articles.get("2").unwrap().last_modified, t1);
+        assert_eq!(next.articles.get("3").unwrap().last_modified, t0);
+    }
+
     /// An article as a scraper might write it: `slot` names the file, `id` the identity.
     fn tagged(slot: u8, id: u8, day: u8, hour: u8, tags: &[u8], words: u8) -> Arc<Article> {
         let tags: Vec<String> = tags
