@@ -641,13 +641,14 @@ fn read_entry(
             }),
         );
     }
-    let mut bytes = Vec::with_capacity(fingerprint.len as usize);
-    let read =
-        fs::File::open(path).and_then(|file| file.take(max_bytes + 1).read_to_end(&mut bytes));
-    if let Err(e) = read {
-        return entry(None, Err(unreadable(e)));
-    }
-    match fs::metadata(path) {
+    let mut bytes = Vec::with_capacity(fingerprint.len as usize + 1);
+    // The file is looked at again through the open handle after reading (cheaper than by
+    // path): a size or time that moved means it changed while it was read.
+    let read = fs::File::open(path).and_then(|mut file| {
+        (&mut file).take(max_bytes + 1).read_to_end(&mut bytes)?;
+        file.metadata()
+    });
+    match read {
         Ok(after)
             if Fingerprint::of(&after) == fingerprint && bytes.len() as u64 == fingerprint.len => {}
         Ok(_) => return None,
