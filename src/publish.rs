@@ -108,14 +108,35 @@ fn remove_stale_temps(dir: &Path, name: &str) {
 }
 
 /// Writes every `(name, bytes)` pair into `dir`.
-pub fn write_all<'a, N: AsRef<str>>(
+pub fn write_all<'a, N: AsRef<str> + Sync>(
     dir: &Path,
     files: impl IntoIterator<Item = (N, &'a [u8])>,
 ) -> Result<Vec<Written>, PublishError> {
-    files
-        .into_iter()
-        .map(|(name, bytes)| write_atomically(dir, name.as_ref(), bytes))
-        .collect()
+    // Each file is flushed to disk before its rename; the flushes wait on the disk, not on
+    // the processor, so several files are written at once.
+    let files: Vec<(N, &[u8])> = files.into_iter().collect();
+    let mut written = Vec::with_capacity(files.len());
+    for batch in files.chunks(16) {
+        let results: Vec<Result<Written, PublishError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|(name, bytes)| {
+                    scope.spawn(move || write_atomically(dir, name.as_ref(), bytes))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for result in results {
+            written.push(result?);
+        }
+    }
+    Ok(written)
 }
 
 /// Removes the feeds of tags no article carries any more: every folder in `dir/tags` whose
