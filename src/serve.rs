@@ -200,6 +200,7 @@ impl Regenerator {
             tracing::debug!(
                 files_examined = refresh.files_examined,
                 files_read = refresh.files_read,
+                millis = started.elapsed().as_millis() as u64,
                 "rescan: nothing changed"
             );
             return Ok((None, held));
