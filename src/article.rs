@@ -196,12 +196,13 @@ static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The seven groups of [`FOOTER`] (hour, minute, year, month, day, number, views) when
-/// `line` matches it. An ASCII line is read by hand, with exactly the pattern's meaning;
-/// any other line goes through the regular expression, whose `\d`, `\s` and `(?i)` are
+/// `line` matches it. A line whose only non-ASCII characters are white space (scraped
+/// footers use no-break spaces) is read by hand, with exactly the pattern's meaning; any
+/// other line goes through the regular expression, whose `\d` and `(?i)` are
 /// Unicode-aware.
 fn footer_captures(line: &str) -> Option<[Option<&str>; 7]> {
-    if line.is_ascii() {
-        return ascii_footer(line);
+    if line.is_ascii() || line.chars().all(|c| c.is_ascii() || c.is_whitespace()) {
+        return read_footer(line);
     }
     let caps = FOOTER.captures(line)?;
     let mut groups = [None; 7];
@@ -211,21 +212,20 @@ fn footer_captures(line: &str) -> Option<[Option<&str>; 7]> {
     Some(groups)
 }
 
-/// [`FOOTER`] on an ASCII line. Every group of digits in the pattern is followed by white
-/// space, punctuation or the end, so a group takes a whole run of digits or fails.
-fn ascii_footer(line: &str) -> Option<[Option<&str>; 7]> {
+/// [`FOOTER`] on a line whose non-ASCII characters are all white space. Every group of
+/// digits in the pattern is followed by white space, punctuation or the end, so a group
+/// takes a whole run of digits or fails.
+fn read_footer(line: &str) -> Option<[Option<&str>; 7]> {
     struct Cursor<'a> {
         s: &'a str,
         i: usize,
     }
     impl<'a> Cursor<'a> {
         fn space(&mut self) -> &mut Self {
-            // ASCII characters with the Unicode White_Space property, as `\s` means.
-            while let Some(b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') =
-                self.s.as_bytes().get(self.i)
-            {
-                self.i += 1;
-            }
+            // `\s` is the Unicode White_Space property, as `char::is_whitespace`.
+            let rest = &self.s[self.i..];
+            let trimmed = rest.trim_start_matches(char::is_whitespace);
+            self.i += rest.len() - trimmed.len();
             self
         }
         fn byte(&mut self, b: u8) -> Option<()> {
@@ -354,14 +354,15 @@ impl Article {
                     .0
             }
         };
-        let mut parsed = if crate::markdown::is_markdown(path) {
+        let markdown = crate::markdown::is_markdown(path);
+        let mut parsed = if markdown {
             crate::markdown::parse(path, &text)?
         } else {
             Article::parse(path, &text)?
         };
         warnings.append(&mut parsed.warnings);
         parsed.warnings = warnings;
-        remove_forbidden_characters(&mut parsed, &text)?;
+        remove_forbidden_characters(&mut parsed, &text, !markdown)?;
         Ok(parsed)
     }
 
@@ -552,8 +553,13 @@ pub fn clean_lines<'a>(
     tabs_to_spaces: bool,
     warnings: &mut Vec<Diagnostic>,
 ) -> Vec<Cow<'a, str>> {
-    let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
-    for (index, raw) in text.split('\n').enumerate() {
+    let bytes = text.as_bytes();
+    let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
+    let ends = memchr::memchr_iter(b'\n', bytes).chain([bytes.len()]);
+    let mut start = 0;
+    for (index, end) in ends.enumerate() {
+        let raw = &text[start..end];
+        start = end + 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         if is_clean_line(raw.as_bytes(), tabs_to_spaces) {
             lines.push(Cow::Borrowed(raw));
@@ -635,7 +641,14 @@ pub fn is_xml_char(c: char) -> bool {
 /// one warning. Lines are cleaned before parsing, but Markdown can still produce such
 /// characters from escapes (`\u0001` in TOML, `\x01` in YAML front matter) and character
 /// references (`&#1;`), and one of them would make every feed ill-formed.
-fn remove_forbidden_characters(parsed: &mut Parsed, text: &str) -> Result<(), ArticleError> {
+///
+/// With `from_clean_lines` (a text article), the title and the paragraphs are made of lines
+/// that [`clean_lines`] already cleaned, and are not scanned again.
+fn remove_forbidden_characters(
+    parsed: &mut Parsed,
+    text: &str,
+    from_clean_lines: bool,
+) -> Result<(), ArticleError> {
     let article = &mut parsed.article;
     let mut removed = 0usize;
     let mut clean = |s: &mut String| {
@@ -645,9 +658,11 @@ fn remove_forbidden_characters(parsed: &mut Parsed, text: &str) -> Result<(), Ar
             removed += before - s.chars().count();
         }
     };
-    clean(&mut article.title);
+    if !from_clean_lines {
+        clean(&mut article.title);
+        article.paragraphs.iter_mut().for_each(&mut clean);
+    }
     clean(&mut article.id);
-    article.paragraphs.iter_mut().for_each(&mut clean);
     article.tags.iter_mut().for_each(&mut clean);
     article.html.iter_mut().for_each(&mut clean);
     article.summary.iter_mut().for_each(&mut clean);
@@ -699,25 +714,46 @@ fn collapse_spaces(text: &str) -> String {
 }
 
 /// A line of page chrome: every part between runs of spaces is a known chrome label.
+///
+/// Parts are split at two ASCII spaces in a row and at no-break spaces; `line` is trimmed,
+/// so the parts are the words of the line grouped at every gap of white space that holds
+/// either.
 fn is_chrome(line: &str) -> bool {
-    let mut any = false;
-    for part in line.split("  ").flat_map(|p| p.split('\u{a0}')) {
-        if part.split_whitespace().next().is_none() {
-            continue;
-        }
-        any = true;
-        let is_label = CHROME_LABELS.iter().any(|label| {
+    // Every label starts with one of these letters, and so does the first part.
+    if !matches!(
+        line.as_bytes().first().map(u8::to_ascii_lowercase),
+        Some(b'p' | b's' | b'e' | b'b')
+    ) {
+        return false;
+    }
+    let is_label = |part: &str| {
+        CHROME_LABELS.iter().any(|label| {
             let mut words = part.split_whitespace();
             label
                 .split(' ')
                 .all(|l| words.next().is_some_and(|w| w.eq_ignore_ascii_case(l)))
                 && words.next().is_none()
-        });
-        if !is_label {
-            return false;
+        })
+    };
+    let mut part_start = 0;
+    let mut previous_end = 0;
+    let mut any = false;
+    for word in line.split_whitespace() {
+        let start = word.as_ptr() as usize - line.as_ptr() as usize;
+        let gap = &line.as_bytes()[previous_end..start];
+        if gap
+            .windows(2)
+            .any(|w| w == b"  " || w == "\u{a0}".as_bytes())
+        {
+            if !is_label(&line[part_start..previous_end]) {
+                return false;
+            }
+            part_start = start;
         }
+        previous_end = start + word.len();
+        any = true;
     }
-    any
+    any && is_label(&line[part_start..previous_end])
 }
 
 /// `Some(Ok(date))` for a valid date line, `Some(Err(..))` for a date line naming a day
