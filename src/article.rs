@@ -340,7 +340,9 @@ impl Article {
             });
         }
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let text = match std::str::from_utf8(bytes) {
+        // simdutf8 validates with vector instructions; its `compat` flavour reports where
+        // invalid input starts, as `std::str::from_utf8` does.
+        let text = match simdutf8::compat::from_utf8(bytes) {
             Ok(text) => Cow::Borrowed(text),
             Err(e) => {
                 let line = 1 + memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count();
@@ -379,7 +381,7 @@ impl Article {
         let lines: Vec<(usize, &str)> = cleaned
             .iter()
             .enumerate()
-            .map(|(index, line)| (index + 1, line.trim()))
+            .map(|(index, line)| (index + 1, trim(line)))
             .collect();
 
         let content: Vec<usize> = (0..lines.len())
@@ -554,6 +556,12 @@ pub fn clean_lines<'a>(
     warnings: &mut Vec<Diagnostic>,
 ) -> Vec<Cow<'a, str>> {
     let bytes = text.as_bytes();
+    // Usually no line needs repair, and one scan of the whole text shows it.
+    let all_clean = !bytes.chunks(32).any(|chunk| {
+        chunk.iter().fold(false, |found, &b| {
+            found | ((b < 0x20) & (b != b'\n')) | (b == 0xEF)
+        })
+    });
     let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
     let ends = memchr::memchr_iter(b'\n', bytes).chain([bytes.len()]);
     let mut start = 0;
@@ -561,7 +569,7 @@ pub fn clean_lines<'a>(
         let raw = &text[start..end];
         start = end + 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if is_clean_line(raw.as_bytes(), tabs_to_spaces) {
+        if all_clean || is_clean_line(raw.as_bytes(), tabs_to_spaces) {
             lines.push(Cow::Borrowed(raw));
             continue;
         }
@@ -699,6 +707,14 @@ fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// `line.trim()`, at once when the line starts and ends with visible ASCII.
+fn trim(line: &str) -> &str {
+    match line.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => line,
+        _ => line.trim(),
+    }
 }
 
 /// The words of `text` (split at Unicode white space) joined by single spaces.
