@@ -8,6 +8,7 @@
 //! line (`12 May 2018`), the title, body paragraphs separated by blank lines, and an optional
 //! footer `12:55 - 2018/05/12 / number : 26462 / Show Count : 569`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -194,17 +195,105 @@ static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the footer pattern is a valid regular expression")
 });
 
+/// The seven groups of [`FOOTER`] (hour, minute, year, month, day, number, views) when
+/// `line` matches it. A line whose only non-ASCII characters are white space (scraped
+/// footers use no-break spaces) is read by hand, with exactly the pattern's meaning; any
+/// other line goes through the regular expression, whose `\d` and `(?i)` are
+/// Unicode-aware.
+fn footer_captures(line: &str) -> Option<[Option<&str>; 7]> {
+    if line.is_ascii() || line.chars().all(|c| c.is_ascii() || c.is_whitespace()) {
+        return read_footer(line);
+    }
+    let caps = FOOTER.captures(line)?;
+    let mut groups = [None; 7];
+    for (i, group) in groups.iter_mut().enumerate() {
+        *group = caps.get(i + 1).map(|m| m.as_str());
+    }
+    Some(groups)
+}
+
+/// [`FOOTER`] on a line whose non-ASCII characters are all white space. Every group of
+/// digits in the pattern is followed by white space, punctuation or the end, so a group
+/// takes a whole run of digits or fails.
+fn read_footer(line: &str) -> Option<[Option<&str>; 7]> {
+    struct Cursor<'a> {
+        s: &'a str,
+        i: usize,
+    }
+    impl<'a> Cursor<'a> {
+        fn space(&mut self) -> &mut Self {
+            // `\s` is the Unicode White_Space property, as `char::is_whitespace`.
+            let rest = &self.s[self.i..];
+            let trimmed = rest.trim_start_matches(char::is_whitespace);
+            self.i += rest.len() - trimmed.len();
+            self
+        }
+        fn byte(&mut self, b: u8) -> Option<()> {
+            (self.s.as_bytes().get(self.i) == Some(&b)).then(|| self.i += 1)
+        }
+        fn word(&mut self, w: &str) -> Option<()> {
+            let end = self.i + w.len();
+            let got = self.s.as_bytes().get(self.i..end)?;
+            got.eq_ignore_ascii_case(w.as_bytes()).then(|| self.i = end)
+        }
+        fn digits(&mut self, min: usize, max: usize) -> Option<&'a str> {
+            let run = self.s.as_bytes()[self.i..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if run < min || run > max {
+                return None;
+            }
+            let digits = &self.s[self.i..self.i + run];
+            self.i += run;
+            Some(digits)
+        }
+        fn at_end(&self) -> bool {
+            self.i == self.s.len()
+        }
+    }
+    let mut c = Cursor { s: line, i: 0 };
+    let hour = c.digits(1, 2)?;
+    c.space().byte(b':')?;
+    let minute = c.space().digits(1, 2)?;
+    c.space().byte(b'-')?;
+    let year = c.space().digits(4, 4)?;
+    c.space().byte(b'/')?;
+    let month = c.space().digits(1, 2)?;
+    c.space().byte(b'/')?;
+    let day = c.space().digits(1, 2)?;
+    c.space().byte(b'/')?;
+    c.space().word("number")?;
+    c.space().byte(b':')?;
+    let number = c.space().digits(1, 19)?;
+    let mut views = None;
+    if !c.space().at_end() {
+        c.byte(b'/')?;
+        c.space().word("show")?;
+        c.space().word("count")?;
+        c.space().byte(b':')?;
+        views = Some(c.space().digits(1, 19)?);
+        if !c.at_end() {
+            return None;
+        }
+    }
+    Some([
+        Some(hour),
+        Some(minute),
+        Some(year),
+        Some(month),
+        Some(day),
+        Some(number),
+        views,
+    ])
+}
+
 /// A line that is meant as a footer (it names both the number and the view count, or starts
 /// with the footer's `HH:MM - YYYY/` time stamp) but does not match [`FOOTER`]. A paragraph
 /// that merely mentions "number: 110" is body text.
 static FOOTERISH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(number\s*:\s*\d+.*show\s*count)|^\d{1,2}\s*:\s*\d{1,2}\s*-\s*\d{4}\s*/")
         .expect("valid regular expression")
-});
-
-static DATE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})$")
-        .expect("the date pattern is a valid regular expression")
 });
 
 /// Words of the page chrome around a scraped article (links to print or mail the page).
@@ -243,21 +332,20 @@ impl Article {
     /// a warning. Characters that XML 1.0 forbids are removed with a warning.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Parsed, ArticleError> {
         let mut warnings = Vec::new();
-        if let Some(pos) = bytes.iter().position(|&b| b == 0) {
-            let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count();
+        if let Some(pos) = memchr::memchr(0, bytes) {
+            let line = 1 + memchr::memchr_iter(b'\n', &bytes[..pos]).count();
             return Err(ArticleError::Binary {
                 path: path.to_path_buf(),
                 line,
             });
         }
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let text = match std::str::from_utf8(bytes) {
-            Ok(text) => std::borrow::Cow::Borrowed(text),
+        // simdutf8 validates with vector instructions; its `compat` flavour reports where
+        // invalid input starts, as `std::str::from_utf8` does.
+        let text = match simdutf8::compat::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
             Err(e) => {
-                let line = 1 + bytes[..e.valid_up_to()]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count();
+                let line = 1 + memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count();
                 warnings.push(Diagnostic {
                     path: path.to_path_buf(),
                     line: Some(line),
@@ -268,14 +356,15 @@ impl Article {
                     .0
             }
         };
-        let mut parsed = if crate::markdown::is_markdown(path) {
+        let markdown = crate::markdown::is_markdown(path);
+        let mut parsed = if markdown {
             crate::markdown::parse(path, &text)?
         } else {
             Article::parse(path, &text)?
         };
         warnings.append(&mut parsed.warnings);
         parsed.warnings = warnings;
-        remove_forbidden_characters(&mut parsed, &text)?;
+        remove_forbidden_characters(&mut parsed, &text, !markdown)?;
         Ok(parsed)
     }
 
@@ -286,11 +375,13 @@ impl Article {
         let mut warnings = Vec::new();
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
 
-        // Lines, 1-based, trimmed, with characters XML cannot carry removed.
-        let lines: Vec<(usize, String)> = clean_lines(path, text, true, &mut warnings)
-            .into_iter()
+        // Lines, trimmed, with characters XML cannot carry removed; line `i` is line `i + 1`
+        // of the file.
+        let cleaned = clean_lines(path, text, true, &mut warnings);
+        let lines: Vec<(usize, &str)> = cleaned
+            .iter()
             .enumerate()
-            .map(|(index, line)| (index + 1, line.trim().to_string()))
+            .map(|(index, line)| (index + 1, trim(line)))
             .collect();
 
         let content: Vec<usize> = (0..lines.len())
@@ -304,8 +395,8 @@ impl Article {
         let mut footer = None;
         let mut body_end = lines.len();
         let (footer_line, footer_text) = &lines[last];
-        if let Some(caps) = FOOTER.captures(footer_text) {
-            let num = |i: usize| caps.get(i).map(|m| m.as_str().parse::<u64>());
+        if let Some(caps) = footer_captures(footer_text) {
+            let num = |i: usize| caps[i - 1].map(str::parse::<u64>);
             let bad_footer = || ArticleError::BadFooter {
                 path: path_buf.clone(),
                 line: *footer_line,
@@ -355,7 +446,7 @@ impl Article {
         // Chrome, then the date line, then the title.
         let mut cursor = content.iter().copied().filter(|&i| i < body_end).peekable();
         while let Some(&i) = cursor.peek() {
-            if is_chrome(&lines[i].1) {
+            if is_chrome(lines[i].1) {
                 cursor.next();
             } else {
                 break;
@@ -363,7 +454,7 @@ impl Article {
         }
         let mut date_line = None;
         if let Some(&i) = cursor.peek() {
-            if let Some(date) = parse_date_line(&lines[i].1) {
+            if let Some(date) = parse_date_line(lines[i].1) {
                 let date = date.map_err(|what| ArticleError::BadDate {
                     path: path_buf.clone(),
                     line: lines[i].0,
@@ -383,24 +474,32 @@ impl Article {
                 line,
             });
         };
-        let title = collapse_spaces(&lines[title_index].1);
+        let title = collapse_spaces(lines[title_index].1);
 
+        // Paragraphs: runs of non-empty lines, joined with a space.
         let mut paragraphs = Vec::new();
-        let mut current = String::new();
-        for (_, line) in &lines[title_index + 1..body_end] {
-            if line.is_empty() {
-                if !current.is_empty() {
-                    paragraphs.push(std::mem::take(&mut current));
-                }
-            } else {
-                if !current.is_empty() {
-                    current.push(' ');
-                }
-                current.push_str(line);
+        let body = &lines[title_index + 1..body_end];
+        let mut start = 0;
+        while start < body.len() {
+            if body[start].1.is_empty() {
+                start += 1;
+                continue;
             }
-        }
-        if !current.is_empty() {
-            paragraphs.push(current);
+            let end = body[start..]
+                .iter()
+                .position(|(_, line)| line.is_empty())
+                .map_or(body.len(), |n| start + n);
+            let run = &body[start..end];
+            let len = run.iter().map(|(_, line)| line.len() + 1).sum::<usize>() - 1;
+            let mut paragraph = String::with_capacity(len);
+            for (n, (_, line)) in run.iter().enumerate() {
+                if n > 0 {
+                    paragraph.push(' ');
+                }
+                paragraph.push_str(line);
+            }
+            paragraphs.push(paragraph);
+            start = end;
         }
 
         let (published, id, views) = match (&footer, date_line) {
@@ -448,40 +547,97 @@ impl Article {
 
 /// Splits `text` into lines (LF or CRLF) and removes the characters XML 1.0 forbids, with a
 /// warning naming the line; stray carriage returns (and tabs, if asked) become spaces.
-pub fn clean_lines(
+///
+/// A line that needs no change is borrowed from `text`; only repaired lines are allocated.
+pub fn clean_lines<'a>(
     path: &Path,
-    text: &str,
+    text: &'a str,
     tabs_to_spaces: bool,
     warnings: &mut Vec<Diagnostic>,
-) -> Vec<String> {
-    text.split('\n')
-        .enumerate()
-        .map(|(index, raw)| {
-            let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            let mut removed = 0usize;
-            let cleaned: String = raw
-                .chars()
-                .filter_map(|c| {
-                    if c == '\r' || (c == '\t' && tabs_to_spaces) {
-                        Some(' ')
-                    } else if is_xml_char(c) {
-                        Some(c)
-                    } else {
-                        removed += 1;
-                        None
-                    }
-                })
-                .collect();
-            if removed > 0 {
-                warnings.push(Diagnostic {
-                    path: path.to_path_buf(),
-                    line: Some(index + 1),
-                    message: format!("removed {removed} character(s) that XML 1.0 forbids"),
-                });
-            }
-            cleaned
+) -> Vec<Cow<'a, str>> {
+    let bytes = text.as_bytes();
+    // Usually no line needs repair, and one scan of the whole text shows it.
+    let all_clean = !bytes.chunks(32).any(|chunk| {
+        chunk.iter().fold(false, |found, &b| {
+            found | ((b < 0x20) & (b != b'\n')) | (b == 0xEF)
         })
-        .collect()
+    });
+    let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
+    let ends = memchr::memchr_iter(b'\n', bytes).chain([bytes.len()]);
+    let mut start = 0;
+    for (index, end) in ends.enumerate() {
+        let raw = &text[start..end];
+        start = end + 1;
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if all_clean || is_clean_line(raw.as_bytes(), tabs_to_spaces) {
+            lines.push(Cow::Borrowed(raw));
+            continue;
+        }
+        let mut removed = 0usize;
+        let cleaned: String = raw
+            .chars()
+            .filter_map(|c| {
+                if c == '\r' || (c == '\t' && tabs_to_spaces) {
+                    Some(' ')
+                } else if is_xml_char(c) {
+                    Some(c)
+                } else {
+                    removed += 1;
+                    None
+                }
+            })
+            .collect();
+        if removed > 0 {
+            warnings.push(Diagnostic {
+                path: path.to_path_buf(),
+                line: Some(index + 1),
+                message: format!("removed {removed} character(s) that XML 1.0 forbids"),
+            });
+        }
+        lines.push(Cow::Owned(cleaned));
+    }
+    lines
+}
+
+/// True when [`clean_lines`] would keep `line` as it is: it holds no control character
+/// (other than a tab that is kept) and neither U+FFFE nor U+FFFF.
+fn is_clean_line(line: &[u8], tabs_to_spaces: bool) -> bool {
+    let keep_tabs = !tabs_to_spaces;
+    if !has_byte_below_space_or_ef(line) {
+        return true;
+    }
+    line.iter().enumerate().all(|(i, &b)| {
+        if b < 0x20 {
+            b == b'\t' && keep_tabs
+        } else {
+            !is_noncharacter_at(line, i)
+        }
+    })
+}
+
+/// True when any byte is a control character (below 0x20) or 0xEF, the lead byte of
+/// U+FFFE and U+FFFF. Written as a branch-free fold over chunks so that it vectorizes.
+fn has_byte_below_space_or_ef(bytes: &[u8]) -> bool {
+    bytes.chunks(32).any(|chunk| {
+        chunk
+            .iter()
+            .fold(false, |found, &b| found | (b < 0x20) | (b == 0xEF))
+    })
+}
+
+/// True when the UTF-8 of U+FFFE or U+FFFF starts at `bytes[i]`.
+fn is_noncharacter_at(bytes: &[u8], i: usize) -> bool {
+    matches!(bytes[i..], [0xEF, 0xBF, 0xBE | 0xBF, ..])
+}
+
+/// True when `s` holds a character that XML 1.0 forbids: the same as
+/// `!s.chars().all(is_xml_char)`, read byte-wise (a `str` cannot hold surrogates).
+fn has_forbidden_character(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    has_byte_below_space_or_ef(bytes)
+        && bytes.iter().enumerate().any(|(i, &b)| {
+            (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || is_noncharacter_at(bytes, i)
+        })
 }
 
 /// True for the characters that XML 1.0 allows in a document (§2.2, `Char`).
@@ -493,19 +649,28 @@ pub fn is_xml_char(c: char) -> bool {
 /// one warning. Lines are cleaned before parsing, but Markdown can still produce such
 /// characters from escapes (`\u0001` in TOML, `\x01` in YAML front matter) and character
 /// references (`&#1;`), and one of them would make every feed ill-formed.
-fn remove_forbidden_characters(parsed: &mut Parsed, text: &str) -> Result<(), ArticleError> {
+///
+/// With `from_clean_lines` (a text article), the title and the paragraphs are made of lines
+/// that [`clean_lines`] already cleaned, and are not scanned again.
+fn remove_forbidden_characters(
+    parsed: &mut Parsed,
+    text: &str,
+    from_clean_lines: bool,
+) -> Result<(), ArticleError> {
     let article = &mut parsed.article;
     let mut removed = 0usize;
     let mut clean = |s: &mut String| {
-        if !s.chars().all(is_xml_char) {
+        if has_forbidden_character(s) {
             let before = s.chars().count();
             s.retain(is_xml_char);
             removed += before - s.chars().count();
         }
     };
-    clean(&mut article.title);
+    if !from_clean_lines {
+        clean(&mut article.title);
+        article.paragraphs.iter_mut().for_each(&mut clean);
+    }
     clean(&mut article.id);
-    article.paragraphs.iter_mut().for_each(&mut clean);
     article.tags.iter_mut().for_each(&mut clean);
     article.html.iter_mut().for_each(&mut clean);
     article.summary.iter_mut().for_each(&mut clean);
@@ -544,41 +709,102 @@ fn file_stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// `line.trim()`, at once when the line starts and ends with visible ASCII.
+fn trim(line: &str) -> &str {
+    match line.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => line,
+        _ => line.trim(),
+    }
+}
+
+/// The words of `text` (split at Unicode white space) joined by single spaces.
 fn collapse_spaces(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// A line of page chrome: every part between runs of spaces is a known chrome label.
+///
+/// Parts are split at two ASCII spaces in a row and at no-break spaces; `line` is trimmed,
+/// so the parts are the words of the line grouped at every gap of white space that holds
+/// either.
 fn is_chrome(line: &str) -> bool {
-    let parts: Vec<String> = line
-        .split("  ")
-        .flat_map(|p| p.split('\u{a0}'))
-        .map(collapse_spaces)
-        .filter(|p| !p.is_empty())
-        .collect();
-    !parts.is_empty()
-        && parts.iter().all(|p| {
-            CHROME_LABELS
-                .iter()
-                .any(|label| p.eq_ignore_ascii_case(label))
+    // Every label starts with one of these letters, and so does the first part.
+    if !matches!(
+        line.as_bytes().first().map(u8::to_ascii_lowercase),
+        Some(b'p' | b's' | b'e' | b'b')
+    ) {
+        return false;
+    }
+    let is_label = |part: &str| {
+        CHROME_LABELS.iter().any(|label| {
+            let mut words = part.split_whitespace();
+            label
+                .split(' ')
+                .all(|l| words.next().is_some_and(|w| w.eq_ignore_ascii_case(l)))
+                && words.next().is_none()
         })
+    };
+    let mut part_start = 0;
+    let mut previous_end = 0;
+    let mut any = false;
+    for word in line.split_whitespace() {
+        let start = word.as_ptr() as usize - line.as_ptr() as usize;
+        let gap = &line.as_bytes()[previous_end..start];
+        if gap
+            .windows(2)
+            .any(|w| w == b"  " || w == "\u{a0}".as_bytes())
+        {
+            if !is_label(&line[part_start..previous_end]) {
+                return false;
+            }
+            part_start = start;
+        }
+        previous_end = start + word.len();
+        any = true;
+    }
+    any && is_label(&line[part_start..previous_end])
 }
 
 /// `Some(Ok(date))` for a valid date line, `Some(Err(..))` for a date line naming a day
 /// that does not exist, `None` when the line is not a date line at all.
+///
+/// A date line is, once white space is collapsed, `D Month YYYY`: a day of one or two
+/// digits, a month name or its abbreviation of at least three letters (any case, an
+/// optional `.` then an optional `,` after it) and a four-digit year.
 fn parse_date_line(line: &str) -> Option<Result<NaiveDate, String>> {
-    let line = collapse_spaces(line);
-    let caps = DATE_LINE.captures(&line)?;
-    let word = caps[2].to_ascii_lowercase();
-    let month = MONTHS
-        .iter()
-        .position(|m| *m == word || (word.len() >= 3 && m.starts_with(word.as_str())))?
-        + 1;
-    let day: u32 = caps[1].parse().ok()?;
-    let year: i32 = caps[3].parse().ok()?;
+    let mut words = line.split_whitespace();
+    let (day, month, year) = (words.next()?, words.next()?, words.next()?);
+    if words.next().is_some() {
+        return None;
+    }
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !(1..=2).contains(&day.len()) || !all_digits(day) || year.len() != 4 || !all_digits(year) {
+        return None;
+    }
+    let month = month.strip_suffix(',').unwrap_or(month);
+    let month = month.strip_suffix('.').unwrap_or(month);
+    if !(3..=9).contains(&month.len()) || !month.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let month = MONTHS.iter().position(|m| {
+        m.len() >= month.len() && m.as_bytes()[..month.len()].eq_ignore_ascii_case(month.as_bytes())
+    })? + 1;
+    let day: u32 = day.parse().ok()?;
+    let year: i32 = year.parse().ok()?;
     Some(
-        NaiveDate::from_ymd_opt(year, month as u32, day)
-            .ok_or_else(|| format!("date line `{line}` names a day that does not exist")),
+        NaiveDate::from_ymd_opt(year, month as u32, day).ok_or_else(|| {
+            format!(
+                "date line `{}` names a day that does not exist",
+                collapse_spaces(line)
+            )
+        }),
     )
 }
 
