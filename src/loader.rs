@@ -641,11 +641,12 @@ fn read_entry(
             }),
         );
     }
-    let mut bytes = Vec::with_capacity(fingerprint.len as usize + 1);
-    // The file is looked at again through the open handle after reading (cheaper than by
-    // path): a size or time that moved means it changed while it was read.
+    // As many bytes as the file had when it was looked at; then it is looked at again
+    // through the open handle (cheaper than by path): a size or time that moved means it
+    // changed while it was read. So no extra read is needed to find the end.
+    let mut bytes = Vec::with_capacity(fingerprint.len as usize);
     let read = fs::File::open(path).and_then(|mut file| {
-        (&mut file).take(max_bytes + 1).read_to_end(&mut bytes)?;
+        (&mut file).take(fingerprint.len).read_to_end(&mut bytes)?;
         file.metadata()
     });
     match read {
