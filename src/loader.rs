@@ -2,9 +2,13 @@
 //!
 //! It lists every regular file (no hidden files, no folders, no symlink leading outside the
 //! folder), reads and parses the ones that changed since the last scan, and returns the
-//! articles with every rejected file. Parsed articles are kept keyed by path with a cheap
-//! fingerprint (size and modification time) confirmed by a content hash, so a rescan costs
-//! what changed, not what exists.
+//! articles with every rejected file ([`Loader::scan`]). Parsed articles are kept keyed by
+//! path with a cheap fingerprint (size and modification time) confirmed by a content hash
+//! (xxh3-128), so a rescan reads what changed, not what exists.
+//!
+//! A refresh of named files ([`Loader::refresh`] with [`Scope::Names`], the names that file
+//! events give) looks at those files only, and says how the published articles changed
+//! ([`Changes`]): its cost is that of the changed files, whatever the size of the folder.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
