@@ -1,4 +1,4 @@
-//! Feed documents: a list of [`FeedItem`](crate::item::FeedItem)s becomes an RSS 2.0
+//! Feed documents: a list of [`FeedItem`]s becomes an RSS 2.0
 //! channel, an Atom 1.0 feed or a JSON Feed 1.1, serialized to bytes; older items are
 //! reachable through RFC 5005 archive pages.
 
