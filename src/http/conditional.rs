@@ -31,29 +31,60 @@ pub enum Precondition {
 /// 4. Otherwise `If-Modified-Since` present with a valid date: not modified after it → 304.
 /// 5. Otherwise → 200.
 pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: SystemTime) -> Precondition {
-    let last_modified = truncate_to_second(last_modified);
     if let Some(value) = header_text(headers, IF_MATCH) {
         if !list_matches(&value, etag, false) {
             return Precondition::Failed;
         }
     } else if let Some(since) = header_date(headers, IF_UNMODIFIED_SINCE) {
-        if last_modified > since {
+        if truncate_to_second(last_modified) > since {
             return Precondition::Failed;
         }
     }
-    if let Some(value) = header_text(headers, IF_NONE_MATCH) {
-        return if list_matches(&value, etag, true) {
+    let mut none_match = headers.get_all(IF_NONE_MATCH).iter();
+    if let Some(first) = none_match.next() {
+        // The usual conditional request repeats the tag it was given: one comparison of
+        // the bytes, without parsing a list.
+        let matched = if first.as_bytes() == etag.as_bytes()
+            && none_match.next().is_none()
+            && is_plain_tag(etag)
+        {
+            true
+        } else {
+            match header_text(headers, IF_NONE_MATCH) {
+                Some(value) => list_matches(&value, etag, true),
+                // Not text: as if absent.
+                None => return modified_since(headers, last_modified),
+            }
+        };
+        return if matched {
             Precondition::NotModified
         } else {
             Precondition::Proceed
         };
     }
-    if let Some(since) = header_date(headers, IF_MODIFIED_SINCE) {
-        if last_modified <= since {
-            return Precondition::NotModified;
-        }
+    modified_since(headers, last_modified)
+}
+
+/// Step 4 of [`evaluate`]: `If-Modified-Since`.
+fn modified_since(headers: &HeaderMap, last_modified: SystemTime) -> Precondition {
+    match header_date(headers, IF_MODIFIED_SINCE) {
+        Some(since) if truncate_to_second(last_modified) <= since => Precondition::NotModified,
+        _ => Precondition::Proceed,
     }
-    Precondition::Proceed
+}
+
+/// Is `etag` one well-formed entity tag (`"…"` or `W/"…"`, only `etagc` characters
+/// between the quotes)? Then a header value with exactly its bytes is a list of that one
+/// tag, which matches it under weak comparison.
+fn is_plain_tag(etag: &str) -> bool {
+    let bytes = etag.as_bytes();
+    let bytes = bytes.strip_prefix(b"W/").unwrap_or(bytes);
+    match bytes {
+        [b'"', inner @ .., b'"'] => inner
+            .iter()
+            .all(|&b| b == 0x21 || (0x23..=0x7e).contains(&b)),
+        _ => false,
+    }
 }
 
 /// All values of a header as one list; `None` when absent or not text. The usual single
@@ -128,42 +159,19 @@ impl<'a> Iterator for EntityTags<'a> {
 /// `*` and `identity;q=0`) among `available` (best first). `None` when the client accepts
 /// none of them (406).
 pub fn choose_encoding(headers: &HeaderMap, available: &[Encoding]) -> Option<Encoding> {
-    let Some(accept) = header_text(headers, ACCEPT_ENCODING) else {
+    let Some(accept) = AcceptEncoding::parse(headers) else {
         return available
             .contains(&Encoding::Identity)
             .then_some(Encoding::Identity);
     };
-    // The q-value the client gives `token`, if it names it.
-    let q_of = |token: &str| {
-        accept.split(',').find_map(|part| {
-            let mut pieces = part.split(';');
-            let coding = pieces.next().unwrap_or("").trim();
-            if !coding.eq_ignore_ascii_case(token) {
-                return None;
-            }
-            let mut q = 1000;
-            for param in pieces {
-                let param = param.trim();
-                if let Some(v) = param
-                    .strip_prefix("q=")
-                    .or_else(|| param.strip_prefix("Q="))
-                {
-                    q = parse_qvalue(v.trim()).unwrap_or(0);
-                }
-            }
-            Some(q)
-        })
-    };
-    let star = q_of("*");
+    let star = accept.star;
     let mut best: Option<(Encoding, u32)> = None;
     for &encoding in available {
-        let token = encoding.token();
-        let q = match (q_of(token), encoding) {
-            (Some(q), _) => q,
-            (None, Encoding::Gzip) => q_of("x-gzip").or(star).unwrap_or(0),
+        let q = match encoding {
+            Encoding::Gzip => accept.gzip.or(accept.x_gzip).or(star).unwrap_or(0),
             // Acceptable unless excluded, but never preferred over a coding the client named.
-            (None, Encoding::Identity) => star.unwrap_or(1),
-            (None, _) => star.unwrap_or(0),
+            Encoding::Identity => accept.identity.or(star).unwrap_or(1),
+            Encoding::Brotli => accept.br.or(star).unwrap_or(0),
         };
         if q > 0 && best.is_none_or(|(_, bq)| q > bq) {
             best = Some((encoding, q));
@@ -172,16 +180,92 @@ pub fn choose_encoding(headers: &HeaderMap, available: &[Encoding]) -> Option<En
     best.map(|(e, _)| e)
 }
 
+/// The q-values (in thousandths) an `Accept-Encoding` header gives the codings feedpub
+/// looks at; `None` where it does not name one. When a coding is named twice, its first
+/// entry counts.
+#[derive(Debug, Default)]
+struct AcceptEncoding {
+    star: Option<u32>,
+    br: Option<u32>,
+    gzip: Option<u32>,
+    x_gzip: Option<u32>,
+    identity: Option<u32>,
+}
+
+impl AcceptEncoding {
+    /// Reads every `Accept-Encoding` value in one pass; `None` when the header is absent
+    /// or one of its values is not text.
+    fn parse(headers: &HeaderMap) -> Option<AcceptEncoding> {
+        let values = headers.get_all(ACCEPT_ENCODING);
+        let mut present = false;
+        for value in values.iter() {
+            value.to_str().ok()?;
+            present = true;
+        }
+        if !present {
+            return None;
+        }
+        let mut accept = AcceptEncoding::default();
+        for value in values.iter() {
+            // Checked above: every value is visible ASCII.
+            for part in value.as_bytes().split(|&b| b == b',') {
+                accept.entry(part);
+            }
+        }
+        Some(accept)
+    }
+
+    /// Records one list member, `coding *( ";" param )`.
+    fn entry(&mut self, part: &[u8]) {
+        let mut pieces = part.split(|&b| b == b';');
+        let coding = pieces.next().unwrap_or_default().trim_ascii();
+        let slot = if coding == b"*" {
+            &mut self.star
+        } else if coding.eq_ignore_ascii_case(b"br") {
+            &mut self.br
+        } else if coding.eq_ignore_ascii_case(b"gzip") {
+            &mut self.gzip
+        } else if coding.eq_ignore_ascii_case(b"x-gzip") {
+            &mut self.x_gzip
+        } else if coding.eq_ignore_ascii_case(b"identity") {
+            &mut self.identity
+        } else {
+            return;
+        };
+        if slot.is_some() {
+            return;
+        }
+        let mut q = 1000;
+        for param in pieces {
+            let param = param.trim_ascii();
+            if let Some(v) = param
+                .strip_prefix(b"q=")
+                .or_else(|| param.strip_prefix(b"Q="))
+            {
+                q = parse_qvalue(v.trim_ascii()).unwrap_or(0);
+            }
+        }
+        *slot = Some(q);
+    }
+}
+
 /// Parses a q-value (`0`, `0.5`, `1.000`) into thousandths.
-fn parse_qvalue(v: &str) -> Option<u32> {
-    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
-    if frac.len() > 3 || !frac.chars().all(|c| c.is_ascii_digit()) {
+fn parse_qvalue(v: &[u8]) -> Option<u32> {
+    let (int, frac) = match v.iter().position(|&b| b == b'.') {
+        Some(i) => (&v[..i], &v[i + 1..]),
+        None => (v, &b""[..]),
+    };
+    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let frac_value: u32 = format!("{frac:0<3}").parse().ok()?;
+    let frac_value = frac
+        .iter()
+        .zip([100, 10, 1])
+        .map(|(d, scale)| u32::from(d - b'0') * scale)
+        .sum::<u32>();
     match int {
-        "0" => Some(frac_value),
-        "1" if frac_value == 0 => Some(1000),
+        b"0" => Some(frac_value),
+        b"1" if frac_value == 0 => Some(1000),
         _ => None,
     }
 }
