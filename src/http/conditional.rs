@@ -80,9 +80,10 @@ fn is_plain_tag(etag: &str) -> bool {
     let bytes = etag.as_bytes();
     let bytes = bytes.strip_prefix(b"W/").unwrap_or(bytes);
     match bytes {
-        [b'"', inner @ .., b'"'] => inner
-            .iter()
-            .all(|&b| b == 0x21 || (0x23..=0x7e).contains(&b)),
+        // No early exit: a fold over ~40 bytes compiles to a few vector steps.
+        [b'"', inner @ .., b'"'] => inner.iter().fold(true, |ok, &b| {
+            ok & (b == 0x21 || (0x23..=0x7e).contains(&b))
+        }),
         _ => false,
     }
 }
@@ -374,6 +375,82 @@ mod tests {
         assert_eq!(
             evaluate(&h, TAG, lm() + Duration::from_millis(700)),
             Precondition::NotModified
+        );
+    }
+
+    #[test]
+    fn if_none_match_byte_shortcut_agrees_with_list_parsing() {
+        let weak = "W/\"abc\"";
+        for (etag, value, expected) in [
+            (TAG, TAG, Precondition::NotModified),
+            (weak, weak, Precondition::NotModified),
+            (weak, TAG, Precondition::NotModified),
+            (TAG, weak, Precondition::NotModified),
+            // Not entity tags: equal bytes are no match.
+            ("abc", "abc", Precondition::Proceed),
+            ("\"a\"b\"", "\"a\"b\"", Precondition::Proceed),
+        ] {
+            assert_eq!(
+                evaluate(&headers(&[("if-none-match", value)]), etag, lm()),
+                expected,
+                "{etag} vs {value}"
+            );
+        }
+        // Two header lines are one list.
+        let two = headers(&[("if-none-match", "\"x\""), ("if-none-match", TAG)]);
+        assert_eq!(evaluate(&two, TAG, lm()), Precondition::NotModified);
+        // If-Match is still looked at first.
+        let both = headers(&[("if-match", "\"x\""), ("if-none-match", TAG)]);
+        assert_eq!(evaluate(&both, TAG, lm()), Precondition::Failed);
+    }
+
+    #[test]
+    fn qvalues() {
+        for (v, q) in [
+            ("0", Some(0)),
+            ("1", Some(1000)),
+            ("1.", Some(1000)),
+            ("1.000", Some(1000)),
+            ("0.5", Some(500)),
+            ("0.05", Some(50)),
+            ("0.123", Some(123)),
+            ("1.001", None),
+            ("0.1234", None),
+            ("0.a", None),
+            ("2", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_qvalue(v.as_bytes()), q, "{v}");
+        }
+    }
+
+    #[test]
+    fn encoding_negotiation_first_entry_and_all_lines_count() {
+        use Encoding::*;
+        let all = [Brotli, Gzip, Identity];
+        let pick = |pairs: &[(&'static str, &str)]| choose_encoding(&headers(pairs), &all);
+        assert_eq!(
+            pick(&[("accept-encoding", "br;q=0, br, gzip;q=0.5")]),
+            Some(Gzip)
+        );
+        assert_eq!(pick(&[("accept-encoding", "x-gzip")]), Some(Gzip));
+        assert_eq!(
+            pick(&[
+                ("accept-encoding", "gzip;q=0.2"),
+                ("accept-encoding", "br;q=0.3")
+            ]),
+            Some(Brotli)
+        );
+        assert_eq!(
+            pick(&[
+                ("accept-encoding", "identity;q=0"),
+                ("accept-encoding", "gzip")
+            ]),
+            Some(Gzip)
+        );
+        assert_eq!(
+            pick(&[("accept-encoding", " gzip ; q=0 , br ; q=1 ")]),
+            Some(Brotli)
         );
     }
 

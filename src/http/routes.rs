@@ -441,6 +441,85 @@ pub fn plain(status: StatusCode, text: &'static str, method: &Method) -> Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn resource() -> Resource {
+        let body = "<item>news</item>".repeat(100).into_bytes();
+        let lm = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        Resource {
+            link_header: Some("<https://hub.example>; rel=\"hub\"".into()),
+            ..Resource::new("application/rss+xml", body, lm, true)
+        }
+    }
+
+    fn request(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn prepared_headers_are_those_made_per_response() {
+        let r = resource();
+        let now = r.last_modified + Duration::from_secs(90);
+        let gzip_tag = r.gzip.as_ref().unwrap().etag.clone();
+        for h in [
+            request(&[]),
+            request(&[("accept-encoding", "gzip")]),
+            request(&[("accept-encoding", "br")]),
+            request(&[("accept-encoding", "gzip"), ("if-none-match", &gzip_tag)]),
+        ] {
+            for method in [Method::GET, Method::HEAD] {
+                let fresh = serve(&r, &method, &h, now, 300, false);
+                // Twice: once making the prepared maps, once using them.
+                for _ in 0..2 {
+                    let reused = serve(&r, &method, &h, now, 300, true);
+                    assert_eq!(reused.status(), fresh.status());
+                    assert_eq!(reused.headers(), fresh.headers());
+                    let order =
+                        |r: &Response<Body>| r.headers().keys().cloned().collect::<Vec<_>>();
+                    assert_eq!(order(&reused), order(&fresh));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prepared_headers_follow_the_resource_and_the_clock() {
+        let r = resource();
+        let h = request(&[("accept-encoding", "gzip")]);
+        let later = r.last_modified + Duration::from_secs(5);
+        let _ = serve(&r, &Method::GET, &h, later, 300, true);
+        // The clock behind Last-Modified: Last-Modified is the response's date.
+        let earlier = r.last_modified - Duration::from_secs(5);
+        let response = serve(&r, &Method::GET, &h, earlier, 300, true);
+        assert_eq!(
+            response.headers()[header::LAST_MODIFIED],
+            response.headers()[header::DATE]
+        );
+        assert_eq!(response.headers()[header::DATE], http_date(earlier));
+        // Another max-age, Link or Last-Modified than the maps were made with.
+        let response = serve(&r, &Method::GET, &h, later, 60, true);
+        assert_eq!(
+            response.headers()[header::CACHE_CONTROL],
+            "public, max-age=60"
+        );
+        let relinked = Resource {
+            link_header: None,
+            ..r.clone()
+        };
+        let response = serve(&relinked, &Method::GET, &h, later, 300, true);
+        assert!(response.headers().get(header::LINK).is_none());
+        let mut moved = r.clone();
+        moved.last_modified += Duration::from_secs(2);
+        let response = serve(&moved, &Method::GET, &h, later, 300, true);
+        assert_eq!(
+            response.headers()[header::LAST_MODIFIED],
+            http_date(moved.last_modified)
+        );
+    }
 
     #[test]
     fn routes() {
