@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use hyper::header::{
-    HeaderMap, ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    IF_UNMODIFIED_SINCE,
 };
 
 use crate::render::{truncate_to_second, Encoding};
@@ -31,45 +32,77 @@ pub enum Precondition {
 /// 4. Otherwise `If-Modified-Since` present with a valid date: not modified after it → 304.
 /// 5. Otherwise → 200.
 pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: SystemTime) -> Precondition {
-    if let Some(value) = header_text(headers, IF_MATCH) {
+    let present = Present::of(headers);
+    let if_match = present
+        .if_match
+        .then(|| header_text(headers, IF_MATCH))
+        .flatten();
+    if let Some(value) = if_match {
         if !list_matches(&value, etag, false) {
             return Precondition::Failed;
         }
-    } else if let Some(since) = header_date(headers, IF_UNMODIFIED_SINCE) {
-        if truncate_to_second(last_modified) > since {
-            return Precondition::Failed;
+    } else if present.if_unmodified_since {
+        if let Some(since) = header_date(headers, IF_UNMODIFIED_SINCE) {
+            if truncate_to_second(last_modified) > since {
+                return Precondition::Failed;
+            }
         }
     }
-    let mut none_match = headers.get_all(IF_NONE_MATCH).iter();
-    if let Some(first) = none_match.next() {
+    if present.if_none_match {
+        let mut none_match = headers.get_all(IF_NONE_MATCH).iter();
+        let first = none_match.next().map(HeaderValue::as_bytes);
         // The usual conditional request repeats the tag it was given: one comparison of
         // the bytes, without parsing a list.
-        let matched = if first.as_bytes() == etag.as_bytes()
+        let matched = if first == Some(etag.as_bytes())
             && none_match.next().is_none()
             && is_plain_tag(etag)
         {
-            true
+            Some(true)
         } else {
-            match header_text(headers, IF_NONE_MATCH) {
-                Some(value) => list_matches(&value, etag, true),
-                // Not text: as if absent.
-                None => return modified_since(headers, last_modified),
-            }
+            // Not text: as if absent.
+            header_text(headers, IF_NONE_MATCH).map(|value| list_matches(&value, etag, true))
         };
-        return if matched {
-            Precondition::NotModified
-        } else {
-            Precondition::Proceed
-        };
+        match matched {
+            Some(true) => return Precondition::NotModified,
+            Some(false) => return Precondition::Proceed,
+            None => {}
+        }
     }
-    modified_since(headers, last_modified)
+    if present.if_modified_since {
+        if let Some(since) = header_date(headers, IF_MODIFIED_SINCE) {
+            if truncate_to_second(last_modified) <= since {
+                return Precondition::NotModified;
+            }
+        }
+    }
+    Precondition::Proceed
 }
 
-/// Step 4 of [`evaluate`]: `If-Modified-Since`.
-fn modified_since(headers: &HeaderMap, last_modified: SystemTime) -> Precondition {
-    match header_date(headers, IF_MODIFIED_SINCE) {
-        Some(since) if truncate_to_second(last_modified) <= since => Precondition::NotModified,
-        _ => Precondition::Proceed,
+/// Which precondition headers a request has. One pass over the names of its few headers
+/// costs less than looking each of the four up in the map.
+#[derive(Debug, Default)]
+struct Present {
+    if_match: bool,
+    if_unmodified_since: bool,
+    if_none_match: bool,
+    if_modified_since: bool,
+}
+
+impl Present {
+    fn of(headers: &HeaderMap) -> Present {
+        let mut present = Present::default();
+        for name in headers.keys() {
+            if *name == IF_NONE_MATCH {
+                present.if_none_match = true;
+            } else if *name == IF_MODIFIED_SINCE {
+                present.if_modified_since = true;
+            } else if *name == IF_MATCH {
+                present.if_match = true;
+            } else if *name == IF_UNMODIFIED_SINCE {
+                present.if_unmodified_since = true;
+            }
+        }
+        present
     }
 }
 
