@@ -2,10 +2,11 @@
 //! per generation and then only cloned (cheaply: [`Bytes`] is reference counted) per request.
 
 use std::io::Write;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
 /// A content coding feedpub can serve.
@@ -71,6 +72,60 @@ pub struct Resource {
     pub digest: [u8; 32],
     /// A `Link` header to send with it (WebSub `rel="hub"` and `rel="self"`).
     pub link_header: Option<String>,
+    /// The response headers of each variant, made by the HTTP layer on first use and kept
+    /// with the resource (a clone keeps them too).
+    pub prepared: PreparedHeaders,
+}
+
+/// Ready-made response header maps of a [`Resource`], made once from
+/// [`PreparedHeaders::key`]'s inputs and then cloned per response. Whoever uses them checks
+/// the key first: the resource's public fields may have changed since they were made.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedHeaders(OnceLock<HeaderSet>);
+
+impl PreparedHeaders {
+    /// The headers made earlier, or made now by `make`.
+    pub fn get_or_init(&self, make: impl FnOnce() -> HeaderSet) -> &HeaderSet {
+        self.0.get_or_init(make)
+    }
+}
+
+/// What makes the response headers of a resource differ between uses, besides the variant
+/// and the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderKey {
+    /// The `Cache-Control` max-age.
+    pub max_age: u64,
+    /// [`Resource::last_modified`].
+    pub last_modified: SystemTime,
+    /// [`Resource::link_header`].
+    pub link_header: Option<String>,
+}
+
+/// The response headers of a resource's variants, for one [`HeaderKey`].
+#[derive(Debug, Clone)]
+pub struct HeaderSet {
+    /// What the maps were made from.
+    pub key: HeaderKey,
+    /// For [`Encoding::Identity`], [`Encoding::Gzip`], [`Encoding::Brotli`] (in that order):
+    /// the headers of a 200 and of a 304 response. `None` where the resource has no such
+    /// variant.
+    pub maps: [Option<[HeaderMap; 2]>; 3],
+}
+
+impl HeaderSet {
+    /// The headers of the `encoding` variant: those of a 200 response, or of a 304 when
+    /// `not_modified`.
+    pub fn get(&self, encoding: Encoding, not_modified: bool) -> Option<&HeaderMap> {
+        let index = match encoding {
+            Encoding::Identity => 0,
+            Encoding::Gzip => 1,
+            Encoding::Brotli => 2,
+        };
+        self.maps[index]
+            .as_ref()
+            .map(|pair| &pair[usize::from(not_modified)])
+    }
 }
 
 /// Bodies smaller than this are not worth compressing.
@@ -108,6 +163,7 @@ impl Resource {
             last_modified,
             digest,
             link_header: None,
+            prepared: PreparedHeaders::default(),
         }
     }
 

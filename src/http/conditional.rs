@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use hyper::header::{
-    HeaderMap, ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    IF_UNMODIFIED_SINCE,
 };
 
 use crate::render::{truncate_to_second, Encoding};
@@ -31,29 +32,93 @@ pub enum Precondition {
 /// 4. Otherwise `If-Modified-Since` present with a valid date: not modified after it → 304.
 /// 5. Otherwise → 200.
 pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: SystemTime) -> Precondition {
-    let last_modified = truncate_to_second(last_modified);
-    if let Some(value) = header_text(headers, IF_MATCH) {
+    let present = Present::of(headers);
+    let if_match = present
+        .if_match
+        .then(|| header_text(headers, IF_MATCH))
+        .flatten();
+    if let Some(value) = if_match {
         if !list_matches(&value, etag, false) {
             return Precondition::Failed;
         }
-    } else if let Some(since) = header_date(headers, IF_UNMODIFIED_SINCE) {
-        if last_modified > since {
-            return Precondition::Failed;
+    } else if present.if_unmodified_since {
+        if let Some(since) = header_date(headers, IF_UNMODIFIED_SINCE) {
+            if truncate_to_second(last_modified) > since {
+                return Precondition::Failed;
+            }
         }
     }
-    if let Some(value) = header_text(headers, IF_NONE_MATCH) {
-        return if list_matches(&value, etag, true) {
-            Precondition::NotModified
+    if present.if_none_match {
+        let mut none_match = headers.get_all(IF_NONE_MATCH).iter();
+        let first = none_match.next().map(HeaderValue::as_bytes);
+        // The usual conditional request repeats the tag it was given: one comparison of
+        // the bytes, without parsing a list.
+        let matched = if first == Some(etag.as_bytes())
+            && none_match.next().is_none()
+            && is_plain_tag(etag)
+        {
+            Some(true)
         } else {
-            Precondition::Proceed
+            // Not text: as if absent.
+            header_text(headers, IF_NONE_MATCH).map(|value| list_matches(&value, etag, true))
         };
+        match matched {
+            Some(true) => return Precondition::NotModified,
+            Some(false) => return Precondition::Proceed,
+            None => {}
+        }
     }
-    if let Some(since) = header_date(headers, IF_MODIFIED_SINCE) {
-        if last_modified <= since {
-            return Precondition::NotModified;
+    if present.if_modified_since {
+        if let Some(since) = header_date(headers, IF_MODIFIED_SINCE) {
+            if truncate_to_second(last_modified) <= since {
+                return Precondition::NotModified;
+            }
         }
     }
     Precondition::Proceed
+}
+
+/// Which precondition headers a request has. One pass over the names of its few headers
+/// costs less than looking each of the four up in the map.
+#[derive(Debug, Default)]
+struct Present {
+    if_match: bool,
+    if_unmodified_since: bool,
+    if_none_match: bool,
+    if_modified_since: bool,
+}
+
+impl Present {
+    fn of(headers: &HeaderMap) -> Present {
+        let mut present = Present::default();
+        for name in headers.keys() {
+            if *name == IF_NONE_MATCH {
+                present.if_none_match = true;
+            } else if *name == IF_MODIFIED_SINCE {
+                present.if_modified_since = true;
+            } else if *name == IF_MATCH {
+                present.if_match = true;
+            } else if *name == IF_UNMODIFIED_SINCE {
+                present.if_unmodified_since = true;
+            }
+        }
+        present
+    }
+}
+
+/// Is `etag` one well-formed entity tag (`"…"` or `W/"…"`, only `etagc` characters
+/// between the quotes)? Then a header value with exactly its bytes is a list of that one
+/// tag, which matches it under weak comparison.
+fn is_plain_tag(etag: &str) -> bool {
+    let bytes = etag.as_bytes();
+    let bytes = bytes.strip_prefix(b"W/").unwrap_or(bytes);
+    match bytes {
+        // No early exit: a fold over ~40 bytes compiles to a few vector steps.
+        [b'"', inner @ .., b'"'] => inner.iter().fold(true, |ok, &b| {
+            ok & (b == 0x21 || (0x23..=0x7e).contains(&b))
+        }),
+        _ => false,
+    }
 }
 
 /// All values of a header as one list; `None` when absent or not text. The usual single
@@ -128,42 +193,19 @@ impl<'a> Iterator for EntityTags<'a> {
 /// `*` and `identity;q=0`) among `available` (best first). `None` when the client accepts
 /// none of them (406).
 pub fn choose_encoding(headers: &HeaderMap, available: &[Encoding]) -> Option<Encoding> {
-    let Some(accept) = header_text(headers, ACCEPT_ENCODING) else {
+    let Some(accept) = AcceptEncoding::parse(headers) else {
         return available
             .contains(&Encoding::Identity)
             .then_some(Encoding::Identity);
     };
-    // The q-value the client gives `token`, if it names it.
-    let q_of = |token: &str| {
-        accept.split(',').find_map(|part| {
-            let mut pieces = part.split(';');
-            let coding = pieces.next().unwrap_or("").trim();
-            if !coding.eq_ignore_ascii_case(token) {
-                return None;
-            }
-            let mut q = 1000;
-            for param in pieces {
-                let param = param.trim();
-                if let Some(v) = param
-                    .strip_prefix("q=")
-                    .or_else(|| param.strip_prefix("Q="))
-                {
-                    q = parse_qvalue(v.trim()).unwrap_or(0);
-                }
-            }
-            Some(q)
-        })
-    };
-    let star = q_of("*");
+    let star = accept.star;
     let mut best: Option<(Encoding, u32)> = None;
     for &encoding in available {
-        let token = encoding.token();
-        let q = match (q_of(token), encoding) {
-            (Some(q), _) => q,
-            (None, Encoding::Gzip) => q_of("x-gzip").or(star).unwrap_or(0),
+        let q = match encoding {
+            Encoding::Gzip => accept.gzip.or(accept.x_gzip).or(star).unwrap_or(0),
             // Acceptable unless excluded, but never preferred over a coding the client named.
-            (None, Encoding::Identity) => star.unwrap_or(1),
-            (None, _) => star.unwrap_or(0),
+            Encoding::Identity => accept.identity.or(star).unwrap_or(1),
+            Encoding::Brotli => accept.br.or(star).unwrap_or(0),
         };
         if q > 0 && best.is_none_or(|(_, bq)| q > bq) {
             best = Some((encoding, q));
@@ -172,16 +214,92 @@ pub fn choose_encoding(headers: &HeaderMap, available: &[Encoding]) -> Option<En
     best.map(|(e, _)| e)
 }
 
+/// The q-values (in thousandths) an `Accept-Encoding` header gives the codings feedpub
+/// looks at; `None` where it does not name one. When a coding is named twice, its first
+/// entry counts.
+#[derive(Debug, Default)]
+struct AcceptEncoding {
+    star: Option<u32>,
+    br: Option<u32>,
+    gzip: Option<u32>,
+    x_gzip: Option<u32>,
+    identity: Option<u32>,
+}
+
+impl AcceptEncoding {
+    /// Reads every `Accept-Encoding` value in one pass; `None` when the header is absent
+    /// or one of its values is not text.
+    fn parse(headers: &HeaderMap) -> Option<AcceptEncoding> {
+        let values = headers.get_all(ACCEPT_ENCODING);
+        let mut present = false;
+        for value in values.iter() {
+            value.to_str().ok()?;
+            present = true;
+        }
+        if !present {
+            return None;
+        }
+        let mut accept = AcceptEncoding::default();
+        for value in values.iter() {
+            // Checked above: every value is visible ASCII.
+            for part in value.as_bytes().split(|&b| b == b',') {
+                accept.entry(part);
+            }
+        }
+        Some(accept)
+    }
+
+    /// Records one list member, `coding *( ";" param )`.
+    fn entry(&mut self, part: &[u8]) {
+        let mut pieces = part.split(|&b| b == b';');
+        let coding = pieces.next().unwrap_or_default().trim_ascii();
+        let slot = if coding == b"*" {
+            &mut self.star
+        } else if coding.eq_ignore_ascii_case(b"br") {
+            &mut self.br
+        } else if coding.eq_ignore_ascii_case(b"gzip") {
+            &mut self.gzip
+        } else if coding.eq_ignore_ascii_case(b"x-gzip") {
+            &mut self.x_gzip
+        } else if coding.eq_ignore_ascii_case(b"identity") {
+            &mut self.identity
+        } else {
+            return;
+        };
+        if slot.is_some() {
+            return;
+        }
+        let mut q = 1000;
+        for param in pieces {
+            let param = param.trim_ascii();
+            if let Some(v) = param
+                .strip_prefix(b"q=")
+                .or_else(|| param.strip_prefix(b"Q="))
+            {
+                q = parse_qvalue(v.trim_ascii()).unwrap_or(0);
+            }
+        }
+        *slot = Some(q);
+    }
+}
+
 /// Parses a q-value (`0`, `0.5`, `1.000`) into thousandths.
-fn parse_qvalue(v: &str) -> Option<u32> {
-    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
-    if frac.len() > 3 || !frac.chars().all(|c| c.is_ascii_digit()) {
+fn parse_qvalue(v: &[u8]) -> Option<u32> {
+    let (int, frac) = match v.iter().position(|&b| b == b'.') {
+        Some(i) => (&v[..i], &v[i + 1..]),
+        None => (v, &b""[..]),
+    };
+    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let frac_value: u32 = format!("{frac:0<3}").parse().ok()?;
+    let frac_value = frac
+        .iter()
+        .zip([100, 10, 1])
+        .map(|(d, scale)| u32::from(d - b'0') * scale)
+        .sum::<u32>();
     match int {
-        "0" => Some(frac_value),
-        "1" if frac_value == 0 => Some(1000),
+        b"0" => Some(frac_value),
+        b"1" if frac_value == 0 => Some(1000),
         _ => None,
     }
 }
@@ -290,6 +408,82 @@ mod tests {
         assert_eq!(
             evaluate(&h, TAG, lm() + Duration::from_millis(700)),
             Precondition::NotModified
+        );
+    }
+
+    #[test]
+    fn if_none_match_byte_shortcut_agrees_with_list_parsing() {
+        let weak = "W/\"abc\"";
+        for (etag, value, expected) in [
+            (TAG, TAG, Precondition::NotModified),
+            (weak, weak, Precondition::NotModified),
+            (weak, TAG, Precondition::NotModified),
+            (TAG, weak, Precondition::NotModified),
+            // Not entity tags: equal bytes are no match.
+            ("abc", "abc", Precondition::Proceed),
+            ("\"a\"b\"", "\"a\"b\"", Precondition::Proceed),
+        ] {
+            assert_eq!(
+                evaluate(&headers(&[("if-none-match", value)]), etag, lm()),
+                expected,
+                "{etag} vs {value}"
+            );
+        }
+        // Two header lines are one list.
+        let two = headers(&[("if-none-match", "\"x\""), ("if-none-match", TAG)]);
+        assert_eq!(evaluate(&two, TAG, lm()), Precondition::NotModified);
+        // If-Match is still looked at first.
+        let both = headers(&[("if-match", "\"x\""), ("if-none-match", TAG)]);
+        assert_eq!(evaluate(&both, TAG, lm()), Precondition::Failed);
+    }
+
+    #[test]
+    fn qvalues() {
+        for (v, q) in [
+            ("0", Some(0)),
+            ("1", Some(1000)),
+            ("1.", Some(1000)),
+            ("1.000", Some(1000)),
+            ("0.5", Some(500)),
+            ("0.05", Some(50)),
+            ("0.123", Some(123)),
+            ("1.001", None),
+            ("0.1234", None),
+            ("0.a", None),
+            ("2", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_qvalue(v.as_bytes()), q, "{v}");
+        }
+    }
+
+    #[test]
+    fn encoding_negotiation_first_entry_and_all_lines_count() {
+        use Encoding::*;
+        let all = [Brotli, Gzip, Identity];
+        let pick = |pairs: &[(&'static str, &str)]| choose_encoding(&headers(pairs), &all);
+        assert_eq!(
+            pick(&[("accept-encoding", "br;q=0, br, gzip;q=0.5")]),
+            Some(Gzip)
+        );
+        assert_eq!(pick(&[("accept-encoding", "x-gzip")]), Some(Gzip));
+        assert_eq!(
+            pick(&[
+                ("accept-encoding", "gzip;q=0.2"),
+                ("accept-encoding", "br;q=0.3")
+            ]),
+            Some(Brotli)
+        );
+        assert_eq!(
+            pick(&[
+                ("accept-encoding", "identity;q=0"),
+                ("accept-encoding", "gzip")
+            ]),
+            Some(Gzip)
+        );
+        assert_eq!(
+            pick(&[("accept-encoding", " gzip ; q=0 , br ; q=1 ")]),
+            Some(Brotli)
         );
     }
 

@@ -11,7 +11,7 @@ use percent_encoding::percent_decode_str;
 
 use super::conditional::{choose_encoding, evaluate, Precondition};
 use crate::feed::Format;
-use crate::render::{http_date, Encoding, Resource};
+use crate::render::{http_date, Encoding, HeaderKey, HeaderSet, Resource, Variant};
 use crate::snapshot::Snapshot;
 
 /// The response body type.
@@ -153,10 +153,10 @@ pub fn respond(
     }
     let max_age = snapshot.config.cache_max_age;
     match route {
-        Route::Index => serve(&snapshot.index, method, headers, now, max_age),
-        Route::Rss => serve(&snapshot.main.rss, method, headers, now, max_age),
-        Route::Atom => serve(&snapshot.main.atom, method, headers, now, max_age),
-        Route::Json => serve(&snapshot.main.json, method, headers, now, max_age),
+        Route::Index => serve(&snapshot.index, method, headers, now, max_age, true),
+        Route::Rss => serve(&snapshot.main.rss, method, headers, now, max_age, true),
+        Route::Atom => serve(&snapshot.main.atom, method, headers, now, max_age, true),
+        Route::Json => serve(&snapshot.main.json, method, headers, now, max_age, true),
         Route::Tag(slug, document) => match snapshot.tags.get(&slug) {
             Some(tag) => {
                 let resource = match document {
@@ -164,16 +164,23 @@ pub fn respond(
                     TagDocument::Atom => &tag.resources.atom,
                     TagDocument::Json => &tag.resources.json,
                 };
-                serve(resource, method, headers, now, max_age)
+                serve(resource, method, headers, now, max_age, true)
             }
             None => plain(StatusCode::NOT_FOUND, "no such tag\n", method),
         },
         Route::Article(id) => match snapshot.article_page(&id) {
-            Some(page) => serve(&page, method, headers, now, max_age),
+            Some(page) => serve(&page, method, headers, now, max_age, false),
             None => plain(StatusCode::NOT_FOUND, "no such article\n", method),
         },
         Route::Archive(format, n) => match snapshot.archive_page(format, n) {
-            Some(page) => serve(&page, method, headers, now, snapshot.config.archive_max_age),
+            Some(page) => serve(
+                &page,
+                method,
+                headers,
+                now,
+                snapshot.config.archive_max_age,
+                false,
+            ),
             None => plain(StatusCode::NOT_FOUND, "no such archive page\n", method),
         },
         Route::Health => {
@@ -199,12 +206,15 @@ pub fn respond(
 }
 
 /// Serves a rendered resource: negotiation, preconditions, then 200, 304, 406 or 412.
+/// `reuse`: the resource outlives this request (it is part of the snapshot), so its
+/// response headers are worth making once and keeping.
 fn serve(
     resource: &Resource,
     method: &Method,
     headers: &HeaderMap,
     now: SystemTime,
     max_age: u64,
+    reuse: bool,
 ) -> Response<Body> {
     let mut offered = [Encoding::Identity; 3];
     let mut count = 0;
@@ -248,14 +258,101 @@ fn serve(
     } else {
         Bytes::new()
     };
+    let not_modified = status == StatusCode::NOT_MODIFIED;
+    // Date is set here from the handler's clock reading: hyper's own Date comes from a cache
+    // refreshed before the handler runs, and could be a second behind.
+    let date = http_date(now);
+    let headers = match prepared_headers(resource, encoding, not_modified, max_age, reuse) {
+        Some(ready) => {
+            let mut h = ready.clone();
+            // Replaces the placeholder, in place: the map does not grow.
+            h.insert(header::DATE, date);
+            if resource.last_modified > now {
+                h.insert(header::LAST_MODIFIED, http_date(now));
+            }
+            h
+        }
+        None => response_headers(
+            resource,
+            variant,
+            encoding,
+            not_modified,
+            max_age,
+            date,
+            now,
+        ),
+    };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
-    let h = response.headers_mut();
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The ready-made headers of `resource`'s `encoding` variant for this response, made on
+/// first use; `None` when `reuse` is false (a resource made for this one request) or the
+/// resource has changed since they were made.
+fn prepared_headers(
+    resource: &Resource,
+    encoding: Encoding,
+    not_modified: bool,
+    max_age: u64,
+    reuse: bool,
+) -> Option<&HeaderMap> {
+    if !reuse {
+        return None;
+    }
+    let set = resource.prepared.get_or_init(|| {
+        let key = HeaderKey {
+            max_age,
+            last_modified: resource.last_modified,
+            link_header: resource.link_header.clone(),
+        };
+        // A placeholder, replaced per response. Last-Modified as sent once the clock has
+        // passed it (the usual case, checked per response).
+        let date = HeaderValue::from_static("");
+        let maps = [Encoding::Identity, Encoding::Gzip, Encoding::Brotli].map(|encoding| {
+            let variant = resource.variant(encoding)?;
+            Some([false, true].map(|not_modified| {
+                response_headers(
+                    resource,
+                    variant,
+                    encoding,
+                    not_modified,
+                    max_age,
+                    date.clone(),
+                    resource.last_modified,
+                )
+            }))
+        });
+        HeaderSet { key, maps }
+    });
+    let key = &set.key;
+    let current = key.max_age == max_age
+        && key.last_modified == resource.last_modified
+        && key.link_header == resource.link_header;
+    if current {
+        set.get(encoding, not_modified)
+    } else {
+        None
+    }
+}
+
+/// The headers of a 200 (or, when `not_modified`, 304) response with `variant` of
+/// `resource`, sent at `now` (whose HTTP date is `date`).
+fn response_headers(
+    resource: &Resource,
+    variant: &Variant,
+    encoding: Encoding,
+    not_modified: bool,
+    max_age: u64,
+    date: HeaderValue,
+    now: SystemTime,
+) -> HeaderMap {
+    let html = resource.content_type.starts_with("text/html");
+    let mut h = HeaderMap::with_capacity(if html { 16 } else { 12 });
     h.insert(header::ETAG, variant.etag_header.clone());
+    h.insert(header::DATE, date);
     // A Last-Modified later than the response's own date is never sent (RFC 9110 §8.8.2.1).
-    // Date is set here from the same clock reading: hyper's own Date comes from a cache
-    // refreshed before the handler runs, and could be a second behind.
-    h.insert(header::DATE, http_date(now));
     h.insert(
         header::LAST_MODIFIED,
         http_date(resource.last_modified.min(now)),
@@ -269,7 +366,7 @@ fn serve(
     {
         h.insert(header::LINK, v);
     }
-    if status == StatusCode::OK {
+    if !not_modified {
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(resource.content_type),
@@ -285,8 +382,8 @@ fn serve(
             HeaderValue::from(variant.body.len()),
         );
     }
-    security_headers(h, resource.content_type.starts_with("text/html"));
-    response
+    security_headers(&mut h, html);
+    h
 }
 
 /// `public, max-age=N`; the default value is not formatted anew for each response.
@@ -344,6 +441,85 @@ pub fn plain(status: StatusCode, text: &'static str, method: &Method) -> Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn resource() -> Resource {
+        let body = "<item>news</item>".repeat(100).into_bytes();
+        let lm = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        Resource {
+            link_header: Some("<https://hub.example>; rel=\"hub\"".into()),
+            ..Resource::new("application/rss+xml", body, lm, true)
+        }
+    }
+
+    fn request(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn prepared_headers_are_those_made_per_response() {
+        let r = resource();
+        let now = r.last_modified + Duration::from_secs(90);
+        let gzip_tag = r.gzip.as_ref().unwrap().etag.clone();
+        for h in [
+            request(&[]),
+            request(&[("accept-encoding", "gzip")]),
+            request(&[("accept-encoding", "br")]),
+            request(&[("accept-encoding", "gzip"), ("if-none-match", &gzip_tag)]),
+        ] {
+            for method in [Method::GET, Method::HEAD] {
+                let fresh = serve(&r, &method, &h, now, 300, false);
+                // Twice: once making the prepared maps, once using them.
+                for _ in 0..2 {
+                    let reused = serve(&r, &method, &h, now, 300, true);
+                    assert_eq!(reused.status(), fresh.status());
+                    assert_eq!(reused.headers(), fresh.headers());
+                    let order =
+                        |r: &Response<Body>| r.headers().keys().cloned().collect::<Vec<_>>();
+                    assert_eq!(order(&reused), order(&fresh));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prepared_headers_follow_the_resource_and_the_clock() {
+        let r = resource();
+        let h = request(&[("accept-encoding", "gzip")]);
+        let later = r.last_modified + Duration::from_secs(5);
+        let _ = serve(&r, &Method::GET, &h, later, 300, true);
+        // The clock behind Last-Modified: Last-Modified is the response's date.
+        let earlier = r.last_modified - Duration::from_secs(5);
+        let response = serve(&r, &Method::GET, &h, earlier, 300, true);
+        assert_eq!(
+            response.headers()[header::LAST_MODIFIED],
+            response.headers()[header::DATE]
+        );
+        assert_eq!(response.headers()[header::DATE], http_date(earlier));
+        // Another max-age, Link or Last-Modified than the maps were made with.
+        let response = serve(&r, &Method::GET, &h, later, 60, true);
+        assert_eq!(
+            response.headers()[header::CACHE_CONTROL],
+            "public, max-age=60"
+        );
+        let relinked = Resource {
+            link_header: None,
+            ..r.clone()
+        };
+        let response = serve(&relinked, &Method::GET, &h, later, 300, true);
+        assert!(response.headers().get(header::LINK).is_none());
+        let mut moved = r.clone();
+        moved.last_modified += Duration::from_secs(2);
+        let response = serve(&moved, &Method::GET, &h, later, 300, true);
+        assert_eq!(
+            response.headers()[header::LAST_MODIFIED],
+            http_date(moved.last_modified)
+        );
+    }
 
     #[test]
     fn routes() {

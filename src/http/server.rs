@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -40,21 +40,20 @@ pub async fn run(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
+    // The protocol is known from peeking before a connection is handed to hyper, so each
+    // protocol's own builder serves it directly (no rewinding reader in between).
+    let mut h1 = http1::Builder::new();
+    h1.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new())
         .max_concurrent_streams(64)
         .max_header_list_size(limits.max_header_bytes as u32)
         .keep_alive_interval(Some(limits.header_read_timeout))
         .keep_alive_timeout(limits.header_read_timeout);
-    let builder = Arc::new(builder);
+    let builders = Arc::new((h1, h2));
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -103,7 +102,7 @@ pub async fn run(
             }
             std::future::ready(Ok::<_, Infallible>(response))
         });
-        let builder = Arc::clone(&builder);
+        let builders = Arc::clone(&builders);
         let watcher = graceful.watcher();
         let mut stopping = stop_rx.clone();
         let timeout = limits.header_read_timeout;
@@ -112,17 +111,20 @@ pub async fn run(
             // that sends nothing (or dribbles the HTTP/2 preface) must not hold a permit forever.
             let known = tokio::select! {
                 known = protocol_known(&stream, timeout) => known,
-                _ = stopping.changed() => false,
+                _ = stopping.changed() => None,
             };
-            if known {
-                let connection = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
-                if let Err(e) = watcher.watch(connection).await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+            let (h1, h2) = &*builders;
+            let io = TokioIo::new(stream);
+            let result = match known {
+                Some(Protocol::Http1) => watcher.watch(h1.serve_connection(io, service)).await,
+                Some(Protocol::Http2) => watcher.watch(h2.serve_connection(io, service)).await,
+                None => {
+                    tracing::debug!(%peer, "no request within the header read timeout; closing");
+                    Ok(())
                 }
-            } else {
-                tracing::debug!(%peer, "no request within the header read timeout; closing");
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(permit);
         });
@@ -135,21 +137,32 @@ pub async fn run(
     }
 }
 
+/// The protocol a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// HTTP/1.x: the first bytes are not the HTTP/2 connection preface.
+    Http1,
+    /// HTTP/2 with prior knowledge: the connection starts with the preface.
+    Http2,
+}
+
 /// Waits until the first bytes show which protocol the client speaks: anything that is not
-/// a prefix of the HTTP/2 preface (HTTP/1), or the whole 24-byte preface. False when nothing
-/// decisive arrives within `timeout`, or the client closes first.
-async fn protocol_known(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
+/// a prefix of the HTTP/2 preface (HTTP/1), or the whole 24-byte preface (HTTP/2). `None`
+/// when nothing decisive arrives within `timeout`, or the client closes first. The bytes
+/// are only peeked at: hyper reads them again.
+async fn protocol_known(stream: &tokio::net::TcpStream, timeout: Duration) -> Option<Protocol> {
     const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     let deadline = tokio::time::Instant::now() + timeout;
     let mut buf = [0u8; 24];
     loop {
         // `timeout_at` polls the peek first, which a partial preface keeps ready.
         if tokio::time::Instant::now() >= deadline {
-            return false;
+            return None;
         }
         match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return false,
-            Ok(Ok(n)) if n == H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] => return true,
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
+            Ok(Ok(n)) if buf[..n] != H2_PREFACE[..n] => return Some(Protocol::Http1),
+            Ok(Ok(n)) if n == H2_PREFACE.len() => return Some(Protocol::Http2),
             // Part of the preface: peek returns at once while those bytes wait, so look again
             // a little later.
             Ok(Ok(_)) => {
