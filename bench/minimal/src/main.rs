@@ -2,7 +2,8 @@
 //! one file's bytes held in memory, with roughly the headers feedpub sends.
 //!
 //! Usage: `feedpub-bench-minimal ADDR FILE [FILE.gz]` (`--auto` as first argument: use
-//! hyper-util's HTTP/1+HTTP/2 auto builder like feedpub does, instead of plain HTTP/1).
+//! hyper-util's HTTP/1+HTTP/2 auto builder, instead of plain HTTP/1; feedpub itself peeks at the first
+//! bytes and hands the connection to the HTTP/1 or HTTP/2 builder).
 //!
 //! - `Accept-Encoding` containing `gzip` and a FILE.gz given: the gzip bytes.
 //! - `If-None-Match` equal to the variant's ETag: 304.
