@@ -293,7 +293,16 @@ impl Snapshot {
                 HTML_TYPE,
                 pages::index_html(
                     &config,
-                    &items_of(all.newest(listed_count), &config),
+                    // The feed's items are the first ones listed: built once.
+                    &feeds
+                        .items
+                        .iter()
+                        .cloned()
+                        .chain(items_of(
+                            all.newest(listed_count).skip(feeds.items.len()),
+                            &config,
+                        ))
+                        .collect::<Vec<_>>(),
                     all.len(),
                     &tag_names,
                 )
@@ -310,7 +319,7 @@ impl Snapshot {
         let archive_modified = (1..=feeds.archive_pages())
             .map(|n| match previous {
                 None => start,
-                Some(p) if !changed_pages.contains(&n) => p.archive_modified[n - 1],
+                Some(p) if changed_pages.binary_search(&n).is_err() => p.archive_modified[n - 1],
                 Some(p) => {
                     let before = p.archive_modified.get(n - 1).copied();
                     before.map_or(modified_now, |b| {
