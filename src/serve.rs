@@ -159,8 +159,9 @@ impl Regenerator {
     }
 
     /// Makes the next snapshot from the files `pending` names (or the whole folder), or
-    /// `None` when nothing changed; errors keep the last good one. Also returns the files
-    /// held back to settle, to look at again shortly.
+    /// `None` when no article changed; errors keep the last good one. A snapshot whose feeds
+    /// are unchanged (an old article changed) is returned too: it is the base of the next
+    /// changes. Also returns the files held back to settle, to look at again shortly.
     fn regenerate(
         &mut self,
         current: &Snapshot,
@@ -183,7 +184,8 @@ impl Regenerator {
         }
         let now = SystemTime::now();
         let config = Arc::clone(&self.config);
-        let next = if std::mem::take(&mut self.new_loader) {
+        let rebuilt = std::mem::take(&mut self.new_loader);
+        let next = if rebuilt {
             let mut articles: Vec<Arc<crate::Article>> = self.loader.published().cloned().collect();
             articles.sort_unstable_by(|a, b| a.path.cmp(&b.path));
             Snapshot::build(config, &articles, Some(current), None, now)
@@ -197,13 +199,25 @@ impl Regenerator {
             .filter_map(|p| p.file_name().map(OsString::from))
             .collect();
         if next.generation == current.generation {
+            if refresh.changes.is_empty() && !rebuilt {
+                tracing::debug!(
+                    files_examined = refresh.files_examined,
+                    files_read = refresh.files_read,
+                    millis = started.elapsed().as_millis() as u64,
+                    "rescan: nothing changed"
+                );
+                return Ok((None, held));
+            }
+            // Articles changed without changing a feed (an old article, beyond the newest
+            // items): the new snapshot must still be served, since it holds the articles
+            // the next changes apply to, and their pages.
             tracing::debug!(
-                files_examined = refresh.files_examined,
-                files_read = refresh.files_read,
+                published = refresh.changes.published.len(),
+                withdrawn = refresh.changes.withdrawn.len(),
                 millis = started.elapsed().as_millis() as u64,
-                "rescan: nothing changed"
+                "articles changed; no feed changed"
             );
-            return Ok((None, held));
+            return Ok((Some(next), held));
         }
         tracing::info!(
             generation = next.generation,
@@ -481,6 +495,7 @@ async fn regeneration_loop(
         match outcome {
             Ok(Ok((next, held))) => {
                 if let Some(next) = next {
+                    let feeds_changed = next.generation != state.load().generation;
                     let topics = next.changed_topics(&state.load());
                     let hubs = next.config.hubs.clone();
                     let next = Arc::new(next);
@@ -489,9 +504,12 @@ async fn regeneration_loop(
                     if !hubs.is_empty() && !topics.is_empty() {
                         notifier.publish(&hubs, &topics);
                     }
-                    let written = tokio::task::spawn_blocking(move || write_output(&next)).await;
-                    if let Err(e) = written {
-                        tracing::error!("writing the feeds panicked: {e}");
+                    if feeds_changed {
+                        let written =
+                            tokio::task::spawn_blocking(move || write_output(&next)).await;
+                        if let Err(e) = written {
+                            tracing::error!("writing the feeds panicked: {e}");
+                        }
                     }
                 }
                 if !held.is_empty() {

@@ -1109,3 +1109,62 @@ async fn output_folder_holds_the_served_feeds_and_follows_changes() {
     .await;
     server.shutdown().await;
 }
+
+/// A change to an old article (beyond the newest items and the home page) changes no feed,
+/// but it is served, and later changes build on it: the article's page follows the edit, and
+/// after a change that does alter the feeds, the archive holds the edit too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_to_old_articles_are_served_and_kept_for_later_changes() {
+    let fixture =
+        Fixture::empty("max_items = 5\narchive_page_size = 5\nrescan_interval_secs = 3600");
+    for i in 1..=120u64 {
+        fixture.write_article(
+            &format!("{i:03}.txt"),
+            &simple_article(i, &format!("Story {i}"), i as i64, "Body."),
+        );
+    }
+    let server = start(&fixture).await;
+    let addr = server.addr();
+    let generation = server.snapshot().generation;
+
+    fixture.write_article(
+        "001.txt",
+        &simple_article(1, "Story 1, corrected", 1, "Body."),
+    );
+    blocking(move || {
+        wait_for(WAIT, "the edited old article's page", || {
+            get(addr, "/articles/1", &[])
+                .text()
+                .contains("Story 1, corrected")
+                .then_some(())
+        });
+    })
+    .await;
+    assert_eq!(
+        server.snapshot().generation,
+        generation,
+        "no feed changed: the article is beyond the newest items and the home page"
+    );
+
+    // Deleting another old article changes the feeds (the count of archive pages); the
+    // archive holds the earlier edit, and not the deleted article.
+    std::fs::remove_file(fixture.article_path("002.txt")).unwrap();
+    let oldest_page = blocking(move || {
+        wait_for(WAIT, "the deleted article's page to go", || {
+            (get(addr, "/articles/2", &[]).status == 404).then_some(())
+        });
+        get(addr, "/archive/rss/1.xml", &[]).text()
+    })
+    .await;
+    assert!(server.snapshot().generation > generation);
+    assert!(oldest_page.contains("Story 1, corrected"), "{oldest_page}");
+    assert!(
+        !oldest_page.contains("<title>Story 2</title>"),
+        "{oldest_page}"
+    );
+    assert!(
+        oldest_page.contains("<title>Story 6</title>"),
+        "{oldest_page}"
+    );
+    server.shutdown().await;
+}
