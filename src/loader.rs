@@ -207,6 +207,9 @@ fn ignored(name: &OsStr) -> bool {
     name.starts_with(b".") || name.ends_with(b"~")
 }
 
+/// One parsed file among those that share an identity.
+type Scrape<'a> = (&'a PathBuf, &'a Entry, &'a Arc<Article>);
+
 impl Loader {
     /// A loader of the folder `dir` that rejects files larger than `max_bytes`.
     pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Loader {
@@ -491,14 +494,7 @@ impl Loader {
         for id in touched {
             let winner = match self.scrapes.get(&id) {
                 Some(paths) => {
-                    let mut scrapes: Vec<Scrape> = paths
-                        .iter()
-                        .filter_map(|p| {
-                            let entry = self.cache.get(p)?;
-                            Some((p, entry, entry.published()?))
-                        })
-                        .collect();
-                    sort_scrapes(&mut scrapes);
+                    let scrapes = self.scrapes_of(paths);
                     refresh.warnings.extend(duplicate_warnings(&id, &scrapes));
                     scrapes.first().map(|(_, _, a)| Arc::clone(a))
                 }
@@ -519,9 +515,7 @@ impl Loader {
             }
         }
         refresh.warnings.sort_by(diagnostic_order);
-        refresh
-            .rejected
-            .sort_by(|a, b| path_bytes(a.path()).cmp(path_bytes(b.path())));
+        refresh.rejected.sort_by(rejection_order);
     }
 
     /// Lists every published article, warning and rejection, sorted by path.
@@ -534,44 +528,42 @@ impl Loader {
             }
         }
         for (id, paths) in self.scrapes.iter().filter(|(_, paths)| paths.len() > 1) {
-            let mut scrapes: Vec<Scrape> = paths
-                .iter()
-                .filter_map(|p| {
-                    let entry = self.cache.get(p)?;
-                    Some((p, entry, entry.published()?))
-                })
-                .collect();
-            sort_scrapes(&mut scrapes);
-            report.warnings.extend(duplicate_warnings(id, &scrapes));
+            report
+                .warnings
+                .extend(duplicate_warnings(id, &self.scrapes_of(paths)));
         }
         report.articles = self.winners.values().cloned().collect();
         report
             .articles
             .sort_unstable_by(|a, b| path_bytes(&a.path).cmp(path_bytes(&b.path)));
-        report
-            .rejected
-            .sort_by(|a, b| path_bytes(a.path()).cmp(path_bytes(b.path())));
+        report.rejected.sort_by(rejection_order);
         report.warnings.sort_by(diagnostic_order);
+    }
+
+    /// The scrapes among `paths` (the files of one identity), the published one first: the
+    /// later scrape wins, that is the one with more views, else the newer file, else the
+    /// later name.
+    fn scrapes_of<'a>(&'a self, paths: &'a [PathBuf]) -> Vec<Scrape<'a>> {
+        let mut scrapes: Vec<Scrape> = paths
+            .iter()
+            .filter_map(|p| {
+                let entry = self.cache.get(p)?;
+                Some((p, entry, entry.published()?))
+            })
+            .collect();
+        scrapes.sort_by(|a, b| {
+            (b.2.views, b.1.fingerprint.modified, path_bytes(b.0)).cmp(&(
+                a.2.views,
+                a.1.fingerprint.modified,
+                path_bytes(a.0),
+            ))
+        });
+        scrapes
     }
 }
 
-/// One parsed file among those that share an identity.
-type Scrape<'a> = (&'a PathBuf, &'a Entry, &'a Arc<Article>);
-
-/// Orders the scrapes of one identity, the published one first: the later scrape wins,
-/// that is the one with more views, else the newer file, else the later name.
-fn sort_scrapes(scrapes: &mut [Scrape]) {
-    scrapes.sort_by(|a, b| {
-        (b.2.views, b.1.fingerprint.modified, path_bytes(b.0)).cmp(&(
-            a.2.views,
-            a.1.fingerprint.modified,
-            path_bytes(a.0),
-        ))
-    });
-}
-
-/// A warning for each scrape of `id` that is not published (`scrapes` sorted by
-/// [`sort_scrapes`]).
+/// A warning for each scrape of `id` that is not published (`scrapes` as
+/// [`Loader::scrapes_of`] orders them).
 fn duplicate_warnings(id: &str, scrapes: &[Scrape]) -> Vec<Diagnostic> {
     let Some((kept_path, _, _)) = scrapes.first() else {
         return Vec::new();
@@ -597,6 +589,10 @@ fn path_bytes(path: &Path) -> &[u8] {
 
 fn diagnostic_order(a: &Diagnostic, b: &Diagnostic) -> std::cmp::Ordering {
     (path_bytes(&a.path), a.line).cmp(&(path_bytes(&b.path), b.line))
+}
+
+fn rejection_order(a: &ArticleError, b: &ArticleError) -> std::cmp::Ordering {
+    path_bytes(a.path()).cmp(path_bytes(b.path()))
 }
 
 /// Modified less than `settle` before `now` (or as little after it, for a clock that is
