@@ -95,15 +95,6 @@ pub fn local_time(local: NaiveDateTime, zone: Tz) -> DateTime<FixedOffset> {
     }
 }
 
-/// Every article, newest first, ties broken by identity: the one order all documents use
-/// (see [`Ranking`](crate::corpus::Ranking)).
-pub fn newest_first(articles: &[Arc<Article>], config: &Config) -> Vec<Arc<Article>> {
-    crate::corpus::Ranking::new(articles, config.timezone)
-        .iter()
-        .cloned()
-        .collect()
-}
-
 /// The items of `articles`, in the order given.
 pub fn items_of<'a>(
     articles: impl IntoIterator<Item = &'a Arc<Article>>,

@@ -46,30 +46,6 @@ pub fn tag_slug(tag: &str) -> String {
     slug.trim_matches('-').to_string()
 }
 
-/// The distinct tags of `articles` (by slug; the first spelling met in path order is kept),
-/// sorted by slug.
-pub fn tags_of(articles: &[Arc<Article>]) -> Vec<String> {
-    let mut by_slug: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
-    let mut sorted: Vec<&Arc<Article>> = articles.iter().collect();
-    // Byte order is a total order as good as any here, and much cheaper than comparing
-    // path components.
-    sorted.sort_unstable_by(|a, b| {
-        a.path
-            .as_os_str()
-            .as_encoded_bytes()
-            .cmp(b.path.as_os_str().as_encoded_bytes())
-    });
-    for article in sorted {
-        for tag in &article.tags {
-            let slug = tag_slug(tag);
-            if !slug.is_empty() {
-                by_slug.entry(slug).or_insert_with(|| tag.clone());
-            }
-        }
-    }
-    by_slug.into_values().collect()
-}
-
 /// Every file of a generation for the output folder: the subscription feeds, and each tag's
 /// feeds (given by slug) under `tags/{slug}/`.
 pub fn output_files<'a>(
@@ -236,19 +212,6 @@ impl Feeds {
         )
     }
 
-    /// Renders the feeds of one tag: the newest items of `articles` that carry `tag`, at
-    /// `/tags/{slug}/...`, without archive pages.
-    pub fn render_tag(
-        articles: &[Arc<Article>],
-        config: &Config,
-        tag: &str,
-    ) -> Result<Feeds, RenderError> {
-        let tagged = articles
-            .iter()
-            .filter(|a| a.tags.iter().any(|t| tag_slug(t) == tag_slug(tag)));
-        Feeds::render_tag_ranking(Ranking::new(tagged, config.timezone), config, tag)
-    }
-
     /// Renders the feeds of the tag `tag`, whose articles are those of `ranking`.
     pub fn render_tag_ranking(
         ranking: Ranking,
@@ -272,8 +235,8 @@ impl Feeds {
         )
     }
 
-    /// Renders the feeds of every tag of `articles` (see [`tags_of`]), as `(tag, feeds)`
-    /// pairs sorted by slug.
+    /// Renders the feeds of every tag of `articles`, as `(tag, feeds)` pairs sorted by slug;
+    /// a tag is spelled as the tagged article that comes first by path spells it.
     pub fn render_tags(
         articles: &[Arc<Article>],
         config: &Config,
@@ -413,8 +376,10 @@ mod tests {
             md("c.md", "Budget", "2024-01-03T10:00:00Z", &["city hall"]),
             md("d.md", "Weather", "2024-01-04T10:00:00Z", &[]),
         ];
-        assert_eq!(tags_of(&articles), vec!["City Hall", "Traffic"]);
-        let traffic = Feeds::render_tag(&articles, &config, "Traffic").unwrap();
+        let mut tags = Feeds::render_tags(&articles, &config).unwrap();
+        let names: Vec<&str> = tags.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, vec!["City Hall", "Traffic"]);
+        let (_, traffic) = tags.pop().unwrap();
         let titles: Vec<&str> = traffic
             .items
             .iter()
