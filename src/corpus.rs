@@ -77,10 +77,9 @@ impl Ranking {
         self.iter().take(n)
     }
 
-    fn position(&self, article: &Article, zone: Tz) -> Result<usize, usize> {
-        let at = article.instant(zone);
+    fn position(&self, at: &DateTime<FixedOffset>, id: &str) -> Result<usize, usize> {
         self.entries
-            .binary_search_by(|e| feed_order(&e.at, &e.article.id, &at, &article.id))
+            .binary_search_by(|e| feed_order(&e.at, &e.article.id, at, id))
     }
 
     /// Adds `article` (replacing an article of the same identity and date), and returns its
@@ -90,7 +89,7 @@ impl Ranking {
             at: article.instant(zone),
             article,
         };
-        match self.position(&ranked.article, zone) {
+        match self.position(&ranked.at, &ranked.article.id) {
             Ok(i) => {
                 self.entries.set(i, ranked);
                 i
@@ -105,7 +104,7 @@ impl Ranking {
     /// Removes the article of `article`'s identity and date, and returns the index it had,
     /// newest first.
     pub fn remove(&mut self, article: &Article, zone: Tz) -> Option<usize> {
-        let i = self.position(article, zone).ok()?;
+        let i = self.position(&article.instant(zone), &article.id).ok()?;
         self.entries.remove(i);
         Some(i)
     }

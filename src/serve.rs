@@ -186,8 +186,8 @@ impl Regenerator {
         let config = Arc::clone(&self.config);
         let rebuilt = std::mem::take(&mut self.new_loader);
         let next = if rebuilt {
-            let mut articles: Vec<Arc<crate::Article>> = self.loader.published().cloned().collect();
-            articles.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+            // In any order: the corpus sorts them.
+            let articles: Vec<Arc<crate::Article>> = self.loader.published().cloned().collect();
             Snapshot::build(config, &articles, Some(current), None, now)
         } else {
             current.update(config, &refresh.changes, now)
@@ -495,8 +495,10 @@ async fn regeneration_loop(
         match outcome {
             Ok(Ok((next, held))) => {
                 if let Some(next) = next {
-                    let feeds_changed = next.generation != state.load().generation;
-                    let topics = next.changed_topics(&state.load());
+                    let previous = state.load_full();
+                    let feeds_changed = next.generation != previous.generation;
+                    let topics = next.changed_topics(&previous);
+                    drop(previous);
                     let hubs = next.config.hubs.clone();
                     let next = Arc::new(next);
                     // Readers get the new feeds first; the disk copy follows.

@@ -131,7 +131,16 @@ impl Snapshot {
         now: SystemTime,
     ) -> Result<Snapshot, RenderError> {
         let corpus = Corpus::new(articles, config.timezone);
-        Snapshot::assemble(config, corpus, Delta::Unknown, previous, first_seen, now)
+        let config_key = format!("{config:?}");
+        Snapshot::assemble(
+            config,
+            config_key,
+            corpus,
+            Delta::Unknown,
+            previous,
+            first_seen,
+            now,
+        )
     }
 
     /// The next snapshot: this one's articles with `changes` applied, under `config`. Its
@@ -143,7 +152,8 @@ impl Snapshot {
         changes: &Changes,
         now: SystemTime,
     ) -> Result<Snapshot, RenderError> {
-        if format!("{config:?}") != self.config_key {
+        let config_key = format!("{config:?}");
+        if config_key != self.config_key {
             let mut corpus = self.corpus.clone();
             corpus.apply(changes);
             let articles: Vec<Arc<Article>> = corpus.all().iter().cloned().collect();
@@ -153,6 +163,7 @@ impl Snapshot {
         let moved = corpus.apply(changes);
         Snapshot::assemble(
             config,
+            config_key,
             corpus,
             Delta::Known(changes, moved),
             Some(self),
@@ -161,15 +172,16 @@ impl Snapshot {
         )
     }
 
+    /// The snapshot of `corpus` under `config` (whose text is `config_key`).
     fn assemble(
         config: Arc<Config>,
+        config_key: String,
         corpus: Corpus,
         delta: Delta,
         previous: Option<&Snapshot>,
         first_seen: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<Snapshot, RenderError> {
-        let config_key = format!("{config:?}");
         let same_config = previous.is_some_and(|p| p.config_key == config_key);
         // What can be kept of the previous snapshot: everything, when the configuration is
         // the same.
