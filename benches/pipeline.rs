@@ -1,7 +1,7 @@
 //! Criterion benchmarks of feedpub's pipeline stages, one group per stage:
 //!
 //! - `parse`: `Article::parse` / `Article::from_bytes` on the seed article 000.
-//! - `items`: `FeedItem::new` and `select_items` over 1k and 10k articles.
+//! - `items`: `FeedItem::new` and selecting the newest 50 (`Ranking` then `items_of`) over 1k and 10k articles.
 //! - `render`: `Feeds::render` (`max_items = 50`) over 1k and 10k articles, and the ~100 KB
 //!   RSS case (its size is printed and used as the throughput).
 //! - `resource`: `render::Resource::new` (SHA-256 + gzip -9 + brotli q9) on the ~100 KB RSS
@@ -21,9 +21,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use feedpub::corpus::Ranking;
 use feedpub::http::conditional::{choose_encoding, evaluate};
 use feedpub::http::routes::respond;
-use feedpub::item::{select_items, FeedItem};
+use feedpub::item::{items_of, FeedItem};
 use feedpub::render::{Encoding, Resource};
 use feedpub::{Article, Config, Feeds, Overrides, Snapshot};
 use hyper::header::{HeaderMap, HeaderValue};
@@ -123,7 +124,7 @@ fn bench_items(c: &mut Criterion) {
         let articles = corpus(n);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::new("select_items/50", n), &articles, |b, a| {
-            b.iter(|| select_items(black_box(a), &cfg, 50))
+            b.iter(|| items_of(Ranking::new(black_box(a), cfg.timezone).newest(50), &cfg))
         });
     }
     g.finish();

@@ -14,8 +14,8 @@ use chrono_tz::Tz;
 use imbl::{OrdMap, Vector};
 
 use crate::article::Article;
-use crate::feed::tag_slug;
 use crate::loader::Changes;
+use crate::urls::tag_slug;
 
 /// An article with the instant it sorts by.
 #[derive(Debug, Clone)]
@@ -109,8 +109,7 @@ impl Ranking {
         Some(i)
     }
 
-    /// How many complete archive pages of `size` articles it makes (RFC 5005; see
-    /// [`archive`](crate::feed::archive)).
+    /// How many complete archive pages of `size` articles it makes (RFC 5005).
     pub fn archive_pages(&self, size: usize) -> usize {
         self.len().checked_div(size).unwrap_or(0)
     }
@@ -272,7 +271,7 @@ mod tests {
             tags.join(", ")
         );
         Arc::new(
-            crate::markdown::parse(Path::new(&format!("{i:03}.md")), &text)
+            crate::article::markdown::parse(Path::new(&format!("{i:03}.md")), &text)
                 .unwrap()
                 .article,
         )

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use feedpub::{Config, Feeds, Loader, Overrides};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use feedpub::{publish, Config, Loader, Overrides, Snapshot};
 
 /// Turns a folder of articles into RSS 2.0 and Atom 1.0 feeds, and serves them.
 #[derive(Parser)]
@@ -16,8 +19,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Load the articles and write OUT/rss.xml and OUT/atom.xml.
+    /// Load the articles and write the whole site to OUT.
     ///
+    /// Writes the feeds (OUT/rss.xml, atom.xml, feed.json), each tag's feeds
+    /// (OUT/tags/{tag}/), the RFC 5005 archive pages (OUT/archive/), the index page and one
+    /// page per article (OUT/articles/{id}/index.html): the same bytes `serve` answers with.
     /// Exits 0 when at least one article was published, 1 when none could be, 2 on a
     /// configuration error. Rejected articles are reported and skipped.
     Build {
@@ -32,7 +38,8 @@ enum Command {
     },
     /// Publish the feeds, then serve them over HTTP, regenerating when articles change.
     ///
-    /// Serves /rss.xml, /atom.xml, / (an index page), /articles/{id} and /healthz.
+    /// Serves /rss.xml, /atom.xml, /feed.json, /tags/{tag}/..., /archive/{rss|atom}/{n}.xml,
+    /// / (an index page), /articles/{id} and /healthz, and keeps OUT a copy of the site.
     /// SIGHUP forces a regeneration; SIGINT and SIGTERM shut down gracefully.
     /// Log verbosity follows RUST_LOG (default: info; debug logs every request).
     Serve {
@@ -177,47 +184,67 @@ fn build(config: &Config) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    let feeds = match Feeds::render(&report.articles, config) {
-        Ok(feeds) => feeds,
+    // The same snapshot `serve` starts from, written whole: feeds, index, tag feeds,
+    // archive pages and article pages.
+    let config = Arc::new(config.clone());
+    let now = SystemTime::now();
+    let snapshot = match Snapshot::build(Arc::clone(&config), &report.articles, None, None, now) {
+        Ok(snapshot) => snapshot,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
-    let tag_feeds: Vec<(String, Feeds)> = match Feeds::render_tags(&report.articles, config) {
-        Ok(tags) => tags
-            .into_iter()
-            .map(|(tag, feeds)| (feedpub::feed::tag_slug(&tag), feeds))
-            .collect(),
-        Err(e) => {
-            eprintln!("error: tag feeds: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let files =
-        feedpub::feed::output_files(&feeds, tag_feeds.iter().map(|(slug, f)| (slug.as_str(), f)));
-    let slugs: Vec<String> = tag_feeds.iter().map(|(slug, _)| slug.clone()).collect();
-    match feedpub::write_all(&config.output, files)
-        .and_then(|w| feedpub::publish::prune_tags(&config.output, &slugs).map(|()| w))
-    {
-        Ok(written) => {
-            println!(
-                "published {} article(s) from {} ({} in the feeds, {} rejected)",
-                report.articles.len(),
-                config.articles.display(),
-                feeds.items.len(),
-                report.rejected.len()
-            );
-            for w in written {
-                let what = if w.changed { "wrote" } else { "unchanged" };
-                println!("  {what} {} ({} bytes)", w.path.display(), w.bytes);
-            }
+    match publish::publish_site(&snapshot, &config.output) {
+        Ok(published) => {
+            print_published(&report, &snapshot, &published, &config);
+            // The process ends here; the snapshot is left to its exit, like the articles.
+            std::mem::forget(snapshot);
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// What `build` did: the feeds and the index file by file, the pages as counts.
+fn print_published(
+    report: &feedpub::LoadReport,
+    snapshot: &Snapshot,
+    published: &publish::Published,
+    config: &Config,
+) {
+    println!(
+        "published {} article(s) from {} ({} in the feeds, {} rejected)",
+        report.articles.len(),
+        config.articles.display(),
+        snapshot.feeds.items.len(),
+        report.rejected.len()
+    );
+    let mut pages = (0, 0);
+    for w in &published.written {
+        let is_page = w
+            .path
+            .strip_prefix(&config.output)
+            .is_ok_and(|p| p.starts_with("articles") || p.starts_with("archive"));
+        if is_page {
+            pages.0 += 1;
+            pages.1 += usize::from(w.changed);
+            continue;
+        }
+        let what = if w.changed { "wrote" } else { "unchanged" };
+        println!("  {what} {} ({} bytes)", w.path.display(), w.bytes);
+    }
+    println!(
+        "  {} article and archive page(s): {} written, {} unchanged",
+        pages.0,
+        pages.1,
+        pages.0 - pages.1
+    );
+    for path in &published.removed {
+        println!("  removed {}", path.display());
     }
 }
 
@@ -281,10 +308,11 @@ fn serve(options: feedpub::ServeOptions) -> ExitCode {
         };
         // Handlers first, so that a signal sent as soon as the banner appears is handled.
         let stop = stop_signal();
-        let [rss, atom] = server.feed_urls();
+        let [rss, atom, json] = server.feed_urls();
         println!("feedpub is serving on http://{}", server.addr());
         println!("  point a feed reader at: {rss}");
         println!("                     or: {atom}");
+        println!("                     or: {json}");
         println!("  index page:            http://{}/", server.addr());
         stop.await;
         tracing::info!("shutting down");

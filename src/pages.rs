@@ -6,8 +6,9 @@
 use std::fmt::Write;
 
 use crate::config::Config;
-use crate::feed::{atom, json, rss, tag_path};
-use crate::item::{escape_html, url_id, FeedItem};
+use crate::html::escape_html;
+use crate::item::FeedItem;
+use crate::urls::{article_path, tag_feed_path, Format};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}\
 a{color:#0645ad}time{color:#666;font-size:.9em}li{margin:.4rem 0}header p{color:#555}";
@@ -38,19 +39,20 @@ fn head(out: &mut String, config: &Config, title: &str, lang: &str, tags: &[Stri
         lang = escape_html(lang),
         title = escape_html(title),
         feed = escape_html(&config.title),
-        rss = escape_html(&config.url(rss::PATH)),
-        atom = escape_html(&config.url(atom::PATH)),
-        json = escape_html(&config.url(json::PATH)),
+        rss = escape_html(&config.url(Format::Rss.path())),
+        atom = escape_html(&config.url(Format::Atom.path())),
+        json = escape_html(&config.url(Format::Json.path())),
         tag_links = tags
             .iter()
             .map(|tag| {
                 let name = escape_html(&format!("{}: {tag}", config.title));
-                [(rss::PATH, "application/rss+xml", "RSS"), (atom::PATH, "application/atom+xml", "Atom"), (json::PATH, "application/feed+json", "JSON Feed")]
+                [(Format::Rss, "RSS"), (Format::Atom, "Atom"), (Format::Json, "JSON Feed")]
                     .iter()
-                    .map(|(path, mime, label)| {
+                    .map(|(format, label)| {
                         format!(
-                            "<link rel=\"alternate\" type=\"{mime}\" title=\"{name} ({label})\" href=\"{}\">\n",
-                            escape_html(&config.url(&tag_path(tag, path)))
+                            "<link rel=\"alternate\" type=\"{}\" title=\"{name} ({label})\" href=\"{}\">\n",
+                            format.mime(),
+                            escape_html(&config.url(&tag_feed_path(tag, *format)))
                         )
                     })
                     .collect::<String>()
@@ -68,9 +70,9 @@ pub fn index_html(config: &Config, items: &[FeedItem], total: usize, tags: &[Str
         "<header><h1>{title}</h1><p>{description}</p>\n<p>Subscribe: <a href=\"{rss}\">RSS</a> · <a href=\"{atom}\">Atom</a> · <a href=\"{json}\">JSON Feed</a></p></header>\n<main>\n",
         title = escape_html(&config.title),
         description = escape_html(&config.description),
-        rss = escape_html(&config.url(rss::PATH)),
-        atom = escape_html(&config.url(atom::PATH)),
-        json = escape_html(&config.url(json::PATH)),
+        rss = escape_html(&config.url(Format::Rss.path())),
+        atom = escape_html(&config.url(Format::Atom.path())),
+        json = escape_html(&config.url(Format::Json.path())),
     );
     if items.len() < total {
         let _ = writeln!(
@@ -84,9 +86,9 @@ pub fn index_html(config: &Config, items: &[FeedItem], total: usize, tags: &[Str
     for item in items {
         let _ = writeln!(
             out,
-            "<li lang=\"{lang}\" dir=\"auto\"><a href=\"/articles/{id}\">{title}</a> <time datetime=\"{date}\">{day}</time></li>",
+            "<li lang=\"{lang}\" dir=\"auto\"><a href=\"{href}\">{title}</a> <time datetime=\"{date}\">{day}</time></li>",
             lang = escape_html(language_of(item, config)),
-            id = escape_html(&url_id(&item.article.id)),
+            href = escape_html(&article_path(&item.article.id)),
             title = escape_html(&item.article.title),
             date = item.published.to_rfc3339(),
             day = item.published.format("%Y-%m-%d"),
@@ -100,9 +102,9 @@ pub fn index_html(config: &Config, items: &[FeedItem], total: usize, tags: &[Str
                 out,
                 "<li dir=\"auto\">{name}: <a href=\"{rss}\">RSS</a> · <a href=\"{atom}\">Atom</a> · <a href=\"{json}\">JSON Feed</a></li>",
                 name = escape_html(tag),
-                rss = escape_html(&config.url(&tag_path(tag, rss::PATH))),
-                atom = escape_html(&config.url(&tag_path(tag, atom::PATH))),
-                json = escape_html(&config.url(&tag_path(tag, json::PATH))),
+                rss = escape_html(&config.url(&tag_feed_path(tag, Format::Rss))),
+                atom = escape_html(&config.url(&tag_feed_path(tag, Format::Atom))),
+                json = escape_html(&config.url(&tag_feed_path(tag, Format::Json))),
             );
         }
         out.push_str("</ul>\n");

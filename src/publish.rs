@@ -1,12 +1,22 @@
-//! Writing feeds to the output folder so that no reader ever sees half a file.
+//! The snapshot to disk: every resource of the site written to the output folder so that
+//! no reader ever sees half a file. This is what `build` makes, and what `serve` keeps up
+//! to date.
 //!
 //! Each file is written to a temporary file in the same folder, flushed to disk, and renamed
 //! over the old one; a file whose bytes did not change is left alone, so its modification
 //! time records when its content last changed.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use rayon::prelude::*;
+
+use crate::snapshot::{SiteChanges, Snapshot};
+use crate::urls::{file_component, Format, Route};
 
 /// Why the output folder could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -107,55 +117,182 @@ fn remove_stale_temps(dir: &Path, name: &str) {
     }
 }
 
-/// Writes every `(name, bytes)` pair into `dir`.
-pub fn write_all<'a, N: AsRef<str> + Sync>(
+/// The threads that write files. Each file is flushed to disk before its rename; the
+/// flushes wait on the disk, not on the processor, so more files are written at once than
+/// there are processors.
+fn writers() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(16)
+            .thread_name(|i| format!("feedpub-writer-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Writes every `(name, bytes)` pair into `dir`; the results are in the order given.
+pub fn write_all<N: AsRef<str> + Sync, B: AsRef<[u8]> + Sync>(
     dir: &Path,
-    files: impl IntoIterator<Item = (N, &'a [u8])>,
+    files: &[(N, B)],
 ) -> Result<Vec<Written>, PublishError> {
-    // Each file is flushed to disk before its rename; the flushes wait on the disk, not on
-    // the processor, so several files are written at once.
-    let files: Vec<(N, &[u8])> = files.into_iter().collect();
-    let mut written = Vec::with_capacity(files.len());
-    for batch in files.chunks(16) {
-        let results: Vec<Result<Written, PublishError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|(name, bytes)| {
-                    scope.spawn(move || write_atomically(dir, name.as_ref(), bytes))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        for result in results {
-            written.push(result?);
+    let write = || {
+        files
+            .par_iter()
+            .map(|(name, bytes)| write_atomically(dir, name.as_ref(), bytes.as_ref()))
+            .collect()
+    };
+    match writers() {
+        Some(pool) => pool.install(write),
+        // Without a pool of its own (no threads could be made), on the caller's.
+        None => write(),
+    }
+}
+
+/// What publishing a site did.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Every file looked at, written or left alone, in the order of the site's routes.
+    pub written: Vec<Written>,
+    /// Files removed because the site no longer has them.
+    pub removed: Vec<PathBuf>,
+}
+
+/// How many resources are rendered and written at a time: archive and article pages are
+/// made one batch at a time, so that a large site is never held in memory whole.
+const BATCH: usize = 256;
+
+/// Removes the files of routes the site no longer has, then writes every resource of
+/// `snapshot` to `dir` (feeds, index, tag feeds, archive pages, article pages: the files a
+/// static web server needs to answer every link). Unchanged files are left alone. Removing
+/// first frees the room that the new files may need on a full disk.
+pub fn publish_site(snapshot: &Snapshot, dir: &Path) -> Result<Published, PublishError> {
+    let removed = prune(snapshot, dir)?;
+    let routes = snapshot.routes();
+    let written = publish_routes(snapshot, &routes, dir)?;
+    Ok(Published { written, removed })
+}
+
+/// Removes the files of the routes `changes` names as gone, then writes the routes it names
+/// as changed: what `serve` does after a regeneration.
+pub fn publish_changes(
+    snapshot: &Snapshot,
+    changes: &SiteChanges,
+    dir: &Path,
+) -> Result<Published, PublishError> {
+    let mut removed = Vec::new();
+    for route in &changes.removed {
+        let Some(file) = route.file() else { continue };
+        let path = dir.join(&file);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                remove_empty_parents(dir, &path);
+                removed.push(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(PublishError { path, source }),
         }
+    }
+    let written = publish_routes(snapshot, &changes.changed, dir)?;
+    Ok(Published { written, removed })
+}
+
+/// Renders and writes the resources of `routes`, a batch at a time.
+pub fn publish_routes(
+    snapshot: &Snapshot,
+    routes: &[Route],
+    dir: &Path,
+) -> Result<Vec<Written>, PublishError> {
+    let mut written = Vec::with_capacity(routes.len());
+    for batch in routes.chunks(BATCH) {
+        let files: Vec<(String, Bytes)> = batch
+            .par_iter()
+            .filter_map(|route| {
+                let file = route.file()?;
+                let resource = snapshot.resource(route)?;
+                Some((file, resource.identity.body.clone()))
+            })
+            .collect();
+        written.extend(write_all(dir, &files)?);
     }
     Ok(written)
 }
 
-/// Removes the feeds of tags no article carries any more: every folder in `dir/tags` whose
-/// name is not in `keep` (slugs).
-pub fn prune_tags(dir: &Path, keep: &[String]) -> Result<(), PublishError> {
-    let tags = dir.join("tags");
-    let Ok(entries) = fs::read_dir(&tags) else {
+/// Removes the files feedpub wrote for routes `snapshot` no longer has: tag folders, archive
+/// pages and article pages. Files in the output folder that feedpub does not manage are left
+/// alone.
+fn prune(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>, PublishError> {
+    let mut removed = Vec::new();
+    let keep_tags: BTreeSet<String> = snapshot.tags.keys().cloned().collect();
+    prune_folder(&dir.join("tags"), &mut removed, |name, is_dir| {
+        !is_dir || keep_tags.contains(name)
+    })?;
+    let keep_articles: BTreeSet<String> = snapshot
+        .articles
+        .keys()
+        .map(|id| file_component(id))
+        .collect();
+    prune_folder(&dir.join("articles"), &mut removed, |name, is_dir| {
+        !is_dir || keep_articles.contains(name)
+    })?;
+    let pages = snapshot.archive_modified.len();
+    for format in Format::ARCHIVED {
+        prune_folder(
+            &dir.join("archive").join(format.name()),
+            &mut removed,
+            |name, is_dir| {
+                is_dir
+                    || !name.ends_with(".xml")
+                    || name
+                        .trim_end_matches(".xml")
+                        .parse::<usize>()
+                        .is_ok_and(|n| n >= 1 && n <= pages)
+            },
+        )?;
+    }
+    Ok(removed)
+}
+
+/// Removes every entry of `folder` that `keep(name, is_dir)` refuses.
+fn prune_folder(
+    folder: &Path,
+    removed: &mut Vec<PathBuf>,
+    keep: impl Fn(&str, bool) -> bool,
+) -> Result<(), PublishError> {
+    let Ok(entries) = fs::read_dir(folder) else {
         return Ok(());
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !keep.contains(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            fs::remove_dir_all(entry.path()).map_err(|source| PublishError {
-                path: entry.path(),
-                source,
-            })?;
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if name.starts_with('.') || keep(&name, is_dir) {
+            continue;
         }
+        let path = entry.path();
+        let result = if is_dir {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        result.map_err(|source| PublishError {
+            path: path.clone(),
+            source,
+        })?;
+        removed.push(path);
     }
     Ok(())
+}
+
+/// Removes the folders between `path` and `dir` that are left empty (an article's folder).
+fn remove_empty_parents(dir: &Path, path: &Path) {
+    let mut folder = path.parent();
+    while let Some(f) = folder.filter(|f| *f != dir && f.starts_with(dir)) {
+        if fs::remove_dir(f).is_err() {
+            break;
+        }
+        folder = f.parent();
+    }
 }
 
 #[cfg(test)]

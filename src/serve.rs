@@ -24,6 +24,7 @@ use crate::http::server::{self, Limits};
 use crate::loader::{LoadError, Loader, Scope};
 use crate::publish;
 use crate::snapshot::Snapshot;
+use crate::urls::{Format, Route};
 use crate::websub::Notifier;
 
 /// Why the server could not start.
@@ -68,6 +69,7 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     http: JoinHandle<()>,
     regeneration: JoinHandle<()>,
+    writer: JoinHandle<()>,
 }
 
 /// What wakes the regeneration loop, and what it should look at.
@@ -307,7 +309,14 @@ impl Server {
                     None,
                     SystemTime::now(),
                 )?;
-                match publish::write_all(&config.output, snapshot.output_files()) {
+                // The feeds and the index now (whether they are unchanged on disk dates the
+                // snapshot); every page follows once serving has started.
+                let hot: Vec<Route> = snapshot
+                    .routes()
+                    .into_iter()
+                    .filter(|r| !matches!(r, Route::Archive(..) | Route::Article(_)))
+                    .collect();
+                match publish::publish_routes(&snapshot, &hot, &config.output) {
                     // Feeds identical to those on disk keep the time they were written.
                     Ok(written) if written.iter().all(|w| !w.changed) => {
                         let on_disk = written
@@ -335,12 +344,15 @@ impl Server {
 
         let state = Arc::new(ArcSwap::from_pointee(snapshot));
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (disk, latest) = watch::channel(state.load_full());
+        let writer = tokio::spawn(disk_writer(latest, shutdown_rx.clone()));
         let regeneration = tokio::spawn(regeneration_loop(
             Arc::new(Mutex::new(regenerator)),
             triggers,
             Arc::clone(&state),
             trigger.clone(),
             events,
+            disk,
             shutdown_rx.clone(),
         ));
         let mut http_shutdown = shutdown_rx;
@@ -359,6 +371,7 @@ impl Server {
             shutdown,
             http,
             regeneration,
+            writer,
         })
     }
 
@@ -372,13 +385,10 @@ impl Server {
         self.state.load_full()
     }
 
-    /// The URLs to give a feed reader.
-    pub fn feed_urls(&self) -> [String; 2] {
+    /// The URLs to give a feed reader: the subscription feeds in every format.
+    pub fn feed_urls(&self) -> [String; 3] {
         let config = &self.snapshot().config;
-        [
-            config.url(crate::feed::rss::PATH),
-            config.url(crate::feed::atom::PATH),
-        ]
+        Format::ALL.map(|format| config.url(format.path()))
     }
 
     /// Asks for a regeneration now (what SIGHUP does).
@@ -392,17 +402,44 @@ impl Server {
         let _ = self.shutdown.send(true);
         let _ = self.http.await;
         let _ = self.regeneration.await;
+        let _ = self.writer.await;
     }
 }
 
-/// Writes a snapshot's feeds to the output folder; a failure is logged, and the feeds are
-/// still served from memory.
-fn write_output(snapshot: &Snapshot) {
-    let output = &snapshot.config.output;
-    if let Err(e) = publish::write_all(output, snapshot.output_files())
-        .and_then(|_| publish::prune_tags(output, &snapshot.tag_slugs()))
-    {
-        tracing::error!("{e}; feeds are still served from memory");
+/// The copy of the served site in the output folder, which follows each new snapshot.
+#[derive(Debug, Default)]
+struct DiskCopy {
+    /// The folder does not hold a whole snapshot (the last write failed, or none was made
+    /// yet): the next write is of the whole site, not only of what changed.
+    incomplete: bool,
+}
+
+impl DiskCopy {
+    /// Writes `next` to its output folder: what changed since `previous` (which is on disk),
+    /// or the whole site. A failure is logged, and feeds are still served from memory.
+    fn follow(&mut self, next: &Snapshot, previous: Option<&Snapshot>) {
+        let output = &next.config.output;
+        let result = match previous {
+            Some(p) if !self.incomplete && p.config.output == *output => {
+                publish::publish_changes(next, &next.changes_since(p), output)
+            }
+            _ => publish::publish_site(next, output),
+        };
+        match result {
+            Ok(published) => {
+                self.incomplete = false;
+                let changed = published.written.iter().filter(|w| w.changed).count();
+                tracing::debug!(
+                    files_changed = changed,
+                    files_removed = published.removed.len(),
+                    "output folder updated"
+                );
+            }
+            Err(e) => {
+                self.incomplete = true;
+                tracing::error!("{e}; feeds are still served from memory");
+            }
+        }
     }
 }
 
@@ -438,6 +475,39 @@ struct Triggers {
     hangup: Option<tokio::signal::unix::Signal>,
 }
 
+/// Keeps the output folder a copy of the newest snapshot sent on `latest`: the whole site
+/// first, then what changed. Writes never hold up regeneration or serving; snapshots that
+/// come faster than they can be written are skipped to the newest.
+async fn disk_writer(
+    mut latest: watch::Receiver<Arc<Snapshot>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut copy = DiskCopy { incomplete: true };
+    let mut written: Option<Arc<Snapshot>> = None;
+    loop {
+        let next = Arc::clone(&latest.borrow_and_update());
+        let previous = written.take();
+        let target = Arc::clone(&next);
+        let outcome = tokio::task::spawn_blocking(move || {
+            copy.follow(&target, previous.as_deref());
+            copy
+        })
+        .await;
+        match outcome {
+            Ok(c) => copy = c,
+            Err(e) => {
+                tracing::error!("writing the output folder panicked: {e}");
+                copy = DiskCopy { incomplete: true };
+            }
+        }
+        written = Some(next);
+        tokio::select! {
+            changed = latest.changed() => if changed.is_err() { break },
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
 /// Waits for triggers and regenerates; one regeneration at a time.
 async fn regeneration_loop(
     regenerator: Arc<Mutex<Regenerator>>,
@@ -445,6 +515,7 @@ async fn regeneration_loop(
     state: Arc<ArcSwap<Snapshot>>,
     trigger: mpsc::UnboundedSender<Wake>,
     mut events: mpsc::UnboundedReceiver<Wake>,
+    disk: watch::Sender<Arc<Snapshot>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (debounce, rescan, websub_timeout) = {
@@ -496,7 +567,6 @@ async fn regeneration_loop(
             Ok(Ok((next, held))) => {
                 if let Some(next) = next {
                     let previous = state.load_full();
-                    let feeds_changed = next.generation != previous.generation;
                     let topics = next.changed_topics(&previous);
                     drop(previous);
                     let hubs = next.config.hubs.clone();
@@ -506,13 +576,7 @@ async fn regeneration_loop(
                     if !hubs.is_empty() && !topics.is_empty() {
                         notifier.publish(&hubs, &topics);
                     }
-                    if feeds_changed {
-                        let written =
-                            tokio::task::spawn_blocking(move || write_output(&next)).await;
-                        if let Err(e) = written {
-                            tracing::error!("writing the feeds panicked: {e}");
-                        }
-                    }
+                    disk.send_replace(next);
                 }
                 if !held.is_empty() {
                     // Look at the files held back again once they had time to settle.

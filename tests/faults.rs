@@ -331,7 +331,8 @@ struct OutputCheck {
 }
 
 /// Walks `dir`: every `*.xml` must be well-formed XML and every `*.json` valid JSON; hidden
-/// `.NAME.*.tmp` files are counted; anything else is unexpected.
+/// `.NAME.*.tmp` files are counted; every `*.html` page must be whole; anything else is
+/// unexpected.
 fn check_output(dir: &Path) -> OutputCheck {
     let mut check = OutputCheck::default();
     let mut stack = vec![dir.to_path_buf()];
@@ -360,6 +361,15 @@ fn check_output(dir: &Path) -> OutputCheck {
                     check
                         .broken
                         .push(format!("{}: {e} ({} bytes)", path.display(), bytes.len()));
+                }
+            } else if name.ends_with(".html") {
+                // A page is whole when it ends as every page ends.
+                if !bytes.ends_with(b"</html>\n") {
+                    check.broken.push(format!(
+                        "{}: not a whole page ({} bytes)",
+                        path.display(),
+                        bytes.len()
+                    ));
                 }
             } else if name.ends_with(".json") {
                 check.feeds += 1;

@@ -9,9 +9,6 @@ use super::{feed_date, FeedHead, GENERATOR, HISTORY_NS};
 use crate::config::Config;
 use crate::item::FeedItem;
 
-/// The path the Atom feed is served at, relative to `base_url`.
-pub const PATH: &str = "/atom.xml";
-
 fn link(href: String, rel: &str, mime: &str) -> Link {
     Link {
         href,

@@ -6,9 +6,6 @@ use super::FeedHead;
 use crate::config::Config;
 use crate::item::FeedItem;
 
-/// The path the JSON Feed is served at, relative to `base_url`.
-pub const PATH: &str = "/feed.json";
-
 /// The JSON Feed version URL.
 pub const VERSION: &str = "https://jsonfeed.org/version/1.1";
 
@@ -137,70 +134,4 @@ pub fn render_json(
     let mut out = serde_json::to_vec_pretty(&build_json(items, config, head))?;
     out.push(b'\n');
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-    use std::sync::Arc;
-
-    use crate::article::Article;
-    use crate::config::{Config, Overrides};
-    use crate::feed::Feeds;
-
-    fn corpus() -> (Vec<Arc<Article>>, Config) {
-        let config = Config::parse(
-            Path::new("t.toml"),
-            "timezone = \"Asia/Tehran\"\nbase_url = \"http://feeds.test\"\nauthor = { name = \"Desk\", email = \"desk@example.org\" }",
-            &Overrides::default(),
-        )
-        .unwrap();
-        let articles = [
-            "12 May 2018\nFines & <fees>\n\nBody \"one\".\n\n12:55 - 2018/05/12 / number : 1 / Show Count : 5",
-            "3 Sep 2019\nSecond\n\nBody two.",
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, text)| Arc::new(Article::parse(Path::new(&format!("{i}.txt")), text).unwrap().article))
-        .collect();
-        (articles, config)
-    }
-
-    #[test]
-    fn json_feed_has_required_fields_and_same_items_as_rss() {
-        let (articles, config) = corpus();
-        let feeds = Feeds::render(&articles, &config).unwrap();
-        let doc: serde_json::Value = serde_json::from_slice(&feeds.json).unwrap();
-        assert_eq!(doc["version"], "https://jsonfeed.org/version/1.1");
-        assert_eq!(doc["feed_url"], "http://feeds.test/feed.json");
-        assert_eq!(doc["authors"][0]["url"], "mailto:desk@example.org");
-        let items = doc["items"].as_array().unwrap();
-        assert_eq!(items.len(), 2);
-        for item in items {
-            assert!(item["id"].is_string(), "id is required");
-            assert!(
-                item["content_html"].is_string(),
-                "content_html or content_text is required"
-            );
-        }
-        assert_eq!(items[0]["title"], "Second");
-        assert_eq!(items[1]["title"], "Fines & <fees>");
-        assert_eq!(items[1]["date_published"], "2018-05-12T12:55:00+04:30");
-
-        let json = feed_rs::parser::parse(&feeds.json[..]).unwrap();
-        let rss = feed_rs::parser::parse(&feeds.rss[..]).unwrap();
-        let ids =
-            |f: &feed_rs::model::Feed| f.entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
-        assert_eq!(ids(&json), ids(&rss));
-        let titles = |f: &feed_rs::model::Feed| {
-            f.entries
-                .iter()
-                .map(|e| e.title.as_ref().unwrap().content.clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(titles(&json), titles(&rss));
-        let dates =
-            |f: &feed_rs::model::Feed| f.entries.iter().map(|e| e.published).collect::<Vec<_>>();
-        assert_eq!(dates(&json), dates(&rss));
-    }
 }

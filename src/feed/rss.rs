@@ -9,10 +9,8 @@ use rss::{Channel, Guid, Item};
 
 use super::{feed_date, FeedHead, GENERATOR, HISTORY_NS};
 use crate::config::Config;
-use crate::item::{escape_html, FeedItem};
-
-/// The path the RSS feed is served at, relative to `base_url`.
-pub const PATH: &str = "/rss.xml";
+use crate::html::escape_html;
+use crate::item::FeedItem;
 
 /// Builds the RSS channel of `items` with `links` (as `atom:link` elements).
 pub fn build_rss(items: &[FeedItem], config: &Config, links: &FeedHead) -> Channel {

@@ -7,12 +7,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri};
-use percent_encoding::percent_decode_str;
 
 use super::conditional::{choose_encoding, evaluate, Precondition};
-use crate::feed::Format;
 use crate::render::{http_date, Encoding, HeaderKey, HeaderSet, Resource, Variant};
 use crate::snapshot::Snapshot;
+use crate::urls::Route;
 
 /// The response body type.
 pub type Body = Full<Bytes>;
@@ -25,98 +24,6 @@ const ALLOW: &str = "GET, HEAD";
 
 /// Pages may show inline styles and nothing else that could run or load.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-/// What a path names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// `/`
-    Index,
-    /// `/rss.xml`
-    Rss,
-    /// `/atom.xml`
-    Atom,
-    /// `/feed.json`
-    Json,
-    /// `/articles/{id}`, the id percent-decoded.
-    Article(String),
-    /// `/tags/{slug}/rss.xml`, `/atom.xml` or `/feed.json`: a tag's feed.
-    Tag(String, TagDocument),
-    /// `/archive/{rss|atom}/{n}.xml`: an RFC 5005 archive page.
-    Archive(Format, usize),
-    /// `/healthz`
-    Health,
-    /// An old or alternative name of a resource: answered with 301 to this path.
-    Moved(&'static str),
-    /// Nothing.
-    NotFound,
-}
-
-/// Which of a tag's feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TagDocument {
-    /// `rss.xml`
-    Rss,
-    /// `atom.xml`
-    Atom,
-    /// `feed.json`
-    Json,
-}
-
-/// Maps a request path to a route.
-pub fn route(path: &str) -> Route {
-    match path {
-        "/" => Route::Index,
-        "/rss.xml" => Route::Rss,
-        "/atom.xml" => Route::Atom,
-        "/feed.json" => Route::Json,
-        "/healthz" => Route::Health,
-        "/index.html" => Route::Moved("/"),
-        "/rss" | "/feed" | "/feed/" | "/rss/" | "/feed.xml" => Route::Moved("/rss.xml"),
-        "/atom" | "/atom/" => Route::Moved("/atom.xml"),
-        _ if path.starts_with("/archive/") => archive_route(path),
-        _ if path.starts_with("/tags/") => tag_route(path),
-        _ => match path.strip_prefix("/articles/") {
-            Some(raw) if !raw.is_empty() && !raw.contains('/') => {
-                match percent_decode_str(raw).decode_utf8() {
-                    Ok(id) => Route::Article(id.into_owned()),
-                    Err(_) => Route::NotFound,
-                }
-            }
-            _ => Route::NotFound,
-        },
-    }
-}
-
-fn tag_route(path: &str) -> Route {
-    let Some((raw, file)) = path["/tags/".len()..].split_once('/') else {
-        return Route::NotFound;
-    };
-    let document = match file {
-        "rss.xml" => TagDocument::Rss,
-        "atom.xml" => TagDocument::Atom,
-        "feed.json" => TagDocument::Json,
-        _ => return Route::NotFound,
-    };
-    match percent_decode_str(raw).decode_utf8() {
-        Ok(slug) if !slug.is_empty() => Route::Tag(slug.into_owned(), document),
-        _ => Route::NotFound,
-    }
-}
-
-fn archive_route(path: &str) -> Route {
-    let rest = &path["/archive/".len()..];
-    let (format, file) = match rest.split_once('/') {
-        Some(("rss", file)) => (Format::Rss, file),
-        Some(("atom", file)) => (Format::Atom, file),
-        _ => return Route::NotFound,
-    };
-    match file.strip_suffix(".xml").map(|n| (n, n.parse::<usize>())) {
-        Some((digits, Ok(n))) if n > 0 && !digits.starts_with(['0', '+']) => {
-            Route::Archive(format, n)
-        }
-        _ => Route::NotFound,
-    }
-}
 
 /// Answers one request from `snapshot` at time `now`.
 pub fn respond(
@@ -131,7 +38,7 @@ pub fn respond(
     if uri.path().len() + uri.query().map_or(0, |q| q.len() + 1) > MAX_URI_BYTES {
         return plain(StatusCode::URI_TOO_LONG, "URI too long\n", method);
     }
-    let route = route(uri.path());
+    let route = Route::parse(uri.path());
     if route == Route::NotFound {
         return plain(StatusCode::NOT_FOUND, "not found\n", method);
     }
@@ -154,18 +61,23 @@ pub fn respond(
     let max_age = snapshot.config.cache_max_age;
     match route {
         Route::Index => serve(&snapshot.index, method, headers, now, max_age, true),
-        Route::Rss => serve(&snapshot.main.rss, method, headers, now, max_age, true),
-        Route::Atom => serve(&snapshot.main.atom, method, headers, now, max_age, true),
-        Route::Json => serve(&snapshot.main.json, method, headers, now, max_age, true),
-        Route::Tag(slug, document) => match snapshot.tags.get(&slug) {
-            Some(tag) => {
-                let resource = match document {
-                    TagDocument::Rss => &tag.resources.rss,
-                    TagDocument::Atom => &tag.resources.atom,
-                    TagDocument::Json => &tag.resources.json,
-                };
-                serve(resource, method, headers, now, max_age, true)
-            }
+        Route::Feed(format) => serve(
+            snapshot.main.get(format),
+            method,
+            headers,
+            now,
+            max_age,
+            true,
+        ),
+        Route::Tag(slug, format) => match snapshot.tags.get(&slug) {
+            Some(tag) => serve(
+                tag.resources.get(format),
+                method,
+                headers,
+                now,
+                max_age,
+                true,
+            ),
             None => plain(StatusCode::NOT_FOUND, "no such tag\n", method),
         },
         Route::Article(id) => match snapshot.article_page(&id) {
@@ -519,36 +431,5 @@ mod tests {
             response.headers()[header::LAST_MODIFIED],
             http_date(moved.last_modified)
         );
-    }
-
-    #[test]
-    fn routes() {
-        assert_eq!(route("/"), Route::Index);
-        assert_eq!(route("/rss.xml"), Route::Rss);
-        assert_eq!(route("/articles/26462"), Route::Article("26462".into()));
-        assert_eq!(route("/articles/a%20b"), Route::Article("a b".into()));
-        assert_eq!(route("/articles/"), Route::NotFound);
-        assert_eq!(route("/articles/a/b"), Route::NotFound);
-        assert_eq!(route("/articles/%ff"), Route::NotFound);
-        assert_eq!(route("/feed"), Route::Moved("/rss.xml"));
-        assert_eq!(route("/../etc/passwd"), Route::NotFound);
-        assert_eq!(route("/archive/rss/3.xml"), Route::Archive(Format::Rss, 3));
-        assert_eq!(
-            route("/archive/atom/1.xml"),
-            Route::Archive(Format::Atom, 1)
-        );
-        assert_eq!(route("/archive/atom/0.xml"), Route::NotFound);
-        assert_eq!(route("/archive/atom/01.xml"), Route::NotFound);
-        assert_eq!(route("/archive/json/1.xml"), Route::NotFound);
-        assert_eq!(
-            route("/tags/traffic/rss.xml"),
-            Route::Tag("traffic".into(), TagDocument::Rss)
-        );
-        assert_eq!(
-            route("/tags/%D8%A7/feed.json"),
-            Route::Tag("ا".into(), TagDocument::Json)
-        );
-        assert_eq!(route("/tags/traffic/other.xml"), Route::NotFound);
-        assert_eq!(route("/tags//rss.xml"), Route::NotFound);
     }
 }

@@ -12,7 +12,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 use serde::Deserialize;
 
-use crate::article::{clean_lines, Article, ArticleError, Parsed};
+use super::text::clean_lines;
+use super::{Article, ArticleError, Parsed};
 
 /// Whether `path` names a Markdown article (by its extension).
 pub fn is_markdown(path: &Path) -> bool {
@@ -54,7 +55,8 @@ enum DateOrText {
     Text(String),
 }
 
-/// Parses a Markdown article. Links and images stay as written; [`absolutize`] makes them
+/// Parses a Markdown article. Links and images stay as written; [`crate::html::absolutize`] makes
+/// them
 /// absolute once the site's URL is known.
 pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
     let mut warnings = Vec::new();
@@ -278,54 +280,10 @@ fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
     }
 }
 
-/// Makes the relative links and images of rendered Markdown `html` absolute against
-/// `site_url`: `href="x"` and `src="x"` that have no scheme and are not fragments.
-pub fn absolutize(html: &str, site_url: &str) -> String {
-    let origin = site_url
-        .find("://")
-        .and_then(|i| site_url[i + 3..].find('/').map(|j| &site_url[..i + 3 + j]))
-        .unwrap_or(site_url);
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(i) = rest.find([' ', '\n']).filter(|_| !rest.is_empty()) {
-        let (before, after) = rest.split_at(i + 1);
-        out.push_str(before);
-        rest = after;
-        for attr in ["href=\"", "src=\""] {
-            if let Some(value_start) = rest.strip_prefix(attr) {
-                let end = value_start.find('"').unwrap_or(value_start.len());
-                let url = &value_start[..end];
-                let has_scheme = url.split_once(':').is_some_and(|(scheme, _)| {
-                    !scheme.is_empty()
-                        && scheme
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-                });
-                let absolute = if has_scheme
-                    || url.starts_with('#')
-                    || url.starts_with("//")
-                    || url.is_empty()
-                {
-                    url.to_string()
-                } else if url.starts_with('/') {
-                    format!("{origin}{url}")
-                } else {
-                    format!("{site_url}/{}", url.trim_start_matches("./"))
-                };
-                out.push_str(attr);
-                out.push_str(&absolute);
-                rest = &value_start[end..];
-                break;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::html::absolutize;
 
     fn md(text: &str) -> Result<Parsed, ArticleError> {
         parse(Path::new("posts/hello-world.md"), text)

@@ -3,27 +3,33 @@
 //! A snapshot is immutable; the server swaps a whole new one in, so every response is
 //! from one generation, and the RSS and Atom of a generation always agree.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub mod feeds;
+
+pub use feeds::Feeds;
+
 use crate::article::Article;
 use crate::config::Config;
 use crate::corpus::{Corpus, Moved};
-use crate::feed::{atom, json, output_files, rss, tag_path, Feeds, Format, RenderError};
+use crate::feed::RenderError;
 use crate::item::{items_of, FeedItem};
 use crate::loader::Changes;
 use crate::pages;
 use crate::render::{next_last_modified, Resource};
+use crate::urls::{tag_prefix, Format, Route, HTML_TYPE};
 
-/// The RSS content type.
-pub const RSS_TYPE: &str = "application/rss+xml; charset=utf-8";
-/// The Atom content type.
-pub const ATOM_TYPE: &str = "application/atom+xml; charset=utf-8";
-/// The JSON Feed content type.
-pub const JSON_FEED_TYPE: &str = "application/feed+json; charset=utf-8";
-/// The HTML content type.
-pub const HTML_TYPE: &str = "text/html; charset=utf-8";
+/// The routes of a site that changed between two snapshots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteChanges {
+    /// Routes whose bytes may differ, or that are new.
+    pub changed: Vec<Route>,
+    /// Routes that are gone.
+    pub removed: Vec<Route>,
+}
 
 /// An article that has a page, with the time its page last changed.
 #[derive(Debug, Clone)]
@@ -46,12 +52,17 @@ pub struct FeedResources {
 }
 
 impl FeedResources {
-    fn all(&self) -> [(&Resource, &'static str); 3] {
-        [
-            (&self.rss, rss::PATH),
-            (&self.atom, atom::PATH),
-            (&self.json, json::PATH),
-        ]
+    /// The document of `format`.
+    pub fn get(&self, format: Format) -> &Resource {
+        match format {
+            Format::Rss => &self.rss,
+            Format::Atom => &self.atom,
+            Format::Json => &self.json,
+        }
+    }
+
+    fn all(&self) -> [(&Resource, Format); 3] {
+        Format::ALL.map(|format| (self.get(format), format))
     }
 
     fn all_mut(&mut self) -> [&mut Resource; 3] {
@@ -216,25 +227,17 @@ impl Snapshot {
         };
         // The three documents are compressed at once.
         let resources = |feeds: &Feeds, prefix: &str, old: Option<&FeedResources>| {
-            let one = |content_type, body: &Vec<u8>, old: Option<&Resource>, path: &str| Resource {
-                link_header: link_header(&format!("{prefix}{path}")),
-                ..make(content_type, body.clone(), old)
+            let one = |format: Format| Resource {
+                link_header: link_header(&format!("{prefix}{}", format.path())),
+                ..make(
+                    format.content_type(),
+                    feeds.document(format).to_vec(),
+                    old.map(|o| o.get(format)),
+                )
             };
             let (rss, (atom, json)) = rayon::join(
-                || one(RSS_TYPE, &feeds.rss, old.map(|o| &o.rss), rss::PATH),
-                || {
-                    rayon::join(
-                        || one(ATOM_TYPE, &feeds.atom, old.map(|o| &o.atom), atom::PATH),
-                        || {
-                            one(
-                                JSON_FEED_TYPE,
-                                &feeds.json,
-                                old.map(|o| &o.json),
-                                json::PATH,
-                            )
-                        },
-                    )
-                },
+                || one(Format::Rss),
+                || rayon::join(|| one(Format::Atom), || one(Format::Json)),
             );
             FeedResources { rss, atom, json }
         };
@@ -279,7 +282,7 @@ impl Snapshot {
                 None => {
                     let name = tag.name().to_string();
                     let feeds = Feeds::render_tag_ranking(tag.ranking.clone(), &config, &name)?;
-                    let prefix = tag_path(&name, "");
+                    let prefix = tag_prefix(&name);
                     let resources = resources(&feeds, &prefix, old.map(|t| &t.resources));
                     Arc::new(TagFeeds {
                         name,
@@ -422,14 +425,95 @@ impl Snapshot {
         }
     }
 
+    /// Every route this snapshot answers with 200 (the site): the subscription feeds, the
+    /// index, the tags' feeds, the archive pages and the article pages, in that order.
+    pub fn routes(&self) -> Vec<Route> {
+        let mut routes: Vec<Route> = Format::ALL.into_iter().map(Route::Feed).collect();
+        routes.push(Route::Index);
+        for slug in self.tags.keys() {
+            routes.extend(Format::ALL.map(|f| Route::Tag(slug.clone(), f)));
+        }
+        for n in 1..=self.archive_modified.len() {
+            routes.extend(Format::ARCHIVED.map(|f| Route::Archive(f, n)));
+        }
+        let mut ids: Vec<&String> = self.articles.keys().collect();
+        ids.sort_unstable();
+        routes.extend(ids.into_iter().map(|id| Route::Article(id.clone())));
+        routes
+    }
+
+    /// The resource `route` names: one this snapshot holds (feeds and the index), or one made
+    /// now (archive and article pages); `None` when there is no such resource.
+    pub fn resource(&self, route: &Route) -> Option<Cow<'_, Resource>> {
+        match route {
+            Route::Index => Some(Cow::Borrowed(&self.index)),
+            Route::Feed(format) => Some(Cow::Borrowed(self.main.get(*format))),
+            Route::Tag(slug, format) => self
+                .tags
+                .get(slug)
+                .map(|t| Cow::Borrowed(t.resources.get(*format))),
+            Route::Archive(format, n) => self.archive_page(*format, *n).map(Cow::Owned),
+            Route::Article(id) => self.article_page(id).map(Cow::Owned),
+            Route::Health | Route::Moved(_) | Route::NotFound => None,
+        }
+    }
+
+    /// How this snapshot's site differs from `previous`'s: the routes whose bytes may have
+    /// changed or are new, and the routes `previous` answered that this one does not.
+    pub fn changes_since(&self, previous: &Snapshot) -> SiteChanges {
+        let mut changed = Vec::new();
+        for format in Format::ALL {
+            if self.main.get(format).digest != previous.main.get(format).digest {
+                changed.push(Route::Feed(format));
+            }
+        }
+        if self.index.digest != previous.index.digest {
+            changed.push(Route::Index);
+        }
+        for (slug, tag) in &self.tags {
+            let old = previous.tags.get(slug);
+            for format in Format::ALL {
+                if old.is_none_or(|o| {
+                    o.resources.get(format).digest != tag.resources.get(format).digest
+                }) {
+                    changed.push(Route::Tag(slug.clone(), format));
+                }
+            }
+        }
+        for (n, modified) in self.archive_modified.iter().enumerate() {
+            if previous.archive_modified.get(n) != Some(modified) {
+                changed.extend(Format::ARCHIVED.map(|f| Route::Archive(f, n + 1)));
+            }
+        }
+        for (id, entry) in &self.articles {
+            let old = previous.articles.get(id);
+            if old.is_none_or(|o| o.last_modified != entry.last_modified) {
+                changed.push(Route::Article(id.clone()));
+            }
+        }
+        let mut removed = Vec::new();
+        for slug in previous.tags.keys().filter(|s| !self.tags.contains_key(*s)) {
+            removed.extend(Format::ALL.map(|f| Route::Tag(slug.clone(), f)));
+        }
+        for n in self.archive_modified.len() + 1..=previous.archive_modified.len() {
+            removed.extend(Format::ARCHIVED.map(|f| Route::Archive(f, n)));
+        }
+        for id in previous.articles.keys() {
+            if !self.articles.contains_key(id) {
+                removed.push(Route::Article(id.clone()));
+            }
+        }
+        SiteChanges { changed, removed }
+    }
+
     /// The URLs of the feeds (subscription and tag feeds) whose bytes differ from those of
     /// `previous`: the topics to announce to WebSub hubs.
     pub fn changed_topics(&self, previous: &Snapshot) -> Vec<String> {
         let mut topics = Vec::new();
         let mut compare = |new: &FeedResources, old: Option<&FeedResources>, prefix: &str| {
-            for (i, (resource, path)) in new.all().into_iter().enumerate() {
-                if old.is_none_or(|o| o.all()[i].0.digest != resource.digest) {
-                    topics.push(self.config.url(&format!("{prefix}{path}")));
+            for (resource, format) in new.all() {
+                if old.is_none_or(|o| o.get(format).digest != resource.digest) {
+                    topics.push(self.config.url(&format!("{prefix}{}", format.path())));
                 }
             }
         };
@@ -438,18 +522,10 @@ impl Snapshot {
             compare(
                 &tag.resources,
                 previous.tags.get(slug).map(|t| &t.resources),
-                &tag_path(&tag.name, ""),
+                &tag_prefix(&tag.name),
             );
         }
         topics
-    }
-
-    /// Every file of this generation for the output folder.
-    pub fn output_files(&self) -> Vec<(String, &[u8])> {
-        output_files(
-            &self.feeds,
-            self.tags.iter().map(|(slug, t)| (slug.as_str(), &t.feeds)),
-        )
     }
 
     /// The slugs of this generation's tags.
@@ -466,12 +542,8 @@ impl Snapshot {
                 return None;
             }
         };
-        let content_type = match format {
-            Format::Rss => RSS_TYPE,
-            Format::Atom => ATOM_TYPE,
-        };
         Some(Resource::new(
-            content_type,
+            format.content_type(),
             bytes,
             self.archive_modified[number - 1],
             false,
@@ -640,7 +712,7 @@ mod tests {
             "Word ".repeat(1 + words as usize)
         );
         Arc::new(
-            crate::markdown::parse(Path::new(&format!("{slot:02}.md")), &text)
+            crate::article::markdown::parse(Path::new(&format!("{slot:02}.md")), &text)
                 .unwrap()
                 .article,
         )
@@ -649,14 +721,14 @@ mod tests {
     /// Every document a snapshot serves, by path, with its bytes.
     fn documents(s: &Snapshot) -> BTreeMap<String, Vec<u8>> {
         let mut docs = BTreeMap::new();
-        for (resource, path) in s.main.all() {
-            docs.insert(path.to_string(), resource.identity.body.to_vec());
+        for (resource, format) in s.main.all() {
+            docs.insert(format.path().to_string(), resource.identity.body.to_vec());
         }
         docs.insert("/".into(), s.index.identity.body.to_vec());
         for (slug, tag) in &s.tags {
-            for (resource, path) in tag.resources.all() {
+            for (resource, format) in tag.resources.all() {
                 docs.insert(
-                    format!("/tags/{slug}{path}"),
+                    format!("/tags/{slug}{}", format.path()),
                     resource.identity.body.to_vec(),
                 );
             }

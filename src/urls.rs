@@ -1,0 +1,330 @@
+//! Every path feedpub answers and every file it writes, in one place: the feed formats and
+//! their media types, tag and archive paths, article links, and the parse of a request
+//! path into the [`Route`] it names. Links are built and requests are read with the same
+//! functions, so the two cannot drift apart.
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::config::Config;
+
+/// The HTML content type.
+pub const HTML_TYPE: &str = "text/html; charset=utf-8";
+
+/// A feed format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    /// RSS 2.0
+    Rss,
+    /// Atom 1.0
+    Atom,
+    /// JSON Feed 1.1
+    Json,
+}
+
+impl Format {
+    /// Every format, in the order feeds are listed.
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    /// The formats that have RFC 5005 archive pages.
+    pub const ARCHIVED: [Format; 2] = [Format::Rss, Format::Atom];
+
+    /// The format's name in archive paths.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Rss => "rss",
+            Format::Atom => "atom",
+            Format::Json => "json",
+        }
+    }
+
+    /// The file name of a feed of this format (`rss.xml`, `atom.xml`, `feed.json`).
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Rss => "rss.xml",
+            Format::Atom => "atom.xml",
+            Format::Json => "feed.json",
+        }
+    }
+
+    /// The path of the subscription feed of this format.
+    pub fn path(self) -> &'static str {
+        match self {
+            Format::Rss => "/rss.xml",
+            Format::Atom => "/atom.xml",
+            Format::Json => "/feed.json",
+        }
+    }
+
+    /// The media type of this format, as used in `type` attributes.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml",
+            Format::Atom => "application/atom+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+
+    /// The `Content-Type` of a document of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+
+    /// The format whose subscription feed file is named `file` in a folder.
+    pub fn from_file_name(file: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.file_name() == file)
+    }
+}
+
+/// Characters of an id that are percent-encoded in URLs and identities (RFC 3986 unreserved
+/// characters stay as they are).
+const ID_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The id as it appears in URLs: percent-encoded where needed.
+pub fn url_id(id: &str) -> String {
+    utf8_percent_encode(id, ID_ESCAPES).to_string()
+}
+
+/// The URL-safe form of a tag: lower case, runs of anything but letters and digits made one
+/// `-`.
+pub fn tag_slug(tag: &str) -> String {
+    let mut slug = String::with_capacity(tag.len());
+    for c in tag.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_string()
+}
+
+/// The folder of a tag's feeds: `/tags/{slug}`.
+pub fn tag_prefix(tag: &str) -> String {
+    format!("/tags/{}", url_id(&tag_slug(tag)))
+}
+
+/// The path of the `format` feed of the tag `tag`: `/tags/{slug}/rss.xml`, ...
+pub fn tag_feed_path(tag: &str, format: Format) -> String {
+    format!("{}{}", tag_prefix(tag), format.path())
+}
+
+/// The path of archive page `number` (from 1) of `format`.
+pub fn archive_path(format: Format, number: usize) -> String {
+    format!("/archive/{}/{number}.xml", format.name())
+}
+
+/// The path of the page of article `id`.
+pub fn article_path(id: &str) -> String {
+    format!("/articles/{}", url_id(id))
+}
+
+/// The link of the article `id` from the `item_link` template.
+pub fn item_link(config: &Config, id: &str) -> String {
+    config
+        .item_link
+        .replace("{base_url}", &config.base_url)
+        .replace("{id}", &url_id(id))
+}
+
+/// The old and alternative names of resources, answered with 301 to the path beside them.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("/index.html", "/"),
+    ("/rss", "/rss.xml"),
+    ("/feed", "/rss.xml"),
+    ("/feed/", "/rss.xml"),
+    ("/rss/", "/rss.xml"),
+    ("/feed.xml", "/rss.xml"),
+    ("/atom", "/atom.xml"),
+    ("/atom/", "/atom.xml"),
+];
+
+/// What a request path names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/`
+    Index,
+    /// `/rss.xml`, `/atom.xml`, `/feed.json`: a subscription feed.
+    Feed(Format),
+    /// `/articles/{id}`, the id percent-decoded.
+    Article(String),
+    /// `/tags/{slug}/rss.xml`, `/atom.xml` or `/feed.json`: a tag's feed.
+    Tag(String, Format),
+    /// `/archive/{rss|atom}/{n}.xml`: an RFC 5005 archive page.
+    Archive(Format, usize),
+    /// `/healthz`
+    Health,
+    /// An old or alternative name of a resource: answered with 301 to this path.
+    Moved(&'static str),
+    /// Nothing.
+    NotFound,
+}
+
+impl Route {
+    /// Maps a request path to a route.
+    pub fn parse(path: &str) -> Route {
+        match path {
+            "/" => return Route::Index,
+            "/healthz" => return Route::Health,
+            _ => {}
+        }
+        if let Some(format) = Format::ALL.into_iter().find(|f| f.path() == path) {
+            return Route::Feed(format);
+        }
+        if let Some((_, to)) = ALIASES.iter().find(|(from, _)| *from == path) {
+            return Route::Moved(to);
+        }
+        if let Some(rest) = path.strip_prefix("/archive/") {
+            return archive_route(rest);
+        }
+        if let Some(rest) = path.strip_prefix("/tags/") {
+            return tag_route(rest);
+        }
+        match path.strip_prefix("/articles/") {
+            Some(raw) if !raw.is_empty() && !raw.contains('/') => {
+                match percent_decode_str(raw).decode_utf8() {
+                    Ok(id) => Route::Article(id.into_owned()),
+                    Err(_) => Route::NotFound,
+                }
+            }
+            _ => Route::NotFound,
+        }
+    }
+
+    /// The path of the file that holds this route's resource in the output folder, relative
+    /// to it; `None` for what is not a file (health, redirects, nothing).
+    pub fn file(&self) -> Option<String> {
+        match self {
+            Route::Index => Some("index.html".into()),
+            Route::Feed(format) => Some(format.file_name().into()),
+            Route::Tag(slug, format) => Some(format!("tags/{slug}/{}", format.file_name())),
+            Route::Archive(format, n) => Some(format!("archive/{}/{n}.xml", format.name())),
+            Route::Article(id) => Some(format!("articles/{}/index.html", file_component(id))),
+            Route::Health | Route::Moved(_) | Route::NotFound => None,
+        }
+    }
+}
+
+/// `/tags/` is stripped from `rest`.
+fn tag_route(rest: &str) -> Route {
+    let Some((raw, file)) = rest.split_once('/') else {
+        return Route::NotFound;
+    };
+    let Some(format) = Format::from_file_name(file) else {
+        return Route::NotFound;
+    };
+    match percent_decode_str(raw).decode_utf8() {
+        Ok(slug) if !slug.is_empty() => Route::Tag(slug.into_owned(), format),
+        _ => Route::NotFound,
+    }
+}
+
+/// `/archive/` is stripped from `rest`.
+fn archive_route(rest: &str) -> Route {
+    let Some((name, file)) = rest.split_once('/') else {
+        return Route::NotFound;
+    };
+    let Some(format) = Format::ARCHIVED.into_iter().find(|f| f.name() == name) else {
+        return Route::NotFound;
+    };
+    match file.strip_suffix(".xml").map(|n| (n, n.parse::<usize>())) {
+        Some((digits, Ok(n))) if n > 0 && !digits.starts_with(['0', '+']) => {
+            Route::Archive(format, n)
+        }
+        _ => Route::NotFound,
+    }
+}
+
+/// Characters percent-encoded in a file name made from an id: everything but the RFC 3986
+/// unreserved characters, so that the name is one path component on any file system.
+const FILE_ESCAPES: &AsciiSet = ID_ESCAPES;
+
+/// `id` as one component of a path in the output folder: the id itself when it is a plain
+/// name (what a static web server finds once it has decoded the request's path), else its
+/// percent-encoded form, which can never step out of its folder.
+pub fn file_component(id: &str) -> String {
+    let plain = !id.is_empty()
+        && !id.starts_with('.')
+        && !id.contains(['/', '\\', '\0', '%'])
+        && !id.chars().any(char::is_control);
+    if plain {
+        id.to_string()
+    } else {
+        let encoded = utf8_percent_encode(id, FILE_ESCAPES).to_string();
+        match encoded.strip_prefix('.') {
+            Some(rest) => format!("%2E{rest}"),
+            None => encoded,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_slugs() {
+        assert_eq!(tag_slug("City Hall"), "city-hall");
+        assert_eq!(tag_slug("  C++ & Rust! "), "c-rust");
+        assert_eq!(tag_slug("ترافیک"), "ترافیک");
+        assert_eq!(
+            tag_feed_path("City Hall", Format::Rss),
+            "/tags/city-hall/rss.xml"
+        );
+    }
+
+    #[test]
+    fn ids_are_percent_encoded() {
+        assert_eq!(url_id("26462"), "26462");
+        assert_eq!(url_id("a b/é"), "a%20b%2F%C3%A9");
+    }
+
+    #[test]
+    fn every_path_built_parses_back_to_its_route() {
+        for format in Format::ALL {
+            assert_eq!(Route::parse(format.path()), Route::Feed(format));
+            assert_eq!(
+                Route::parse(&tag_feed_path("City Hall", format)),
+                Route::Tag("city-hall".into(), format)
+            );
+        }
+        for format in Format::ARCHIVED {
+            assert_eq!(
+                Route::parse(&archive_path(format, 12)),
+                Route::Archive(format, 12)
+            );
+        }
+        assert_eq!(Route::parse("/archive/json/1.xml"), Route::NotFound);
+        assert_eq!(Route::parse("/archive/rss/01.xml"), Route::NotFound);
+        assert_eq!(
+            Route::parse(&article_path("a b/é")),
+            Route::Article("a b/é".into())
+        );
+        for (from, to) in ALIASES {
+            assert_eq!(Route::parse(from), Route::Moved(to));
+        }
+    }
+
+    #[test]
+    fn article_file_names_never_leave_their_folder() {
+        assert_eq!(file_component("26462"), "26462");
+        assert_eq!(file_component("winter-driving"), "winter-driving");
+        assert_eq!(file_component(".."), "%2E.");
+        assert_eq!(file_component(".hidden"), "%2Ehidden");
+        assert_eq!(file_component("a/b"), "a%2Fb");
+        assert_eq!(file_component("100%"), "100%25");
+        for id in ["..", ".", "a/../../b", "\\x", "a\0b"] {
+            let file = Route::Article(id.into()).file().unwrap();
+            let component = &file["articles/".len()..file.len() - "/index.html".len()];
+            assert!(!component.contains(['/', '\\', '\0']), "{id:?} -> {file}");
+            assert!(!component.starts_with('.'), "{id:?} -> {file}");
+        }
+    }
+}
