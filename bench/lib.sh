@@ -81,12 +81,13 @@ need_tools() {
   fi
 }
 
-# build_release [CARGO ARGS...]: cargo build --release --locked of the feedpub binary (unless
-# --no-build), then checks that $FEEDPUB exists.
+# build_release: cargo build --release --locked of the feedpub binary, with the extra flags
+# in CARGO_FLAGS (unless --no-build), then checks that $FEEDPUB exists.
+CARGO_FLAGS=()
 build_release() {
   if [ "$BUILD" = 1 ]; then
     log "cargo build --release --locked"
-    (cd "$ROOT" && cargo build --release --locked --bin feedpub "$@")
+    (cd "$ROOT" && cargo build --release --locked --bin feedpub "${CARGO_FLAGS[@]}")
   fi
   [ -x "$FEEDPUB" ] || die "missing $FEEDPUB (run without --no-build)"
 }
