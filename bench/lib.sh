@@ -145,11 +145,11 @@ wait_http200() {
   for ((i = 0; i < secs * 10; i++)); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 200 ] && return 0
     if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      cat "$@" >&2 || true
+      [ $# -eq 0 ] || cat "$@" >&2 || true
       die "the server of $url exited"
     fi
     sleep 0.1
   done
-  cat "$@" >&2 || true
+  [ $# -eq 0 ] || cat "$@" >&2 || true
   die "$url did not answer 200 within $secs s"
 }
