@@ -2,7 +2,7 @@
 # Profiles the serve hot path of `feedpub serve` with valgrind's callgrind (this machine's
 # perf has no hardware counters; `perf stat -e instructions true` says <not supported>).
 #
-#   bench/profile_serve.sh [--duration SECS] [--no-build] [--minimal]
+#   bench/profile_serve.sh [--duration SECS] [--no-build] [--keep] [--minimal]
 #
 # Serves the same ~100 KB rss.xml as bench/serve.sh (1,000 synthetic articles, max_items 20)
 # on one tokio worker under callgrind with instrumentation off, then for each case
@@ -12,53 +12,28 @@
 # --minimal profiles bench/minimal (serving the same bytes) instead, for comparison.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH="$ROOT/bench"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 DURATION=8
-BUILD=1
 SERVER=feedpub
-while [ $# -gt 0 ]; do
+COMMON_OPTIONS="--duration --no-build --keep"
+own_option() {
   case "$1" in
-    --duration) DURATION="$2"; shift ;;
-    --no-build) BUILD=0 ;;
     --minimal) SERVER=minimal ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "unknown option: $1" >&2; exit 2 ;;
+    *) return 1 ;;
   esac
-  shift
-done
-log() { echo "== $*" >&2; }
-need=()
-command -v valgrind >/dev/null || need+=(valgrind)
-command -v wrk >/dev/null || need+=(wrk)
-command -v curl >/dev/null || need+=(curl)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-FEEDPUB="$TARGET_DIR/release/feedpub"
-MINIMAL="$BENCH/minimal/target/release/feedpub-bench-minimal"
-if [ "$BUILD" = 1 ]; then
-  (cd "$ROOT" && cargo build --release --bin feedpub)
-  CARGO_TARGET_DIR="$BENCH/minimal/target" cargo build --release --manifest-path "$BENCH/minimal/Cargo.toml"
-fi
-
-WORK="$(mktemp -d /tmp/feedpub-profile.XXXXXX)"
-# Private copies: other builds may replace the binaries while this runs.
-cp "$FEEDPUB" "$WORK/feedpub"; FEEDPUB="$WORK/feedpub"
-if [ -x "$MINIMAL" ]; then cp "$MINIMAL" "$WORK/minimal"; MINIMAL="$WORK/minimal"; fi
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+parse_options "$@"
+need_tools valgrind:valgrind wrk:wrk curl:curl
+build_release
+build_minimal
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+work_folder profile
+FEEDPUB="$(private_copy "$FEEDPUB" feedpub)"
+if [ -x "$MINIMAL" ]; then MINIMAL="$(private_copy "$MINIMAL" minimal)"; fi
+
+PORT="$(free_ports 1)"
 python3 "$BENCH/gen_corpus.py" -n 1000 --out "$WORK/articles" --seed 1
 cat >"$WORK/feedpub.toml" <<EOF
 base_url = "http://127.0.0.1:$PORT"
@@ -84,11 +59,7 @@ TOKIO_WORKER_THREADS=1 RUST_LOG=warn valgrind --tool=callgrind --instr-atstart=n
 PID=$!
 PIDS+=("$PID")
 URL="http://127.0.0.1:$PORT/rss.xml"
-for _ in $(seq 1 1200); do
-  curl -fsS -o /dev/null "$URL" 2>/dev/null && break
-  kill -0 "$PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-  sleep 0.25
-done
+wait_http200 "$URL" 300 "$PID" "$WORK/serve.log"
 ETAG="$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: gzip' "$URL" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')"
 log "ready; gzip ETag $ETAG"
 
@@ -108,7 +79,10 @@ for case in identity gzip 304; do
   callgrind_control --dump="$case" "$PID" >/dev/null 2>&1
   sleep 1
   requests="$(awk '/requests in/{print $1}' "$WORK/wrk.txt")"
-  dump="$(ls -t "$OUT"/callgrind.out.* | head -n 1)"
+  dump=""
+  for f in "$OUT"/callgrind.out.*; do
+    if [ -z "$dump" ] || [ "$f" -nt "$dump" ]; then dump="$f"; fi
+  done
   mv "$dump" "$OUT/callgrind.$case"
   total="$(callgrind_annotate "$OUT/callgrind.$case" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1; exit}')"
   {

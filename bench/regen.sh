@@ -9,71 +9,45 @@
 #   bench/regen.sh --quick    N = 1,000 only, 1 round, no Hugo, 3 edits (CI smoke)
 #
 # Options: --rounds N, --edits N, --sizes "1000 10000 100000", --incremental-n N, --no-hugo,
-# --no-build, --perf (record the server with `perf record -e cpu-clock --call-graph dwarf`
-# during the edits; report in bench/results/regen-perf-*.txt).
+# --no-build, --keep (leave the work folder in /tmp for inspection), --perf (record the
+# server with `perf record -e cpu-clock --call-graph dwarf` during the edits; report in
+# bench/results/regen-perf-*.txt).
 # Corpora are generated once into /tmp/feedpub-corpus-N (bench/gen_corpus.py, seed 1) and
 # reused while their stamp matches. Results: bench/results/regen-*.md.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH="$ROOT/bench"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ROUNDS=3
 EDITS=10
 SIZES="1000 10000 100000"
 HUGO_N=10000
 INCR_N=100000
 HUGO=1
-BUILD=1
 DEBOUNCE_MS=20
 PERF=0
-while [ $# -gt 0 ]; do
+COMMON_OPTIONS="--quick --rounds --no-build --keep"
+quick_defaults() { ROUNDS=1; EDITS=3; SIZES="1000"; HUGO=0; INCR_N=1000; }
+own_option() {
   case "$1" in
-    --quick) ROUNDS=1; EDITS=3; SIZES="1000"; HUGO=0; INCR_N=1000 ;;
-    --rounds) ROUNDS="$2"; shift ;;
-    --edits) EDITS="$2"; shift ;;
-    --sizes) SIZES="$2"; shift ;;
-    --incremental-n) INCR_N="$2"; shift ;;
+    --edits) EDITS="$2"; OPT_SHIFT=2 ;;
+    --sizes) SIZES="$2"; OPT_SHIFT=2 ;;
+    --incremental-n) INCR_N="$2"; OPT_SHIFT=2 ;;
     --no-hugo) HUGO=0 ;;
-    --no-build) BUILD=0 ;;
     --perf) PERF=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "unknown option: $1" >&2; exit 2 ;;
+    *) return 1 ;;
   esac
-  shift
-done
-log() { echo "== $*" >&2; }
-
-need=()
-[ -x /usr/bin/time ] || need+=(time)
-command -v curl >/dev/null || need+=(curl)
-if [ "$HUGO" = 1 ] && ! command -v hugo >/dev/null; then need+=(hugo); fi
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-FEEDPUB="$TARGET_DIR/release/feedpub"
-if [ "$BUILD" = 1 ]; then
-  log "cargo build --release"
-  (cd "$ROOT" && cargo build --release --bin feedpub)
-fi
-[ -x "$FEEDPUB" ] || { echo "missing $FEEDPUB" >&2; exit 1; }
-
-WORK="$(mktemp -d /tmp/feedpub-regen.XXXXXX)"
-# A private copy: other builds may replace target/release/feedpub while this runs (and perf
-# must resolve symbols against the binary that ran).
-cp "$FEEDPUB" "$WORK/feedpub"; FEEDPUB="$WORK/feedpub"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+parse_options "$@"
+
+tools=(/usr/bin/time:time curl:curl)
+if [ "$HUGO" = 1 ]; then tools+=(hugo:hugo); fi
+need_tools "${tools[@]}"
+
+build_release
+work_folder regen
+FEEDPUB="$(private_copy "$FEEDPUB" feedpub)"
 
 GEN_STAMP="$(sha256sum "$BENCH/gen_corpus.py" | cut -c1-16)"
 # corpus N [markdown]: prints the corpus folder, generating it when missing or stale.
@@ -203,18 +177,14 @@ if [ -f "$INCR_DIR/.newest.orig" ]; then
 else
   cp "$INCR_DIR/articles/$NEWEST" "$INCR_DIR/.newest.orig"
 fi
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+PORT="$(free_ports 1)"
 log "incremental: feedpub serve on $INCR_N articles, debounce_ms = $DEBOUNCE_MS, port $PORT"
 warm "$INCR_DIR/articles"
 STARTED="$(date +%s.%N)"
 RUST_LOG="${FEEDPUB_LOG:-info}" "$FEEDPUB" serve --config "$INCR_DIR/feedpub.toml" --addr "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
-for _ in $(seq 1 1200); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/rss.xml" 2>/dev/null && break
-  kill -0 "$SERVE_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
+wait_http200 "http://127.0.0.1:$PORT/rss.xml" 120 "$SERVE_PID" "$WORK/serve.log"
 READY="$(python3 -c "print('%.2f' % ($(date +%s.%N) - $STARTED))")"
 log "ready after ${READY} s"
 sleep 1

@@ -10,89 +10,39 @@
 # one nginx worker), wrk to core 1. Results: bench/results/serve-*.{tsv,md}.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH="$ROOT/bench"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ROUNDS=3
 DURATION=10
 CONNS="50 200"
-BUILD=1
-KEEP=0
-QUICK=0
 TARGET_BYTES=102400
-while [ $# -gt 0 ]; do
+COMMON_OPTIONS="--quick --rounds --duration --no-build --keep"
+quick_defaults() { ROUNDS=1; DURATION=2; CONNS="50"; }
+own_option() {
   case "$1" in
-    --quick) QUICK=1; ROUNDS=1; DURATION=2; CONNS="50" ;;
-    --rounds) ROUNDS="$2"; shift ;;
-    --duration) DURATION="$2"; shift ;;
-    --conns) CONNS="$2"; shift ;;
-    --no-build) BUILD=0 ;;
-    --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-    *) echo "unknown option: $1" >&2; exit 2 ;;
+    --conns) CONNS="$2"; OPT_SHIFT=2 ;;
+    *) return 1 ;;
   esac
-  shift
-done
-
-log() { echo "== $*" >&2; }
+}
+parse_options "$@"
 
 # --- tools -------------------------------------------------------------------------------
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
-command -v curl >/dev/null || need+=(curl)
-command -v taskset >/dev/null || need+=(util-linux)
-command -v gzip >/dev/null || need+=(gzip)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+need_tools wrk:wrk nginx:nginx curl:curl taskset:util-linux gzip:gzip
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 NCPU="$(nproc)"
 if [ "$NCPU" -ge 2 ]; then SERVER_CPU=0; CLIENT_CPU=1; else SERVER_CPU=0; CLIENT_CPU=0; fi
 
 # --- builds ------------------------------------------------------------------------------
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-FEEDPUB="$TARGET_DIR/release/feedpub"
-MINIMAL="$BENCH/minimal/target/release/feedpub-bench-minimal"
-if [ "$BUILD" = 1 ]; then
-  log "cargo build --release (main crate)"
-  (cd "$ROOT" && cargo build --release --bin feedpub)
-  log "cargo build --release (bench/minimal, own target dir)"
-  CARGO_TARGET_DIR="$BENCH/minimal/target" cargo build --release --manifest-path "$BENCH/minimal/Cargo.toml"
-fi
-[ -x "$FEEDPUB" ] || { echo "missing $FEEDPUB (run without --no-build)" >&2; exit 1; }
-[ -x "$MINIMAL" ] || { echo "missing $MINIMAL (run without --no-build)" >&2; exit 1; }
+build_release
+build_minimal
+[ -x "$MINIMAL" ] || die "missing $MINIMAL (run without --no-build)"
 
 # --- work folder, process bookkeeping ----------------------------------------------------
-WORK="$(mktemp -d /tmp/feedpub-serve.XXXXXX)"
+work_folder serve
 chmod 755 "$WORK"
-# Private copies: other builds may replace target/release/feedpub while this runs.
-cp "$FEEDPUB" "$WORK/feedpub"; FEEDPUB="$WORK/feedpub"
-cp "$MINIMAL" "$WORK/minimal"; MINIMAL="$WORK/minimal"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "$KEEP" = 1 ]; then echo "work folder kept: $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_ports() {
-  python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
+FEEDPUB="$(private_copy "$FEEDPUB" feedpub)"
+MINIMAL="$(private_copy "$MINIMAL" minimal)"
 read -r P_NGINX P_FEEDPUB P_MINIMAL <<<"$(free_ports 3)"
 
 # --- corpus and feed ---------------------------------------------------------------------
@@ -196,13 +146,9 @@ declare -A URL=(
   [minimal]="http://127.0.0.1:$P_MINIMAL/rss.xml"
 )
 SERVERS=(nginx minimal feedpub)
-for s in "${SERVERS[@]}"; do
-  for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "${URL[$s]}" 2>/dev/null && break
-    sleep 0.1
-  done
-  curl -fsS -o /dev/null "${URL[$s]}" || { echo "$s did not come up" >&2; cat "$WORK"/*.log >&2 || true; exit 1; }
-done
+wait_http200 "${URL[nginx]}" 30 "$NGINX_MASTER" "$WORK/nginx/logs/error.log"
+wait_http200 "${URL[minimal]}" 30 "${SPID[minimal]}" "$WORK/minimal.log"
+wait_http200 "${URL[feedpub]}" 30 "${SPID[feedpub]}" "$WORK/feedpub.log"
 
 # The process whose CPU time is charged to each server: nginx's single worker.
 SPID[nginx]="$(pgrep -P "$NGINX_MASTER" | head -n 1 || true)"

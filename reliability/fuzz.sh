@@ -9,22 +9,24 @@
 # Needs cargo-fuzz (installed here when missing) and uses RUSTC_BOOTSTRAP=1 so that the
 # stable toolchain accepts the sanitizer flags.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
+# shellcheck source-path=SCRIPTDIR source=../bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../bench/lib.sh"
+cd "$ROOT"
 
 SECONDS_PER_TARGET=600
-KEEP=25
+KEEP_INPUTS=25
 JOBS=1
 TARGETS=()
-while [ $# -gt 0 ]; do
+own_option() {
   case "$1" in
-    --seconds) SECONDS_PER_TARGET=$2; shift 2 ;;
-    --keep) KEEP=$2; shift 2 ;;
-    --jobs) JOBS=$2; shift 2 ;;
-    article|markdown) TARGETS+=("$1"); shift ;;
-    *) echo "usage: $0 [--seconds N] [--keep N] [--jobs N] [article] [markdown]" >&2; exit 2 ;;
+    --seconds) SECONDS_PER_TARGET=$2; OPT_SHIFT=2 ;;
+    --keep) KEEP_INPUTS=$2; OPT_SHIFT=2 ;;
+    --jobs) JOBS=$2; OPT_SHIFT=2 ;;
+    article|markdown) TARGETS+=("$1") ;;
+    *) return 1 ;;
   esac
-done
+}
+parse_options "$@"
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(article markdown)
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
@@ -33,11 +35,14 @@ export RUSTC_BOOTSTRAP=1
 # Seed corpora: the real seeds, every article fixture, and what was kept before.
 mkdir -p fuzz/corpus/article fuzz/corpus/markdown
 for f in seeds/*.txt tests/fixtures/articles/*/*.txt tests/fixtures/fuzz/article/*; do
-  [ -f "$f" ] && cp -n "$f" "fuzz/corpus/article/seed-$(basename "$f")" || true
+  if [ -f "$f" ]; then cp -n "$f" "fuzz/corpus/article/seed-$(basename "$f")" || true; fi
 done
 for f in tests/fixtures/fuzz/markdown/*; do
-  [ -f "$f" ] && cp -n "$f" "fuzz/corpus/markdown/seed-$(basename "$f")" || true
+  if [ -f "$f" ]; then cp -n "$f" "fuzz/corpus/markdown/seed-$(basename "$f")" || true; fi
 done
+
+# entries DIR [FIND TESTS...]: the entries of DIR that `ls DIR` lists (no dot files), one a line.
+entries() { find "$1" -mindepth 1 -maxdepth 1 ! -name '.*' "${@:2}"; }
 
 status=0
 cd fuzz
@@ -71,12 +76,14 @@ for target in "${TARGETS[@]}"; do
   fi
   # Keep a sample of the minimized corpus: the inputs that reach the most distinct code.
   cargo fuzz cmin "$target" "corpus/$target" -- -max_len=16384 >/dev/null 2>&1 || true
-  # Spread over sizes: every STEP-th input by size, at most KEEP of them.
-  total=$(ls "corpus/$target" | grep -vc '^seed-' || true)
-  step=$(( total / KEEP > 0 ? total / KEEP : 1 ))
-  ls -S "corpus/$target" | grep -v '^seed-' | awk -v s="$step" 'NR % s == 0' | head -n "$KEEP" | while read -r name; do
+  # Spread over sizes: every STEP-th input by size (largest first), at most --keep of them.
+  # Inputs found by libFuzzer are named by their SHA-1: no spaces in the names.
+  total=$(entries "corpus/$target" ! -name 'seed-*' | wc -l)
+  step=$(( total / KEEP_INPUTS > 0 ? total / KEEP_INPUTS : 1 ))
+  entries "corpus/$target" ! -name 'seed-*' -printf '%s %f\n' | sort -k1,1nr -k2,2 |
+    awk -v s="$step" 'NR % s == 0 { print $2 }' | head -n "$KEEP_INPUTS" | while read -r name; do
     cp "corpus/$target/$name" "$dest/cov-${name:0:16}"
   done
-  echo "   corpus: $(ls "corpus/$target" | wc -l) inputs after cmin; kept $(ls "$dest" | grep -c '^cov-') in tests/fixtures/fuzz/$target"
+  echo "   corpus: $(entries "corpus/$target" | wc -l) inputs after cmin; kept $(entries "$dest" -name 'cov-*' | wc -l) in tests/fixtures/fuzz/$target"
 done
 exit $status

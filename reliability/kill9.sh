@@ -9,14 +9,17 @@
 # It runs the loop of tests/faults.rs (`kill_9_during_build_and_serve_never_leaves_a_broken_feed`,
 # 20 iterations in `cargo test`) with more iterations, against the release build.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR source=../bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../bench/lib.sh"
+cd "$ROOT"
 ITERATIONS=150
-while [ $# -gt 0 ]; do
+own_option() {
   case "$1" in
-    --iterations) ITERATIONS=$2; shift 2 ;;
-    *) echo "usage: $0 [--iterations N]" >&2; exit 2 ;;
+    --iterations) ITERATIONS=$2; OPT_SHIFT=2 ;;
+    *) return 1 ;;
   esac
-done
+}
+parse_options "$@"
 FEEDPUB_KILL9_ITERATIONS=$ITERATIONS cargo test --release --test faults \
   kill_9_during_build_and_serve_never_leaves_a_broken_feed -- --exact --nocapture 2>&1 \
   | grep -E "^kill -9:|^test |panicked|after kill|test result"

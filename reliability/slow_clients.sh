@@ -9,17 +9,20 @@
 #
 # Needs RLIMIT_NOFILE of at least 12,000 (the test raises its soft limit to the hard one).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR source=../bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../bench/lib.sh"
+cd "$ROOT"
 export FEEDPUB_SLOWLORIS=1000 FEEDPUB_IDLE=10000 FEEDPUB_HOLD_SECS=10 FEEDPUB_ROUNDS=4
-while [ $# -gt 0 ]; do
+own_option() {
   case "$1" in
-    --slowloris) FEEDPUB_SLOWLORIS=$2; shift 2 ;;
-    --idle) FEEDPUB_IDLE=$2; shift 2 ;;
-    --hold) FEEDPUB_HOLD_SECS=$2; shift 2 ;;
-    --rounds) FEEDPUB_ROUNDS=$2; shift 2 ;;
-    *) echo "usage: $0 [--slowloris N] [--idle N] [--hold SECONDS] [--rounds N]" >&2; exit 2 ;;
+    --slowloris) FEEDPUB_SLOWLORIS=$2; OPT_SHIFT=2 ;;
+    --idle) FEEDPUB_IDLE=$2; OPT_SHIFT=2 ;;
+    --hold) FEEDPUB_HOLD_SECS=$2; OPT_SHIFT=2 ;;
+    --rounds) FEEDPUB_ROUNDS=$2; OPT_SHIFT=2 ;;
+    *) return 1 ;;
   esac
-done
+}
+parse_options "$@"
 ulimit -n "$(ulimit -Hn)" || true
 # The light version first (in-process server, 200 + 1,000), then the heavy one.
 cargo test --release --test hostile_http slowloris -- --include-ignored --nocapture --test-threads=1 2>&1 \

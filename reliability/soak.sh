@@ -4,33 +4,31 @@
 # Records responses, 5xx, malformed responses, 304 share, p50/p99 latency, and the server's
 # RSS and open descriptors every 10 s; fails on any 5xx or malformed response, or growth.
 #
-#   reliability/soak.sh [--minutes N] [--readers N]     (default 30 minutes, 200 readers)
+#   reliability/soak.sh [--minutes N] [--readers N] [--no-build] [--keep]
+#                                      (default 30 minutes, 200 readers)
 #
 # The report is printed and kept in reliability/results/soak-<date>.md. Not part of
 # `cargo test`.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
+# shellcheck source-path=SCRIPTDIR source=../bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../bench/lib.sh"
+cd "$ROOT"
 
 MINUTES=30
 READERS=200
-while [ $# -gt 0 ]; do
+COMMON_OPTIONS="--no-build --keep"
+own_option() {
   case "$1" in
-    --minutes) MINUTES=$2; shift 2 ;;
-    --readers) READERS=$2; shift 2 ;;
-    *) echo "usage: $0 [--minutes N] [--readers N]" >&2; exit 2 ;;
+    --minutes) MINUTES=$2; OPT_SHIFT=2 ;;
+    --readers) READERS=$2; OPT_SHIFT=2 ;;
+    *) return 1 ;;
   esac
-done
-
-cargo build --release --quiet
-BIN="$ROOT/target/release/feedpub"
-WORK=$(mktemp -d /tmp/feedpub-soak.XXXXXX)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
+parse_options "$@"
+
+CARGO_FLAGS=(--quiet)
+build_release
+work_folder soak
 
 mkdir -p "$WORK/articles" "$WORK/feeds"
 cp seeds/* "$WORK/articles/"
@@ -39,7 +37,7 @@ for i in $(seq 1 100); do
   printf 'Print  Send to Friend\n\n1 June 2019\n\nSoak base story %s\n\nA paragraph of the base story %s, long enough to look like news.\n\nAnother paragraph.\n\n%s:%02d - 2019/06/01 / number : %s / Show Count : 1\n' \
     "$i" "$i" $((i % 24)) $((i % 60)) $((400000 + i)) > "$WORK/articles/base_$i.txt"
 done
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_ports 1)
 cat > "$WORK/feedpub.toml" <<TOML
 title = "Soak"
 articles = "articles"
@@ -48,8 +46,9 @@ addr = "127.0.0.1:$PORT"
 timezone = "Asia/Tehran"
 max_items = 50
 TOML
-RUST_LOG=warn "$BIN" serve --config "$WORK/feedpub.toml" >"$WORK/serve.out" 2>"$WORK/serve.log" &
+RUST_LOG=warn "$FEEDPUB" serve --config "$WORK/feedpub.toml" >"$WORK/serve.out" 2>"$WORK/serve.log" &
 SERVER_PID=$!
+PIDS+=("$SERVER_PID")
 for _ in $(seq 1 100); do
   grep -q serving "$WORK/serve.out" 2>/dev/null && break
   sleep 0.1
@@ -72,4 +71,4 @@ fi
   grep -E 'WARN|ERROR' "$WORK/serve.log" | sed -E 's/^[^ ]+ +//' | cut -c1-200 | sort | uniq -c | sort -rn | head -10 | sed 's/^/    /'
 } | tee -a "$REPORT" || true
 echo "report: $REPORT"
-exit $rc
+exit "$rc"
