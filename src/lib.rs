@@ -1,31 +1,36 @@
-//! feedpub turns a folder of scraped news articles into RSS 2.0 and Atom 1.0 feeds, and
-//! serves them.
+//! feedpub turns a folder of articles into RSS 2.0, Atom 1.0 and JSON Feed 1.1 feeds, a
+//! site of pages around them, and serves them.
 //!
-//! The data flows forward through one module per stage:
+//! One pipeline, two sinks. The real function of each arrow:
 //!
 //! ```text
-//! article file ──loader──▶ Article ──corpus──▶ Ranking ──item──▶ FeedItem ──feed──▶ bytes
-//!   (bytes)      (scan,    (article)  (feed order,        (newest      (rss, atom, json)
-//!               changes)              kept sorted)        max_items)          │
-//!                                                                             ▼
-//!          HTTP response ◀──http── Snapshot (bytes, gzip, br, ETag) ◀──render
-//!          (200 or 304)            swapped atomically; feeds/ written by publish
+//! article file ──Loader::scan / refresh──▶ Article ──Corpus::new / apply──▶ Ranking
+//!   (bytes)        (Article::from_bytes)   (article)   (feed order, by tag)  (corpus)
+//!                                                                               │
+//!        ┌──────────────────── Snapshot::build / Snapshot::update ◀─────────────┘
+//!        │  Feeds::render_ranking: items_of ──▶ FeedItem ──feed::render──▶ bytes
+//!        │  pages::index_html, pages::article_html, feed::archive::render_page
+//!        ▼
+//!   Resource::new (gzip, br, ETag, Last-Modified)  ──▶  Snapshot (one generation)
+//!        │                                                    │
+//!        ├── publish::publish_site / publish_changes ──▶ output folder   (`build`, and
+//!        │                                                                `serve`'s copy)
+//!        └── http::routes::respond(Route::parse(path)) ──▶ 200 / 304     (`serve`)
 //! ```
 //!
-//! - [`config`]: `feedpub.toml` and flags, validated once.
-//! - [`article`]: pure parsing of one file; errors name the file and line.
-//! - [`markdown`]: the second article format, Markdown with front matter.
-//! - [`loader`]: the only code that reads the articles folder; says what changed.
-//! - [`corpus`]: the published articles in feed order, overall and by tag, updated by
-//!   changes at the cost of what changed.
-//! - [`item`]: the format-neutral [`FeedItem`] and its order.
-//! - [`feed`]: RSS and Atom documents.
-//! - [`render`]: bytes → compressed variants and validators, once per generation.
-//! - [`snapshot`]: one generation of everything served, swapped atomically.
-//! - [`publish`]: writes `feeds/` by temporary file and rename.
-//! - [`http`]: the conditional-request decision, the handler, the accept loop.
-//! - [`serve`]: regeneration on change and the server's life cycle.
-//! - [`websub`]: tells WebSub hubs which feeds changed.
+//! Layers, each referring only to those below it (`tests/layers.rs` keeps it so):
+//!
+//! | layer | modules | owns |
+//! |---|---|---|
+//! | 0 | [`config`], [`urls`], [`html`] | settings; every path, file name and content type; escaping |
+//! | 1 | [`article`] | bytes → [`Article`]: the scraped and the Markdown format |
+//! | 2 | [`loader`] | the only code that reads the articles folder; says what changed |
+//! | 3 | [`corpus`], [`item`] | feed order, overall and by tag; the format-neutral [`FeedItem`] |
+//! | 4 | [`feed`], [`pages`] | items in, bytes out: RSS, Atom, JSON Feed, archive pages, HTML |
+//! | 5 | [`render`] | bytes → compressed variants and validators |
+//! | 6 | [`snapshot`] | one generation of the whole site: what each document holds |
+//! | 7 | [`publish`], [`http`] | the snapshot to disk; the snapshot over HTTP |
+//! | 8 | [`serve`], [`websub`] | life cycle, regeneration and watching; hubs |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

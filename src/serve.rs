@@ -189,7 +189,8 @@ impl Regenerator {
         let rebuilt = std::mem::take(&mut self.new_loader);
         let next = if rebuilt {
             // In any order: the corpus sorts them.
-            let articles: Vec<Arc<crate::Article>> = self.loader.published().cloned().collect();
+            let articles: Vec<Arc<crate::article::Article>> =
+                self.loader.published().cloned().collect();
             Snapshot::build(config, &articles, Some(current), None, now)
         } else {
             current.update(config, &refresh.changes, now)

@@ -2,7 +2,7 @@
 //! an optional date line (`12 May 2018`), the title, body paragraphs separated by blank
 //! lines, and an optional footer `12:55 - 2018/05/12 / number : 26462 / Show Count : 569`.
 //!
-//! [`parse`] reads it in named steps: [`Lines`] (cleaned and trimmed), the footer (the last
+//! [`parse`] reads it in named steps: the lines (cleaned and trimmed), the footer (the last
 //! non-empty line), the head (chrome, date line, title), the paragraphs, then the identity
 //! and publication time from whichever of footer and date line there is.
 
