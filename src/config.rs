@@ -370,6 +370,56 @@ impl Config {
         })
     }
 
+    /// Whether `other` gives the same bytes and response headers as this configuration: the
+    /// keys that only say how to run (folders, address, timeouts, limits) are left out. Every
+    /// field is named, so that a new one has to be put on one side or the other.
+    pub fn same_output(&self, other: &Config) -> bool {
+        let Config {
+            title,
+            description,
+            site_url,
+            base_url,
+            base_url_explicit: _,
+            language,
+            timezone,
+            author,
+            item_link,
+            id_prefix,
+            max_items,
+            archive_page_size,
+            archive_max_age,
+            hubs,
+            websub_timeout: _,
+            summary_chars,
+            articles: _,
+            output: _,
+            max_article_bytes: _,
+            addr: _,
+            cache_max_age,
+            debounce: _,
+            rescan_interval: _,
+            header_read_timeout: _,
+            max_header_bytes: _,
+            max_connections: _,
+            shutdown_timeout: _,
+        } = self;
+        *title == other.title
+            && *description == other.description
+            && *site_url == other.site_url
+            && *base_url == other.base_url
+            && *language == other.language
+            && *timezone == other.timezone
+            && *author == other.author
+            && *item_link == other.item_link
+            && *id_prefix == other.id_prefix
+            && *max_items == other.max_items
+            && *archive_page_size == other.archive_page_size
+            && *archive_max_age == other.archive_max_age
+            && *hubs == other.hubs
+            && *summary_chars == other.summary_chars
+            && *cache_max_age == other.cache_max_age
+    }
+
     /// The URL of a feed or page served at `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)

@@ -25,7 +25,7 @@ pub enum Precondition {
 /// Evaluates the preconditions of a GET or HEAD request against the selected
 /// representation's `etag` and `last_modified`, in the order of RFC 9110 §13.2.2:
 ///
-/// 1. `If-Match` present: no strong match (or not `*`) → 412.
+/// 1. `If-Match` present: no strong match (or not `*`; or a value that is not text) → 412.
 /// 2. Otherwise `If-Unmodified-Since` present with a valid date: modified after it → 412.
 /// 3. `If-None-Match` present: a weak match (or `*`) → 304; no match → 200, and
 ///    `If-Modified-Since` is not looked at.
@@ -33,12 +33,11 @@ pub enum Precondition {
 /// 5. Otherwise → 200.
 pub fn evaluate(headers: &HeaderMap, etag: &str, last_modified: SystemTime) -> Precondition {
     let present = Present::of(headers);
-    let if_match = present
-        .if_match
-        .then(|| header_text(headers, IF_MATCH))
-        .flatten();
-    if let Some(value) = if_match {
-        if !list_matches(&value, etag, false) {
+    if present.if_match {
+        // A value that is not even text names no current tag: the precondition fails. It is
+        // present all the same, so If-Unmodified-Since is not looked at (§13.2.2, step 1).
+        let matched = header_text(headers, IF_MATCH).is_some_and(|v| list_matches(&v, etag, false));
+        if !matched {
             return Precondition::Failed;
         }
     } else if present.if_unmodified_since {
@@ -376,6 +375,20 @@ mod tests {
             ("if-modified-since", &date(3600)),
         ]);
         assert_eq!(evaluate(&h, TAG, lm()), Precondition::Proceed);
+    }
+
+    #[test]
+    fn if_match_that_is_not_text_fails_with_412_and_hides_if_unmodified_since() {
+        let etag = "\"abc\"";
+        let lm = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut headers = HeaderMap::new();
+        headers.insert(IF_MATCH, HeaderValue::from_bytes(b"\"abc\xff\"").unwrap());
+        // A date after the last modification would let the request proceed, were it read.
+        headers.insert(
+            IF_UNMODIFIED_SINCE,
+            HeaderValue::from_str(&httpdate::fmt_http_date(lm + Duration::from_secs(60))).unwrap(),
+        );
+        assert_eq!(evaluate(&headers, etag, lm), Precondition::Failed);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::feed::RenderError;
 use crate::item::{items_of, FeedItem};
 use crate::loader::Changes;
 use crate::pages;
-use crate::render::{next_last_modified, Resource};
+use crate::render::{next_last_modified, truncate_to_second, Resource};
 use crate::urls::{tag_prefix, Format, Route, HTML_TYPE};
 
 /// The routes of a site that changed between two snapshots.
@@ -102,8 +102,6 @@ pub struct Snapshot {
     pub archive_modified: Vec<SystemTime>,
     /// The published articles in feed order, overall and by tag.
     corpus: Corpus,
-    /// The configuration as text, to see whether a new one changes the pages.
-    config_key: String,
 }
 
 /// How a snapshot's articles differ from its predecessor's.
@@ -129,6 +127,267 @@ fn same_articles<'a>(
     }
 }
 
+/// What one assembly of a snapshot reuses and how it dates what changed.
+struct Assembly<'a> {
+    config: &'a Config,
+    /// The previous snapshot, to compare with.
+    previous: Option<&'a Snapshot>,
+    /// The previous snapshot when its configuration gives the same output: everything of it
+    /// whose inputs did not change can be kept.
+    kept: Option<&'a Snapshot>,
+    /// The date of resources that have no predecessor.
+    start: SystemTime,
+    now: SystemTime,
+}
+
+impl Assembly<'_> {
+    /// A resource of `body`. Bytes equal to those of `old` keep its compressed variants
+    /// and validators (compression costs only what changed); changed bytes get a later
+    /// `Last-Modified` than `old`'s.
+    fn resource(
+        &self,
+        content_type: &'static str,
+        body: Vec<u8>,
+        old: Option<&Resource>,
+    ) -> Resource {
+        if let Some(old) = old.filter(|o| o.digest == Resource::digest_of(&body)) {
+            return old.clone();
+        }
+        let mut resource = Resource::new(content_type, body, self.start, true);
+        if let Some(old) = old {
+            resource.last_modified = next_last_modified(
+                Some((&old.digest, old.last_modified)),
+                &resource.digest,
+                self.now,
+            );
+        }
+        resource
+    }
+
+    /// The WebSub `Link` header of the feed at `path`, when hubs are configured.
+    fn link_header(&self, path: &str) -> Option<String> {
+        let config = self.config;
+        (!config.hubs.is_empty()).then(|| {
+            let mut links: Vec<String> = config
+                .hubs
+                .iter()
+                .map(|h| format!("<{h}>; rel=\"hub\""))
+                .collect();
+            links.push(format!("<{}>; rel=\"self\"", config.url(path)));
+            links.join(", ")
+        })
+    }
+
+    /// The three served documents of `feeds`, whose paths start with `prefix`; compressed at
+    /// once.
+    fn feed_resources(
+        &self,
+        feeds: &Feeds,
+        prefix: &str,
+        old: Option<&FeedResources>,
+    ) -> FeedResources {
+        let one = |format: Format| Resource {
+            link_header: self.link_header(&format!("{prefix}{}", format.path())),
+            ..self.resource(
+                format.content_type(),
+                feeds.document(format).to_vec(),
+                old.map(|o| o.get(format)),
+            )
+        };
+        let (rss, (atom, json)) = rayon::join(
+            || one(Format::Rss),
+            || rayon::join(|| one(Format::Atom), || one(Format::Json)),
+        );
+        FeedResources { rss, atom, json }
+    }
+
+    /// The subscription feeds. They show the newest `max_items` articles and the number of
+    /// archive pages: when those are the same parsed articles, the bytes are the same and
+    /// are kept.
+    fn main_feeds(&self, corpus: &Corpus) -> Result<(Feeds, FeedResources), RenderError> {
+        let all = corpus.all();
+        let pages = all.archive_pages(self.config.archive_page_size);
+        let unchanged = self.kept.filter(|p| {
+            p.feeds.archive_pages() == pages
+                && same_articles(
+                    p.feeds.items.iter().map(|i| &i.article),
+                    all.newest(self.config.max_items),
+                )
+        });
+        if let Some(p) = unchanged {
+            let feeds = Feeds {
+                ranking: all.clone(),
+                ..p.feeds.clone()
+            };
+            return Ok((feeds, p.main.clone()));
+        }
+        let feeds = Feeds::render_ranking(all.clone(), self.config)?;
+        let main = self.feed_resources(&feeds, "", self.previous.map(|p| &p.main));
+        Ok((feeds, main))
+    }
+
+    /// Each tag's feeds, by slug; a tag whose newest articles and spelling are unchanged
+    /// keeps its feeds.
+    fn tag_feeds(&self, corpus: &Corpus) -> Result<BTreeMap<String, Arc<TagFeeds>>, RenderError> {
+        let mut tags = BTreeMap::new();
+        for (slug, tag) in corpus.tags() {
+            let old = self.previous.and_then(|p| p.tags.get(slug));
+            let unchanged = old.filter(|old| {
+                self.kept.is_some()
+                    && old.name == tag.name()
+                    && same_articles(
+                        old.feeds.items.iter().map(|i| &i.article),
+                        tag.ranking.newest(self.config.max_items),
+                    )
+            });
+            let tag_feeds = match unchanged {
+                Some(old) => Arc::clone(old),
+                None => {
+                    let name = tag.name().to_string();
+                    let feeds = Feeds::render_tag_ranking(tag.ranking.clone(), self.config, &name)?;
+                    let resources =
+                        self.feed_resources(&feeds, &tag_prefix(&name), old.map(|t| &t.resources));
+                    Arc::new(TagFeeds {
+                        name,
+                        feeds,
+                        resources,
+                    })
+                }
+            };
+            tags.insert(slug.clone(), tag_feeds);
+        }
+        Ok(tags)
+    }
+
+    /// The index page: the newest articles (at least 100) and the tags. Kept when those are
+    /// the same.
+    fn index(
+        &self,
+        corpus: &Corpus,
+        feeds: &Feeds,
+        tags: &BTreeMap<String, Arc<TagFeeds>>,
+    ) -> Resource {
+        let all = corpus.all();
+        let listed = self.config.max_items.max(100);
+        let tag_names: Vec<String> = tags.values().map(|t| t.name.clone()).collect();
+        let unchanged = self.kept.filter(|p| {
+            p.corpus.all().len() == all.len()
+                && p.tags.values().map(|t| &t.name).eq(tag_names.iter())
+                && same_articles(p.corpus.all().newest(listed), all.newest(listed))
+        });
+        if let Some(p) = unchanged {
+            return p.index.clone();
+        }
+        // The feed's items are the first ones listed: built once.
+        let items: Vec<FeedItem> = feeds
+            .items
+            .iter()
+            .cloned()
+            .chain(items_of(
+                all.newest(listed).skip(feeds.items.len()),
+                self.config,
+            ))
+            .collect();
+        let html = pages::index_html(self.config, &items, all.len(), &tag_names);
+        self.resource(
+            HTML_TYPE,
+            html.into_bytes(),
+            self.previous.map(|p| &p.index),
+        )
+    }
+
+    /// When each archive page last changed: kept for the pages whose bytes are the same,
+    /// now (and later than before) for the others.
+    fn archive_dates(&self, feeds: &Feeds, delta: &Delta) -> Vec<SystemTime> {
+        let first_moved = match delta {
+            Delta::Known(_, moved) => moved.first_position,
+            Delta::Unknown => Some(0),
+        };
+        let changed = feeds.changed_archive_pages(self.kept.map(|p| &p.feeds), first_moved);
+        let modified_now = truncate_to_second(self.now);
+        (1..=feeds.archive_pages())
+            .map(|n| match self.previous {
+                None => self.start,
+                Some(p) if changed.binary_search(&n).is_err() => p.archive_modified[n - 1],
+                Some(p) => p
+                    .archive_modified
+                    .get(n - 1)
+                    .map_or(modified_now, |before| {
+                        modified_now.max(*before + std::time::Duration::from_secs(1))
+                    }),
+            })
+            .collect()
+    }
+
+    /// Every published article with the time its page last changed: from the changes when
+    /// they are known, else by comparing each article with the previous snapshot's.
+    fn article_entries(
+        &self,
+        corpus: &Corpus,
+        delta: &Delta,
+    ) -> imbl::HashMap<String, ArticleEntry> {
+        let modified_now = truncate_to_second(self.now);
+        let entry = |article: &Arc<Article>, last_modified| ArticleEntry {
+            article: Arc::clone(article),
+            last_modified,
+        };
+        if let (Delta::Known(changes, _), Some(p)) = (delta, self.kept) {
+            let mut articles = p.articles.clone();
+            for gone in &changes.withdrawn {
+                articles.remove(&gone.id);
+            }
+            for new in &changes.published {
+                articles.insert(new.id.clone(), entry(new, modified_now));
+            }
+            return articles;
+        }
+        let fresh = if self.previous.is_some() {
+            modified_now
+        } else {
+            self.start
+        };
+        corpus
+            .all()
+            .iter()
+            .map(|a| {
+                let kept = self
+                    .kept
+                    .and_then(|p| p.articles.get(&a.id))
+                    .filter(|old| Arc::ptr_eq(&old.article, a) || old.article == *a)
+                    .map(|old| old.last_modified);
+                (a.id.clone(), entry(a, kept.unwrap_or(fresh)))
+            })
+            .collect()
+    }
+
+    /// The generation of the new snapshot: one more than the previous one's when any feed
+    /// or the index changed its bytes, or the configuration its output.
+    fn generation(
+        &self,
+        main: &FeedResources,
+        tags: &BTreeMap<String, Arc<TagFeeds>>,
+        index: &Resource,
+    ) -> u64 {
+        let digests =
+            |main: &FeedResources, tags: &BTreeMap<String, Arc<TagFeeds>>, index: &Resource| {
+                let mut all: Vec<[u8; 32]> = main.all().iter().map(|(r, _)| r.digest).collect();
+                for tag in tags.values() {
+                    all.extend(tag.resources.all().iter().map(|(r, _)| r.digest));
+                }
+                all.push(index.digest);
+                all
+            };
+        match self.previous {
+            None => 1,
+            Some(p) if self.kept.is_none() => p.generation + 1,
+            Some(p) if digests(&p.main, &p.tags, &p.index) != digests(main, tags, index) => {
+                p.generation + 1
+            }
+            Some(p) => p.generation,
+        }
+    }
+}
+
 impl Snapshot {
     /// Renders a snapshot of `articles`. Resources whose bytes equal those of `previous`
     /// keep its `Last-Modified`; changed ones get a later one. Without a previous snapshot,
@@ -142,255 +401,52 @@ impl Snapshot {
         now: SystemTime,
     ) -> Result<Snapshot, RenderError> {
         let corpus = Corpus::new(articles, config.timezone);
-        let config_key = format!("{config:?}");
-        Snapshot::assemble(
-            config,
-            config_key,
-            corpus,
-            Delta::Unknown,
-            previous,
-            first_seen,
-            now,
-        )
+        Snapshot::assemble(config, corpus, Delta::Unknown, previous, first_seen, now)
     }
 
     /// The next snapshot: this one's articles with `changes` applied, under `config`. Its
     /// cost grows with the changes (and what they make visible: the newest `max_items`),
-    /// not with the number of articles; a new configuration renders everything again.
+    /// not with the number of articles; a configuration that changes the output renders
+    /// everything again.
     pub fn update(
         &self,
         config: Arc<Config>,
         changes: &Changes,
         now: SystemTime,
     ) -> Result<Snapshot, RenderError> {
-        let config_key = format!("{config:?}");
-        if config_key != self.config_key {
-            let mut corpus = self.corpus.clone();
-            corpus.apply(changes);
-            let articles: Vec<Arc<Article>> = corpus.all().iter().cloned().collect();
-            return Snapshot::build(config, &articles, Some(self), None, now);
-        }
         let mut corpus = self.corpus.clone();
         let moved = corpus.apply(changes);
-        Snapshot::assemble(
-            config,
-            config_key,
-            corpus,
-            Delta::Known(changes, moved),
-            Some(self),
-            None,
-            now,
-        )
+        let delta = if config.same_output(&self.config) {
+            Delta::Known(changes, moved)
+        } else {
+            Delta::Unknown
+        };
+        Snapshot::assemble(config, corpus, delta, Some(self), None, now)
     }
 
-    /// The snapshot of `corpus` under `config` (whose text is `config_key`).
+    /// The snapshot of `corpus` under `config`, step by step: feeds, tags, index, archive
+    /// dates, article pages, generation.
     fn assemble(
         config: Arc<Config>,
-        config_key: String,
         corpus: Corpus,
         delta: Delta,
         previous: Option<&Snapshot>,
         first_seen: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<Snapshot, RenderError> {
-        let same_config = previous.is_some_and(|p| p.config_key == config_key);
-        // What can be kept of the previous snapshot: everything, when the configuration is
-        // the same.
-        let kept = previous.filter(|_| same_config);
-        let start = first_seen.unwrap_or(now).min(now);
-        let make = |content_type, body: Vec<u8>, old: Option<&Resource>| {
-            // Unchanged bytes keep their compressed variants and validators: compression
-            // costs only what changed.
-            if let Some(old) = old.filter(|o| o.digest == Resource::digest_of(&body)) {
-                return old.clone();
-            }
-            let mut resource = Resource::new(content_type, body, start, true);
-            if let Some(old) = old {
-                resource.last_modified = next_last_modified(
-                    Some((&old.digest, old.last_modified)),
-                    &resource.digest,
-                    now,
-                );
-            }
-            resource
+        let step = Assembly {
+            config: &config,
+            previous,
+            kept: previous.filter(|p| p.config.same_output(&config)),
+            start: first_seen.unwrap_or(now).min(now),
+            now,
         };
-        let link_header = |path: &str| {
-            (!config.hubs.is_empty()).then(|| {
-                let mut links: Vec<String> = config
-                    .hubs
-                    .iter()
-                    .map(|h| format!("<{h}>; rel=\"hub\""))
-                    .collect();
-                links.push(format!("<{}>; rel=\"self\"", config.url(path)));
-                links.join(", ")
-            })
-        };
-        // The three documents are compressed at once.
-        let resources = |feeds: &Feeds, prefix: &str, old: Option<&FeedResources>| {
-            let one = |format: Format| Resource {
-                link_header: link_header(&format!("{prefix}{}", format.path())),
-                ..make(
-                    format.content_type(),
-                    feeds.document(format).to_vec(),
-                    old.map(|o| o.get(format)),
-                )
-            };
-            let (rss, (atom, json)) = rayon::join(
-                || one(Format::Rss),
-                || rayon::join(|| one(Format::Atom), || one(Format::Json)),
-            );
-            FeedResources { rss, atom, json }
-        };
-        // Documents show the newest `max_items` articles (and the number of archive pages):
-        // when those are the same parsed articles, the bytes are the same and are kept.
-        let max_items = config.max_items;
-        let all = corpus.all();
-        let pages = all.archive_pages(config.archive_page_size);
-        let (feeds, main) = match kept.filter(|p| {
-            p.feeds.archive_pages() == pages
-                && same_articles(
-                    p.feeds.items.iter().map(|i| &i.article),
-                    all.newest(max_items),
-                )
-        }) {
-            Some(p) => (
-                Feeds {
-                    ranking: all.clone(),
-                    ..p.feeds.clone()
-                },
-                p.main.clone(),
-            ),
-            None => {
-                let feeds = Feeds::render_ranking(all.clone(), &config)?;
-                let main = resources(&feeds, "", previous.map(|p| &p.main));
-                (feeds, main)
-            }
-        };
-        let mut tags = BTreeMap::new();
-        for (slug, tag) in corpus.tags() {
-            let old = previous.and_then(|p| p.tags.get(slug));
-            let unchanged = old.filter(|old| {
-                same_config
-                    && old.name == tag.name()
-                    && same_articles(
-                        old.feeds.items.iter().map(|i| &i.article),
-                        tag.ranking.newest(max_items),
-                    )
-            });
-            let tag_feeds = match unchanged {
-                Some(old) => Arc::clone(old),
-                None => {
-                    let name = tag.name().to_string();
-                    let feeds = Feeds::render_tag_ranking(tag.ranking.clone(), &config, &name)?;
-                    let prefix = tag_prefix(&name);
-                    let resources = resources(&feeds, &prefix, old.map(|t| &t.resources));
-                    Arc::new(TagFeeds {
-                        name,
-                        feeds,
-                        resources,
-                    })
-                }
-            };
-            tags.insert(slug.clone(), tag_feeds);
-        }
-        let listed_count = max_items.max(100);
-        let tag_names: Vec<String> = tags.values().map(|t| t.name.clone()).collect();
-        let index = match kept.filter(|p| {
-            p.corpus.all().len() == all.len()
-                && p.tags.values().map(|t| &t.name).eq(tag_names.iter())
-                && same_articles(
-                    p.corpus.all().newest(listed_count),
-                    all.newest(listed_count),
-                )
-        }) {
-            Some(p) => p.index.clone(),
-            None => make(
-                HTML_TYPE,
-                pages::index_html(
-                    &config,
-                    // The feed's items are the first ones listed: built once.
-                    &feeds
-                        .items
-                        .iter()
-                        .cloned()
-                        .chain(items_of(
-                            all.newest(listed_count).skip(feeds.items.len()),
-                            &config,
-                        ))
-                        .collect::<Vec<_>>(),
-                    all.len(),
-                    &tag_names,
-                )
-                .into_bytes(),
-                previous.map(|p| &p.index),
-            ),
-        };
-        let first_moved = match &delta {
-            Delta::Known(_, moved) => moved.first_position,
-            Delta::Unknown => Some(0),
-        };
-        let changed_pages = feeds.changed_archive_pages(kept.map(|p| &p.feeds), first_moved);
-        let modified_now = crate::render::truncate_to_second(now);
-        let archive_modified = (1..=feeds.archive_pages())
-            .map(|n| match previous {
-                None => start,
-                Some(p) if changed_pages.binary_search(&n).is_err() => p.archive_modified[n - 1],
-                Some(p) => {
-                    let before = p.archive_modified.get(n - 1).copied();
-                    before.map_or(modified_now, |b| {
-                        modified_now.max(b + std::time::Duration::from_secs(1))
-                    })
-                }
-            })
-            .collect();
-        let entry = |article: &Arc<Article>, last_modified| ArticleEntry {
-            article: Arc::clone(article),
-            last_modified,
-        };
-        let articles = match (&delta, kept) {
-            (Delta::Known(changes, _), Some(p)) => {
-                let mut articles = p.articles.clone();
-                for gone in &changes.withdrawn {
-                    articles.remove(&gone.id);
-                }
-                for new in &changes.published {
-                    articles.insert(new.id.clone(), entry(new, modified_now));
-                }
-                articles
-            }
-            _ => all
-                .iter()
-                .map(|a| {
-                    let kept = kept
-                        .and_then(|p| p.articles.get(&a.id))
-                        .filter(|old| Arc::ptr_eq(&old.article, a) || old.article == *a)
-                        .map(|old| old.last_modified);
-                    let last_modified = kept.unwrap_or(if previous.is_some() {
-                        modified_now
-                    } else {
-                        start
-                    });
-                    (a.id.clone(), entry(a, last_modified))
-                })
-                .collect(),
-        };
-        let digests =
-            |main: &FeedResources, tags: &BTreeMap<String, Arc<TagFeeds>>, index: &Resource| {
-                let mut all: Vec<[u8; 32]> = main.all().iter().map(|(r, _)| r.digest).collect();
-                for tag in tags.values() {
-                    all.extend(tag.resources.all().iter().map(|(r, _)| r.digest));
-                }
-                all.push(index.digest);
-                all
-            };
-        let changed = previous.is_none_or(|p| {
-            !same_config || digests(&p.main, &p.tags, &p.index) != digests(&main, &tags, &index)
-        });
-        let generation = match previous {
-            Some(p) if changed => p.generation + 1,
-            Some(p) => p.generation,
-            None => 1,
-        };
+        let (feeds, main) = step.main_feeds(&corpus)?;
+        let tags = step.tag_feeds(&corpus)?;
+        let index = step.index(&corpus, &feeds, &tags);
+        let archive_modified = step.archive_dates(&feeds, &delta);
+        let articles = step.article_entries(&corpus, &delta);
+        let generation = step.generation(&main, &tags, &index);
         Ok(Snapshot {
             generation,
             config,
@@ -401,7 +457,6 @@ impl Snapshot {
             articles,
             archive_modified,
             corpus,
-            config_key,
         })
     }
 
@@ -691,6 +746,35 @@ mod tests {
         .contains("Story 2, corrected"));
         assert_eq!(next.articles.get("2").unwrap().last_modified, t1);
         assert_eq!(next.articles.get("3").unwrap().last_modified, t0);
+    }
+
+    #[test]
+    fn a_configuration_that_changes_no_output_renders_nothing_again() {
+        let parse = |text: &str| {
+            Arc::new(Config::parse(Path::new("t.toml"), text, &Overrides::default()).unwrap())
+        };
+        let config = parse("max_items = 5\narchive_page_size = 5");
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let first = Snapshot::build(Arc::clone(&config), &articles(12), None, None, t0).unwrap();
+        let t1 = t0 + Duration::from_secs(60);
+        let calmer = parse("max_items = 5\narchive_page_size = 5\nrescan_interval_secs = 300");
+        let next = first.update(calmer, &Changes::default(), t1).unwrap();
+        assert_eq!(next.generation, first.generation);
+        assert_eq!(next.main.rss.last_modified, first.main.rss.last_modified);
+        assert_eq!(next.index.last_modified, first.index.last_modified);
+        assert_eq!(next.archive_modified, first.archive_modified);
+        for (id, entry) in &next.articles {
+            assert_eq!(
+                entry.last_modified, first.articles[id].last_modified,
+                "{id}"
+            );
+        }
+        assert!(next.changes_since(&first).changed.is_empty());
+        // A title does change the output: everything is rendered again.
+        let retitled = parse("max_items = 5\narchive_page_size = 5\ntitle = \"Other\"");
+        let again = next.update(retitled, &Changes::default(), t1).unwrap();
+        assert_eq!(again.generation, first.generation + 1);
+        assert_eq!(again.archive_modified[0], t1);
     }
 
     /// An article as a scraper might write it: `slot` names the file, `id` the identity.
