@@ -482,7 +482,7 @@ fn symlink_loops_are_rejected_without_hanging() {
     std::os::unix::fs::symlink(a.join("self.txt"), a.join("self.txt")).unwrap();
     // A symlinked folder cycle beside the articles.
     fs::create_dir(a.join("sub")).unwrap();
-    std::os::unix::fs::symlink(&a, a.join("sub/back")).unwrap();
+    std::os::unix::fs::symlink(a, a.join("sub/back")).unwrap();
     std::os::unix::fs::symlink(a.join("sub"), a.join("cycle.txt")).unwrap();
 
     let started = Instant::now();

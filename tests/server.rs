@@ -48,15 +48,6 @@ async fn watched_corpus_server(extra: &str) -> (Workspace, Server) {
     (fixture, server)
 }
 
-/// Runs blocking client code off the runtime's workers; a panic inside fails the test
-/// with its own message.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(value) => value,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
-
 /// One request on a new connection, from a blocking thread.
 async fn fetch(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
     let method = method.to_string();

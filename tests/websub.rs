@@ -93,14 +93,6 @@ fn decode(form: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Polls `done` from a blocking thread (it may speak HTTP to the server on this runtime)
-/// until it holds, for at most 10 s.
-async fn wait_until_blocking(what: &'static str, done: impl FnMut() -> bool + Send + 'static) {
-    tokio::task::spawn_blocking(move || wait_until(Duration::from_secs(10), what, done))
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-}
-
 /// The configuration: the workspace's folders (output `out/`), `hubs`, and a 1 s timeout
 /// for notifying them.
 fn write_config(workspace: &Workspace, hubs: &[String]) {
@@ -129,9 +121,7 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
     let addr = server.addr();
 
     // Feeds advertise the hubs, in the documents and in Link headers.
-    let rss = tokio::task::spawn_blocking(move || get(addr, "/rss.xml", &[]))
-        .await
-        .unwrap();
+    let rss = blocking(move || get(addr, "/rss.xml", &[])).await;
     let link = rss.header("link").expect("Link header");
     assert!(link.contains(&format!("<{hub}>; rel=\"hub\"")), "{link}");
     assert!(
@@ -144,9 +134,7 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
         "{body}"
     );
     assert_eq!(body.matches("rel=\"self\"").count(), 1);
-    let json = tokio::task::spawn_blocking(move || get(addr, "/feed.json", &[]))
-        .await
-        .unwrap();
+    let json = blocking(move || get(addr, "/feed.json", &[])).await;
     let json: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
     assert_eq!(json["hubs"][1]["url"], hub.as_str());
     let etag_before = rss.etag();
@@ -158,8 +146,10 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
     // Edit the article: the feed changes promptly despite the silent hub...
     let edited = Instant::now();
     workspace.write_article("a.txt", &ARTICLE.replace("First body.", "Edited body."));
-    wait_until_blocking("the new feed", move || {
-        get(addr, "/rss.xml", &[]).etag() != etag_before
+    blocking(move || {
+        wait_until(Duration::from_secs(10), "the new feed", || {
+            get(addr, "/rss.xml", &[]).etag() != etag_before
+        })
     })
     .await;
     assert!(
@@ -170,8 +160,10 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
 
     // ...and the live hub hears of each of the three feeds exactly once.
     let notified = Arc::clone(&seen);
-    wait_until_blocking("three notifications", move || {
-        notified.lock().unwrap().len() >= 3
+    blocking(move || {
+        wait_until(Duration::from_secs(10), "three notifications", || {
+            notified.lock().unwrap().len() >= 3
+        })
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -206,9 +206,9 @@ pub fn refused(addr: SocketAddr) -> bool {
     )
 }
 
-/// A response head: version, status, headers (names in lower case), and where the body
-/// starts. `None` when `raw` does not start with a readable head.
-fn parse_head(raw: &[u8]) -> Option<(String, u16, Vec<(String, String)>, usize)> {
+/// A response head (with an empty body) and where its body starts. `None` when `raw` does
+/// not start with a readable head.
+fn parse_head(raw: &[u8]) -> Option<(Response, usize)> {
     let end = find(raw, b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
@@ -222,7 +222,13 @@ fn parse_head(raw: &[u8]) -> Option<(String, u16, Vec<(String, String)>, usize)>
             Some((name.trim().to_ascii_lowercase(), value.trim().to_string()))
         })
         .collect();
-    Some((version, status, headers, end + 4))
+    let head = Response {
+        version,
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    Some((head, end + 4))
 }
 
 /// Parses a complete HTTP/1.1 response. Checks that a `Content-Length` (when sent on a
@@ -239,15 +245,11 @@ pub fn parse_response(raw: &[u8], head_request: bool) -> Response {
         assert!(line.contains(':'), "bad header line: {line}");
     }
     let status_line = head.split("\r\n").next().unwrap_or("");
-    let (version, status, headers, body_start) =
+    let (mut response, body_start) =
         parse_head(raw).unwrap_or_else(|| panic!("bad status line: {status_line}"));
-    assert_eq!(version, "HTTP/1.1", "status line: {status_line}");
-    let mut response = Response {
-        version,
-        status,
-        headers,
-        body: raw[body_start..].to_vec(),
-    };
+    assert_eq!(response.version, "HTTP/1.1", "status line: {status_line}");
+    response.body = raw[body_start..].to_vec();
+    let status = response.status;
     let bodiless = head_request || status == 304 || status == 204 || (100..200).contains(&status);
     if bodiless {
         return response;
@@ -275,26 +277,22 @@ pub fn parse_response(raw: &[u8], head_request: bool) -> Response {
 pub fn parse_responses(raw: &[u8], heads: &[bool]) -> Vec<Response> {
     let mut responses = Vec::new();
     let mut rest = raw;
-    while let Some((version, status, headers, body_start)) = parse_head(rest) {
+    while let Some((mut response, body_start)) = parse_head(rest) {
         let is_head = heads.get(responses.len()).copied().unwrap_or(false);
+        let status = response.status;
         let length = if is_head || status == 204 || status == 304 || status < 200 {
             0
         } else {
-            headers
-                .iter()
-                .find(|(k, _)| k == "content-length")
-                .and_then(|(_, v)| v.parse::<usize>().ok())
+            response
+                .header("content-length")
+                .and_then(|v| v.parse::<usize>().ok())
                 .unwrap_or(0)
         };
         if rest.len() < body_start + length {
             break;
         }
-        responses.push(Response {
-            version,
-            status,
-            headers,
-            body: rest[body_start..body_start + length].to_vec(),
-        });
+        response.body = rest[body_start..body_start + length].to_vec();
+        responses.push(response);
         rest = &rest[body_start + length..];
     }
     responses

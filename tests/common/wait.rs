@@ -1,4 +1,5 @@
-//! Bounded polling: look again every [`POLL`] until a condition holds or time runs out.
+//! Bounded polling: look again every [`POLL`] until a condition holds or time runs out;
+//! and running such blocking waits (or the blocking HTTP client) from async tests.
 
 use std::time::{Duration, Instant};
 
@@ -34,4 +35,13 @@ pub fn wait_for<T>(timeout: Duration, what: &str, check: impl FnMut() -> Option<
 /// `what` when time runs out.
 pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
     wait_for(timeout, what, || done().then_some(()))
+}
+
+/// Runs blocking code (the HTTP client, a polling wait) off an async test's runtime
+/// workers; a panic inside fails the test with its own message.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
