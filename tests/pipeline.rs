@@ -540,6 +540,24 @@ fn corpus_ids_are_unique_and_identical_in_rss_and_atom() {
     );
 }
 
+/// The shared cross-format check notices an item that differs between RSS and Atom.
+#[test]
+#[should_panic(expected = "RSS and Atom titles")]
+fn the_same_items_check_notices_a_title_that_differs() {
+    let ws = workspace();
+    let built = ws.build_ok(&fixtures("corpus"), "out", &[]);
+    let atom = String::from_utf8(built.atom.clone()).unwrap().replacen(
+        "Bank guard foils robbery attempt",
+        "Bank guard foils",
+        1,
+    );
+    assert_same_items(
+        &built.rss_by_feed_rs(),
+        &check_feed("atom.xml", atom.as_bytes()),
+        None,
+    );
+}
+
 #[test]
 fn duplicate_scrape_with_more_views_is_the_one_published() {
     let ws = workspace();

@@ -1,5 +1,5 @@
 //! Black-box tests of `feedpub serve` as a process: signals (SIGTERM with a response in
-//! flight, SIGHUP) and start-up failures. Every child is killed by a guard when a test ends.
+//! flight, SIGHUP) and start-up failures. Every child is killed when its handle is dropped.
 
 mod common;
 
