@@ -1,21 +1,20 @@
 //! The committed `feeds/` must be exactly what `feedpub build` makes of `seeds/` with the
 //! repository's `feedpub.toml`.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_feedpub");
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
 const STALE: &str = "feeds/ is stale: run `cargo run -- build` and review the diff";
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn run(cwd: &Path, subcommand: &str, out: Option<&Path>) -> Output {
-    let mut command = Command::new(BIN);
+/// Runs `feedpub SUBCOMMAND` in `cwd` on the repository's configuration and seeds, into
+/// `out` when given.
+fn run(cwd: &Path, subcommand: &str, out: Option<&Path>) -> Run {
+    let mut command = feedpub(cwd);
     command
-        .current_dir(cwd)
         .arg(subcommand)
         .arg("--config")
         .arg(repo("feedpub.toml"))
@@ -24,16 +23,7 @@ fn run(cwd: &Path, subcommand: &str, out: Option<&Path>) -> Output {
     if let Some(out) = out {
         command.arg("--out").arg(out);
     }
-    command.output().expect("the feedpub binary runs")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    Run::of(&mut command)
 }
 
 /// The first line where two documents differ, to point at the change.
@@ -56,10 +46,10 @@ fn first_difference(built: &[u8], committed: &[u8]) -> String {
 
 #[test]
 fn committed_feeds_are_exactly_what_build_makes_of_the_seeds() {
-    let tmp = tempfile::tempdir().expect("temporary folder");
-    let out = tmp.path().join("out");
-    let output = run(tmp.path(), "build", Some(&out));
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let workspace = Workspace::new();
+    let out = workspace.path("out");
+    let build = run(workspace.root(), "build", Some(&out));
+    assert_eq!(build.code, 0, "{build:?}");
 
     for name in ["rss.xml", "atom.xml"] {
         let built = fs::read(out.join(name)).unwrap_or_else(|e| panic!("built {name}: {e}"));
@@ -76,42 +66,29 @@ fn committed_feeds_are_exactly_what_build_makes_of_the_seeds() {
 
 #[test]
 fn seeds_give_at_least_sixteen_items_and_no_rejected_file() {
-    let tmp = tempfile::tempdir().expect("temporary folder");
-    let check = run(tmp.path(), "check", None);
-    assert_eq!(
-        check.status.code(),
-        Some(0),
-        "check rejects a seed: {}",
-        describe(&check)
+    let workspace = Workspace::new();
+    let check = run(workspace.root(), "check", None);
+    assert_eq!(check.code, 0, "check rejects a seed: {check:?}");
+
+    let out = workspace.path("out");
+    let build = run(workspace.root(), "build", Some(&out));
+    assert_eq!(build.code, 0, "{build:?}");
+    assert!(
+        !build.stderr.contains("rejected"),
+        "build rejects a seed: {build:?}"
     );
 
-    let out = tmp.path().join("out");
-    let build = run(tmp.path(), "build", Some(&out));
-    assert_eq!(build.status.code(), Some(0), "{}", describe(&build));
-    let stderr = String::from_utf8_lossy(&build.stderr);
-    assert!(
-        !stderr.contains("rejected"),
-        "build rejects a seed: {}",
-        describe(&build)
+    let rss = check_feed("rss.xml", &fs::read(out.join("rss.xml")).expect("rss.xml"));
+    let atom = check_feed(
+        "atom.xml",
+        &fs::read(out.join("atom.xml")).expect("atom.xml"),
     );
-
-    let rss = fs::read(out.join("rss.xml")).expect("rss.xml");
-    let channel = rss::Channel::read_from(&rss[..]).expect("rss.xml parses");
-    assert!(
-        channel.items().len() >= 16,
-        "only {} RSS items",
-        channel.items().len()
-    );
-    let atom = fs::read(out.join("atom.xml")).expect("atom.xml");
-    let feed = atom_syndication::Feed::read_from(&atom[..]).expect("atom.xml parses");
-    assert!(
-        feed.entries().len() >= 16,
-        "only {} Atom entries",
-        feed.entries().len()
-    );
-    assert_eq!(
-        channel.items().len(),
-        feed.entries().len(),
-        "RSS and Atom hold the same number of items"
-    );
+    for (format, feed) in [("RSS", &rss), ("Atom", &atom)] {
+        assert!(
+            feed.entries.len() >= 16,
+            "only {} {format} items",
+            feed.entries.len()
+        );
+    }
+    assert_same_items(&rss, &atom, None);
 }

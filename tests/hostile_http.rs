@@ -7,11 +7,14 @@
 //! Slow and many clients: a light slowloris + idle keep-alive run here (`cargo test`), the
 //! full 1,000 + 10,000 run is `#[ignore]`d and run by `reliability/slow_clients.sh`.
 
+mod common;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::Path;
 use std::time::{Duration, Instant};
+
+use common::*;
 
 // ---------------------------------------------------------------------------------------
 // Fixture: a server in this process, a secret beside its articles folder
@@ -25,26 +28,20 @@ struct TestServer {
     runtime: tokio::runtime::Runtime,
     server: Option<feedpub::Server>,
     addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    _workspace: Workspace,
     rss: Vec<u8>,
 }
 
 impl TestServer {
     fn start(extra_config: &str) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fs::create_dir(root.join("articles")).unwrap();
-        fs::write(root.join("articles/4242.txt"), ARTICLE).unwrap();
+        let workspace = Workspace::with_config(&format!(
+            "articles = \"articles\"\noutput = \"feeds\"\naddr = \"127.0.0.1:0\"\nrescan_interval_secs = 3600\n{extra_config}"
+        ));
+        workspace.write_article("4242.txt", ARTICLE);
         // Beside the articles, in the output folder's parent, and inside the articles folder
         // as a hidden file: none of them is ever served.
-        fs::write(root.join("secret.txt"), SECRET).unwrap();
-        fs::write(root.join("articles/.secret.txt"), SECRET).unwrap();
-        let config = root.join("feedpub.toml");
-        fs::write(
-            &config,
-            format!("articles = \"articles\"\noutput = \"feeds\"\naddr = \"127.0.0.1:0\"\nrescan_interval_secs = 3600\n{extra_config}"),
-        )
-        .unwrap();
+        fs::write(workspace.path("secret.txt"), SECRET).unwrap();
+        workspace.write_article(".secret.txt", SECRET);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -52,7 +49,7 @@ impl TestServer {
             .unwrap();
         let server = runtime
             .block_on(feedpub::Server::start(feedpub::ServeOptions {
-                config_path: Some(config),
+                config_path: Some(workspace.config.clone()),
                 overrides: Default::default(),
             }))
             .expect("the server starts");
@@ -63,7 +60,7 @@ impl TestServer {
             runtime,
             server: Some(server),
             addr,
-            _dir: dir,
+            _workspace: workspace,
             rss,
         }
     }
@@ -75,7 +72,7 @@ impl TestServer {
             self.addr,
             b"GET /rss.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         );
-        let responses = parse_responses(&raw);
+        let responses = parse_responses(&raw, &[]);
         assert_eq!(
             responses.len(),
             1,
@@ -104,106 +101,12 @@ impl Drop for TestServer {
 // Raw HTTP/1.1
 // ---------------------------------------------------------------------------------------
 
-/// Writes `request` and reads until the server closes (or 5 s of silence).
+/// How long a hostile exchange waits for the server to say more at most.
+const SILENCE: Duration = Duration::from_secs(5);
+
+/// Writes `request` and reads until the server closes (or [`SILENCE`]).
 fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    // The server may close before reading everything (a 4xx for an oversized head).
-    let _ = stream.write_all(request);
-    read_until_close(&mut stream)
-}
-
-fn read_until_close(stream: &mut TcpStream) -> Vec<u8> {
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&chunk[..n]),
-            // Timeout, or a reset after the server answered and closed.
-            Err(_) => break,
-        }
-    }
-    raw
-}
-
-#[derive(Debug)]
-struct Response {
-    version: String,
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Splits a byte stream into HTTP/1.x responses (Content-Length bodies; none for 1xx, 204,
-/// 304 and answers to HEAD when `heads` says so). Stops at anything it cannot read.
-fn parse_responses_with(raw: &[u8], heads: &[bool]) -> Vec<Response> {
-    let mut responses = Vec::new();
-    let mut rest = raw;
-    while let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
-        let Ok(head) = std::str::from_utf8(&rest[..end]) else {
-            break;
-        };
-        let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap_or("");
-        let mut parts = status_line.splitn(3, ' ');
-        let version = parts.next().unwrap_or("").to_string();
-        let Some(status) = parts.next().and_then(|s| s.parse::<u16>().ok()) else {
-            break;
-        };
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                Some((k.trim().to_string(), v.trim().to_string()))
-            })
-            .collect();
-        let is_head = heads.get(responses.len()).copied().unwrap_or(false);
-        let length = if is_head || status == 204 || status == 304 || status < 200 {
-            0
-        } else {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-                .unwrap_or(0)
-        };
-        let body_start = end + 4;
-        if rest.len() < body_start + length {
-            break;
-        }
-        responses.push(Response {
-            version,
-            status,
-            headers,
-            body: rest[body_start..body_start + length].to_vec(),
-        });
-        rest = &rest[body_start + length..];
-    }
-    responses
-}
-
-fn parse_responses(raw: &[u8]) -> Vec<Response> {
-    parse_responses_with(raw, &[])
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn summary(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
-    text.chars().take(400).collect()
+    send_raw(addr, request, SILENCE)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -285,7 +188,7 @@ fn path_traversal_in_every_spelling_never_returns_a_file() {
                 !contains(&raw, b"articles = "),
                 "{target}: the configuration came back"
             );
-            let responses = parse_responses(&raw);
+            let responses = parse_responses(&raw, &[]);
             let status = responses.first().map(|r| r.status);
             // 404 for a path that names nothing, 400 for a request line hyper refuses;
             // `?file=` on a real feed is the feed itself.
@@ -332,7 +235,7 @@ fn absolute_form_with_dot_segments_is_not_resolved() {
             format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
         );
         assert!(!contains(&raw, b"root:x:0:0"), "{target}");
-        let responses = parse_responses(&raw);
+        let responses = parse_responses(&raw, &[]);
         let status = responses.first().map(|r| r.status);
         if target == "http://x/rss.xml" {
             assert_eq!(status, Some(200), "{target}: {}", summary(&raw));
@@ -604,7 +507,7 @@ fn absurd_requests_get_a_client_error_and_the_server_keeps_serving() {
     for (name, request, accepted) in absurd_requests() {
         let raw = exchange(server.addr, &request);
         let heads = [request.starts_with(b"HEAD ")];
-        let responses = parse_responses_with(&raw, &heads);
+        let responses = parse_responses(&raw, &heads);
         assert!(!contains(&raw, SECRET.as_bytes()), "{name}");
         assert!(
             !contains(&raw, b"reflected-header"),
@@ -660,7 +563,7 @@ fn oversized_heads_get_431_and_the_connection_is_closed() {
     ] {
         let started = Instant::now();
         let raw = exchange(server.addr, request.as_bytes());
-        let responses = parse_responses(&raw);
+        let responses = parse_responses(&raw, &[]);
         assert_eq!(responses.len(), 1, "{what}: {}", summary(&raw));
         assert_eq!(responses[0].status, 431, "{what}");
         assert!(
@@ -678,7 +581,7 @@ fn oversized_heads_get_431_and_the_connection_is_closed() {
         )
         .as_bytes(),
     );
-    assert_eq!(parse_responses(&raw)[0].status, 200);
+    assert_eq!(parse_responses(&raw, &[])[0].status, 200);
     server.assert_still_serves("oversized heads");
 }
 
@@ -696,7 +599,7 @@ fn http_1_0_gets_a_complete_response_and_the_connection_closes() {
         started.elapsed() < Duration::from_secs(4),
         "an HTTP/1.0 connection without keep-alive is closed after the response"
     );
-    let responses = parse_responses(&raw);
+    let responses = parse_responses(&raw, &[]);
     assert_eq!(responses.len(), 1, "{}", summary(&raw));
     let r = &responses[0];
     assert_eq!(r.status, 200);
@@ -717,7 +620,7 @@ fn http_1_0_gets_a_complete_response_and_the_connection_closes() {
     );
     // HTTP/1.0 without Host is valid too.
     let raw = exchange(server.addr, b"GET /healthz HTTP/1.0\r\n\r\n");
-    assert_eq!(parse_responses(&raw)[0].status, 200);
+    assert_eq!(parse_responses(&raw, &[])[0].status, 200);
     server.assert_still_serves("HTTP/1.0");
 }
 
@@ -744,7 +647,7 @@ fn pipelined_requests_on_one_connection_are_answered_in_order() {
          GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n"
     );
     let raw = exchange(server.addr, pipeline.as_bytes());
-    let responses = parse_responses_with(&raw, &[false, true]);
+    let responses = parse_responses(&raw, &[false, true]);
     let got: Vec<(u16, Option<&str>)> = responses
         .iter()
         .map(|r| (r.status, r.header("content-type")))
@@ -782,7 +685,7 @@ fn pipelined_requests_on_one_connection_are_answered_in_order() {
         stream.write_all(byte).unwrap();
     }
     let raw = read_until_close(&mut stream);
-    let responses = parse_responses(&raw);
+    let responses = parse_responses(&raw, &[]);
     assert_eq!(responses.len(), 50);
     for (i, r) in responses.iter().enumerate() {
         assert_eq!(r.status, 200);
@@ -815,7 +718,7 @@ fn range_requests_get_the_full_body_or_a_correct_partial_one() {
             )
             .as_bytes(),
         );
-        let responses = parse_responses(&raw);
+        let responses = parse_responses(&raw, &[]);
         assert_eq!(responses.len(), 1, "{range}: {}", summary(&raw));
         let r = &responses[0];
         match r.status {
@@ -899,7 +802,7 @@ fn garbage_bytes_get_400_or_a_close_and_never_hang_the_server() {
             started.elapsed() < Duration::from_secs(11),
             "{name}: the server held the connection"
         );
-        let responses = parse_responses(&raw);
+        let responses = parse_responses(&raw, &[]);
         for (j, r) in responses.iter().enumerate() {
             let ok = if name == "a request then garbage" && j == 0 {
                 r.status == 200
@@ -954,7 +857,7 @@ fn silent_and_half_sent_connections_are_closed_after_the_header_timeout() {
     for (name, mut stream) in cases {
         let raw = read_until_close(&mut stream);
         let waited = started.elapsed();
-        let responses = parse_responses(&raw);
+        let responses = parse_responses(&raw, &[]);
         if !responses.iter().all(|r| r.status == 408 || r.status == 400) {
             failures.push(format!("{name}: answered {}", summary(&raw)));
         }
@@ -1130,7 +1033,7 @@ fn slow_and_idle_clients(
             s.set_read_timeout(Some(Duration::from_secs(5)))?;
             s.write_all(b"GET /rss.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
             let raw = read_until_close(&mut s);
-            let r = parse_responses(&raw);
+            let r = parse_responses(&raw, &[]);
             Ok(r.len() == 1 && r[0].status == 200 && !r[0].body.is_empty())
         })()
         .unwrap_or(false);
@@ -1248,31 +1151,23 @@ fn heavy_slowloris_and_idle_keep_alive_do_not_starve_a_normal_reader() {
     let slowloris: usize = env_or("FEEDPUB_SLOWLORIS", 1000);
     let idle: usize = env_or("FEEDPUB_IDLE", 10_000);
     let hold = Duration::from_secs(env_or("FEEDPUB_HOLD_SECS", 10));
-    let dir = tempfile::tempdir().unwrap();
-    fs::create_dir(dir.path().join("articles")).unwrap();
+    let port = free_port();
+    let workspace = Workspace::with_config(&format!(
+        "articles = \"articles\"\noutput = \"feeds\"\naddr = \"127.0.0.1:{port}\"\nmax_connections = 15000\nheader_read_timeout_secs = 60\n"
+    ));
     for i in 0..200 {
-        fs::write(
-            dir.path().join(format!("articles/{i:04}.txt")),
-            ARTICLE
+        workspace.write_article(
+            &format!("{i:04}.txt"),
+            &ARTICLE
                 .replace("4242", &format!("{}", 10_000 + i))
                 .replace("Hostile HTTP test story", &format!("Story number {i}")),
-        )
-        .unwrap();
+        );
     }
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let config = dir.path().join("feedpub.toml");
-    fs::write(
-        &config,
-        format!(
-            "articles = \"articles\"\noutput = \"feeds\"\naddr = \"127.0.0.1:{port}\"\nmax_connections = 15000\nheader_read_timeout_secs = 60\n"
-        ),
-    )
-    .unwrap();
-    let mut child = ServerProcess::spawn(&config, port);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut command = serve_command(&workspace.config);
+    command.env("RUST_LOG", "warn");
+    let mut child = ServerProcess::spawn(command);
+    child.wait_healthy(addr, Duration::from_secs(20));
     // Several rounds against the same server: glibc's malloc keeps freed memory in its
     // per-thread arenas, so RSS rises after the first round too, but the growth must die
     // out (retained and reused), not repeat every round (a leak).
@@ -1318,54 +1213,4 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-struct ServerProcess {
-    child: std::process::Child,
-}
-
-impl ServerProcess {
-    fn spawn(config: &Path, port: u16) -> ServerProcess {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_feedpub"))
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("feedpub serve starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-                if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    .is_ok()
-                {
-                    let raw = read_until_close(&mut s);
-                    if raw.starts_with(b"HTTP/1.1 200") {
-                        break;
-                    }
-                }
-            }
-            assert!(Instant::now() < deadline, "the server did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        ServerProcess { child }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }

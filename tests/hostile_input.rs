@@ -7,10 +7,13 @@
 //! The same check runs over every file kept in `tests/fixtures/fuzz/` (inputs found by
 //! `reliability/fuzz.sh`), alone and together through the loader.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::*;
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------
@@ -24,100 +27,6 @@ fn config() -> feedpub::Config {
         &feedpub::Overrides::default(),
     )
     .expect("the test configuration is valid")
-}
-
-fn xml_allows(c: char) -> bool {
-    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-fn xml_text_ok(text: &str) -> Result<(), String> {
-    match text.chars().find(|&c| !xml_allows(c)) {
-        Some(c) => Err(format!(
-            "character U+{:04X} is not allowed in XML 1.0",
-            c as u32
-        )),
-        None => Ok(()),
-    }
-}
-
-/// Reads every event of `bytes` with quick-xml until Eof: no error, references resolve to
-/// allowed characters, tags balance, exactly one root element.
-fn well_formed(bytes: &[u8]) -> Result<(), String> {
-    use quick_xml::events::Event;
-
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
-    xml_text_ok(text)?;
-    let mut reader = quick_xml::Reader::from_reader(bytes);
-    reader.config_mut().check_end_names = true;
-    let mut buf = Vec::new();
-    let mut stack: Vec<Vec<u8>> = Vec::new();
-    let mut roots = 0usize;
-    loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| {
-            format!(
-                "not well-formed near byte {}: {e}",
-                reader.buffer_position()
-            )
-        })?;
-        match event {
-            Event::Start(e) => {
-                for attr in e.attributes() {
-                    let attr = attr.map_err(|err| format!("bad attribute: {err}"))?;
-                    let value = attr
-                        .unescape_value()
-                        .map_err(|err| format!("bad attribute value: {err}"))?;
-                    xml_text_ok(&value)?;
-                }
-                if stack.is_empty() {
-                    roots += 1;
-                }
-                stack.push(e.name().as_ref().to_vec());
-            }
-            Event::Empty(e) => {
-                for attr in e.attributes() {
-                    let attr = attr.map_err(|err| format!("bad attribute: {err}"))?;
-                    let value = attr
-                        .unescape_value()
-                        .map_err(|err| format!("bad attribute value: {err}"))?;
-                    xml_text_ok(&value)?;
-                }
-                if stack.is_empty() {
-                    roots += 1;
-                }
-            }
-            Event::End(e) => {
-                let open = stack.pop().ok_or("end tag without start tag")?;
-                if open != e.name().as_ref() {
-                    return Err("mismatched end tag".into());
-                }
-            }
-            Event::Text(t) => {
-                let text = t
-                    .unescape()
-                    .map_err(|e| format!("bad text or reference: {e}"))?;
-                xml_text_ok(&text)?;
-                if stack.is_empty() && !text.trim().is_empty() {
-                    return Err(format!("text outside the root: {text:?}"));
-                }
-            }
-            Event::CData(c) => {
-                if stack.is_empty() {
-                    return Err("CDATA outside the root".into());
-                }
-                xml_text_ok(std::str::from_utf8(&c).map_err(|e| e.to_string())?)?;
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    if !stack.is_empty() {
-        return Err("unclosed elements at the end".into());
-    }
-    if roots != 1 {
-        return Err(format!("{roots} root elements"));
-    }
-    Ok(())
 }
 
 /// The whole contract for one input. `Err` describes the violation.
@@ -158,8 +67,8 @@ fn check_feeds(articles: &[Arc<feedpub::Article>]) -> Result<(), String> {
     let config = config();
     let feeds = feedpub::Feeds::render(articles, &config)
         .map_err(|e| format!("a parsed article failed to render: {e}"))?;
-    well_formed(&feeds.rss).map_err(|e| format!("rss.xml: {e}"))?;
-    well_formed(&feeds.atom).map_err(|e| format!("atom.xml: {e}"))?;
+    check_well_formed(&feeds.rss).map_err(|e| format!("rss.xml: {e}"))?;
+    check_well_formed(&feeds.atom).map_err(|e| format!("atom.xml: {e}"))?;
     serde_json::from_slice::<serde_json::Value>(&feeds.json)
         .map_err(|e| format!("feed.json: {e}"))?;
 
@@ -380,13 +289,13 @@ fn the_unmodified_templates_are_published() {
 /// The oracle itself must catch what it is there to catch.
 #[test]
 fn the_oracle_rejects_broken_xml() {
-    assert!(well_formed(b"<a><b></a>").is_err());
-    assert!(well_formed(b"<a>\x01</a>").is_err());
-    assert!(well_formed(b"<a>&#1;</a>").is_err());
-    assert!(well_formed(b"<a/><b/>").is_err());
-    assert!(well_formed(b"<a>").is_err());
-    assert!(well_formed(b"<a>&nope;</a>").is_err());
-    assert!(well_formed(b"<a x=\"1\">t</a>").is_ok());
+    assert!(check_well_formed(b"<a><b></a>").is_err());
+    assert!(check_well_formed(b"<a>\x01</a>").is_err());
+    assert!(check_well_formed(b"<a>&#1;</a>").is_err());
+    assert!(check_well_formed(b"<a/><b/>").is_err());
+    assert!(check_well_formed(b"<a>").is_err());
+    assert!(check_well_formed(b"<a>&nope;</a>").is_err());
+    assert!(check_well_formed(b"<a x=\"1\">t</a>").is_ok());
 }
 
 /// Escapes in front matter (TOML `\u0001`, `\b`; YAML `\x01`) and numeric character
@@ -454,7 +363,7 @@ fn long_lines_and_many_paragraphs_render_well_formed() {
 // ---------------------------------------------------------------------------------------
 
 fn fuzz_fixtures() -> Vec<(PathBuf, &'static str)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let root = repo("tests/fixtures/fuzz");
     let mut files = Vec::new();
     for (folder, name) in [("article", "fuzz.txt"), ("markdown", "fuzz.md")] {
         let Ok(entries) = fs::read_dir(root.join(folder)) else {
@@ -479,7 +388,8 @@ fn every_fuzz_fixture_keeps_the_contract_alone_and_through_the_loader() {
         "tests/fixtures/fuzz holds the kept inputs ({} found)",
         fixtures.len()
     );
-    let folder = tempfile::tempdir().unwrap();
+    let workspace = Workspace::new();
+    let folder = workspace.articles.as_path();
     let mut failures = Vec::new();
     for (i, (fixture, as_name)) in fixtures.iter().enumerate() {
         let bytes = fs::read(fixture).unwrap();
@@ -487,19 +397,19 @@ fn every_fuzz_fixture_keeps_the_contract_alone_and_through_the_loader() {
             failures.push(format!("{}: {e}", fixture.display()));
         }
         let ext = Path::new(as_name).extension().unwrap().to_str().unwrap();
-        fs::write(folder.path().join(format!("{i:04}.{ext}")), &bytes).unwrap();
+        fs::write(folder.join(format!("{i:04}.{ext}")), &bytes).unwrap();
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // All together through the loader, as `feedpub build` would see them.
-    let report = feedpub::Loader::new(folder.path(), 1 << 20)
+    let report = feedpub::Loader::new(folder, 1 << 20)
         .scan()
         .expect("the folder loads");
     assert!(report.articles.len() + report.rejected.len() + report.drafts <= fixtures.len());
     for rejected in &report.rejected {
         assert!(rejected
             .to_string()
-            .starts_with(&folder.path().display().to_string()));
+            .starts_with(&folder.display().to_string()));
     }
     if !report.articles.is_empty() {
         check_feeds(&report.articles).unwrap_or_else(|e| panic!("all fixtures together: {e}"));

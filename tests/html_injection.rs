@@ -5,38 +5,33 @@
 //! `javascript:` (or `vbscript:`, `data:text/html`) URL may appear, whatever the article
 //! says, and the pages carry a Content-Security-Policy and `nosniff`.
 
-use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+mod common;
 
+use std::net::SocketAddr;
+
+use common::*;
 use scraper::{Html, Selector};
 
 // ---------------------------------------------------------------------------------------
-// A server in this process, and a raw HTTP/1.1 client
+// A server in this process
 // ---------------------------------------------------------------------------------------
 
 struct TestServer {
     runtime: tokio::runtime::Runtime,
     server: Option<feedpub::Server>,
     addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    _workspace: Workspace,
 }
 
 impl TestServer {
     /// Starts a server over `articles` (file name, contents).
     fn start(articles: &[(&str, &str)]) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir(dir.path().join("articles")).unwrap();
-        for (name, text) in articles {
-            fs::write(dir.path().join("articles").join(name), text).unwrap();
-        }
-        let config = dir.path().join("feedpub.toml");
-        fs::write(
-            &config,
+        let workspace = Workspace::with_config(
             "articles = \"articles\"\noutput = \"feeds\"\naddr = \"127.0.0.1:0\"\ntimezone = \"Asia/Tehran\"\nrescan_interval_secs = 3600\n",
-        )
-        .unwrap();
+        );
+        for (name, text) in articles {
+            workspace.write_article(name, text);
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -44,7 +39,7 @@ impl TestServer {
             .unwrap();
         let server = runtime
             .block_on(feedpub::Server::start(feedpub::ServeOptions {
-                config_path: Some(config),
+                config_path: Some(workspace.config.clone()),
                 overrides: Default::default(),
             }))
             .expect("the server starts");
@@ -53,7 +48,7 @@ impl TestServer {
             runtime,
             server: Some(server),
             addr,
-            _dir: dir,
+            _workspace: workspace,
         }
     }
 }
@@ -66,44 +61,9 @@ impl Drop for TestServer {
     }
 }
 
-struct Response {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-}
-
+/// `GET path` on a new connection.
 fn get(addr: SocketAddr, path: &str) -> Response {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8(raw[..end].to_vec()).expect("an ASCII head");
-    let status = head[9..12].parse().unwrap();
-    Response {
-        status,
-        head,
-        body: String::from_utf8(raw[end + 4..].to_vec()).expect("a UTF-8 body"),
-    }
+    common::get(addr, path, &[])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -159,7 +119,7 @@ fn script_vectors(html: &Html) -> Vec<String> {
 }
 
 fn assert_safe_page(what: &str, response: &Response) -> Html {
-    assert_eq!(response.status, 200, "{what}: {}", response.head);
+    assert_eq!(response.status, 200, "{what}: {}", response.head());
     assert_eq!(
         response.header("content-type"),
         Some("text/html; charset=utf-8"),
@@ -178,13 +138,13 @@ fn assert_safe_page(what: &str, response: &Response) -> Html {
         !csp.contains("script-src") && !csp.contains("unsafe-eval"),
         "{what}: the CSP must not allow scripts: {csp}"
     );
-    let html = Html::parse_document(&response.body);
+    let html = Html::parse_document(response.utf8());
     let vectors = script_vectors(&html);
     assert!(
         vectors.is_empty(),
         "{what}: {}\n--- page ---\n{}",
         vectors.join("\n"),
-        response.body
+        response.utf8()
     );
     html
 }
@@ -230,7 +190,7 @@ fn hostile_titles_bodies_tags_and_ids_never_become_markup_in_pages() {
     let index = get(server.addr, "/");
     let html = assert_safe_page("/", &index);
     let titles = text_of(&html, "main li a[href^=\"/articles/\"]");
-    assert_eq!(titles.len(), 2, "{}", index.body);
+    assert_eq!(titles.len(), 2, "{}", index.utf8());
     for title in &titles {
         assert!(
             title.contains("<script>alert(1)</script>") && title.contains("onerror=alert(1)"),
@@ -276,9 +236,9 @@ fn hostile_titles_bodies_tags_and_ids_never_become_markup_in_pages() {
         let response = get(server.addr, path);
         assert_eq!(response.status, 404, "{path}");
         assert!(
-            !response.body.contains('<'),
+            !response.utf8().contains('<'),
             "{path}: 404 body reflects input: {}",
-            response.body
+            response.utf8()
         );
         assert_eq!(
             response.header("content-type"),
@@ -301,24 +261,22 @@ fn hostile_articles_give_feed_content_without_script_vectors() {
         rss_response.header("x-content-type-options"),
         Some("nosniff")
     );
-    let channel = rss::Channel::read_from(rss_response.body.as_bytes()).expect("rss parses");
-    assert_eq!(channel.items().len(), 2);
-    for item in channel.items() {
-        for html in [
-            item.content().unwrap_or(""),
-            item.description().unwrap_or(""),
-        ] {
-            let fragment = Html::parse_fragment(html);
-            let vectors = script_vectors(&fragment);
-            assert!(vectors.is_empty(), "{}\n{html}", vectors.join("\n"));
-        }
-    }
     let atom_response = get(server.addr, "/atom.xml");
-    let feed = atom_syndication::Feed::read_from(atom_response.body.as_bytes()).unwrap();
-    for entry in feed.entries() {
-        let html = entry.content().and_then(|c| c.value()).unwrap_or("");
-        let vectors = script_vectors(&Html::parse_fragment(html));
-        assert!(vectors.is_empty(), "{}\n{html}", vectors.join("\n"));
+    assert_eq!(atom_response.status, 200);
+    // The content and the summary (RSS `description`) of every item, in both formats.
+    for (format, response) in [("rss.xml", &rss_response), ("atom.xml", &atom_response)] {
+        let feed = check_feed(format, &response.body);
+        assert_eq!(feed.entries.len(), 2, "{format}");
+        for entry in &feed.entries {
+            for html in entry_html(entry) {
+                let vectors = script_vectors(&Html::parse_fragment(&html));
+                assert!(
+                    vectors.is_empty(),
+                    "{format}: {}\n{html}",
+                    vectors.join("\n")
+                );
+            }
+        }
     }
 }
 

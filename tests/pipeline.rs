@@ -6,6 +6,8 @@
 //! The expected values come from `tests/fixtures/articles/EXPECTED.md`.
 //! The property test at the end drives the library directly, for speed.
 
+mod common;
+
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,11 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
+use common::*;
 use filetime::FileTime;
 use proptest::prelude::*;
-use tempfile::TempDir;
-
-const BIN: &str = env!("CARGO_BIN_EXE_feedpub");
 
 const ID_PREFIX: &str = "tag:test.example,2018:a:";
 const BASE_URL: &str = "http://feeds.test";
@@ -197,12 +197,6 @@ const BAD_FILES: [&str; 5] = [
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-fn fixtures(folder: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/articles")
-        .join(folder)
-}
-
 fn date(rfc3339: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(rfc3339).unwrap_or_else(|e| panic!("{rfc3339}: {e}"))
 }
@@ -212,39 +206,6 @@ fn assert_same_date(what: &str, actual: DateTime<FixedOffset>, expected: &str) {
     let expected = date(expected);
     assert_eq!(actual, expected, "{what}: instant");
     assert_eq!(actual.offset(), expected.offset(), "{what}: UTC offset");
-}
-
-/// The outcome of one run of the binary.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn of(command: &mut Command) -> Run {
-        let output = command.output().expect("the feedpub binary runs");
-        Run {
-            code: output.status.code().expect("feedpub exited by a signal"),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// Both streams, for messages whose stream is not part of the contract.
-    fn all_output(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 /// The two documents of one build.
@@ -271,11 +232,11 @@ impl Built {
     }
 
     fn rss_by_feed_rs(&self) -> feed_rs::model::Feed {
-        feed_rs::parser::parse(&self.rss[..]).expect("rss.xml is read by feed-rs")
+        check_feed("rss.xml", &self.rss)
     }
 
     fn atom_by_feed_rs(&self) -> feed_rs::model::Feed {
-        feed_rs::parser::parse(&self.atom[..]).expect("atom.xml is read by feed-rs")
+        check_feed("atom.xml", &self.atom)
     }
 
     fn rss_guids(&self) -> Vec<String> {
@@ -295,51 +256,17 @@ impl Built {
     }
 }
 
-/// A temporary working folder holding a configuration file; the binary runs inside it.
-struct Workspace {
-    dir: TempDir,
-    config: PathBuf,
+/// A workspace whose configuration is [`TEST_CONFIG`]; the binary runs inside it.
+fn workspace() -> Workspace {
+    Workspace::with_config(TEST_CONFIG)
 }
 
-impl Workspace {
-    fn new() -> Workspace {
-        Workspace::with_config(TEST_CONFIG)
-    }
-
-    fn with_config(text: &str) -> Workspace {
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let config = dir.path().join("test.toml");
-        fs::write(&config, text).expect("write the configuration");
-        Workspace { dir, config }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(&self, subcommand: &str, articles: &Path) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .current_dir(self.dir.path())
-            .arg(subcommand)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--articles")
-            .arg(articles);
-        command
-    }
+/// Runs of the binary in a workspace on a given articles folder.
+trait Pipeline {
+    fn command(&self, subcommand: &str, articles: &Path) -> Command;
 
     /// Runs `build` into the folder `out` (relative to the workspace).
-    fn build(&self, articles: &Path, out: &str, extra: &[&str]) -> (Run, PathBuf) {
-        let out = self.path(out);
-        let run = Run::of(
-            self.command("build", articles)
-                .arg("--out")
-                .arg(&out)
-                .args(extra),
-        );
-        (run, out)
-    }
+    fn build(&self, articles: &Path, out: &str, extra: &[&str]) -> (Run, PathBuf);
 
     /// Runs `build` and asserts that it published; returns the documents.
     fn build_ok(&self, articles: &Path, out: &str, extra: &[&str]) -> Built {
@@ -351,26 +278,30 @@ impl Workspace {
     fn check(&self, articles: &Path) -> Run {
         Run::of(&mut self.command("check", articles))
     }
-
-    /// Copies the files of `from` into a new folder `name` of the workspace, in `order`.
-    fn copy_files(&self, from: &Path, name: &str, order: &[String]) -> PathBuf {
-        let to = self.path(name);
-        fs::create_dir_all(&to).unwrap();
-        for file in order {
-            fs::copy(from.join(file), to.join(file)).unwrap();
-        }
-        to
-    }
 }
 
-/// The names of the files of a folder, sorted.
-fn file_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+impl Pipeline for Workspace {
+    fn command(&self, subcommand: &str, articles: &Path) -> Command {
+        let mut command = feedpub(self.root());
+        command
+            .arg(subcommand)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--articles")
+            .arg(articles);
+        command
+    }
+
+    fn build(&self, articles: &Path, out: &str, extra: &[&str]) -> (Run, PathBuf) {
+        let out = self.path(out);
+        let run = Run::of(
+            self.command("build", articles)
+                .arg("--out")
+                .arg(&out)
+                .args(extra),
+        );
+        (run, out)
+    }
 }
 
 /// The 1-based line of the first byte for which `pred` holds.
@@ -390,101 +321,6 @@ fn line_numbers_after(line: &str, name: &str) -> Vec<usize> {
             (!digits.is_empty() && after == Some(':')).then(|| digits.parse().unwrap())
         })
         .collect()
-}
-
-/// XML 1.0 `Char` (§2.2), written independently of the crate under test.
-fn xml_allows(c: char) -> bool {
-    let c = c as u32;
-    c == 0x9
-        || c == 0xA
-        || c == 0xD
-        || (0x20..=0xD7FF).contains(&c)
-        || (0xE000..=0xFFFD).contains(&c)
-        || (0x10000..=0x10FFFF).contains(&c)
-}
-
-fn assert_xml_text(what: &str, text: &str) {
-    if let Some(c) = text.chars().find(|&c| !xml_allows(c)) {
-        panic!(
-            "{what}: character U+{:04X} is not allowed in XML 1.0",
-            c as u32
-        );
-    }
-}
-
-/// Reads every event of `bytes` with quick-xml until Eof: no error, every entity and
-/// character reference resolves to an allowed character, tags balance, one root element.
-fn assert_well_formed(what: &str, bytes: &[u8]) {
-    use quick_xml::events::{BytesStart, Event};
-
-    let text = std::str::from_utf8(bytes).unwrap_or_else(|e| panic!("{what}: not UTF-8: {e}"));
-    assert_xml_text(what, text);
-
-    fn attributes(what: &str, e: &BytesStart) {
-        for attr in e.attributes() {
-            let attr = attr.unwrap_or_else(|err| panic!("{what}: bad attribute: {err}"));
-            let value = attr
-                .unescape_value()
-                .unwrap_or_else(|err| panic!("{what}: bad attribute value: {err}"));
-            assert_xml_text(what, &value);
-        }
-    }
-
-    let mut reader = quick_xml::Reader::from_reader(bytes);
-    let mut buf = Vec::new();
-    let mut depth = 0usize;
-    let mut roots = 0usize;
-    loop {
-        let event = match reader.read_event_into(&mut buf) {
-            Ok(event) => event,
-            Err(e) => panic!(
-                "{what}: not well-formed near byte {}: {e}",
-                reader.buffer_position()
-            ),
-        };
-        match event {
-            Event::Start(e) => {
-                attributes(what, &e);
-                if depth == 0 {
-                    roots += 1;
-                }
-                depth += 1;
-            }
-            Event::Empty(e) => {
-                attributes(what, &e);
-                if depth == 0 {
-                    roots += 1;
-                }
-            }
-            Event::End(_) => {
-                depth = depth
-                    .checked_sub(1)
-                    .unwrap_or_else(|| panic!("{what}: end tag without start tag"));
-            }
-            Event::Text(t) => {
-                let text = t
-                    .unescape()
-                    .unwrap_or_else(|e| panic!("{what}: bad text or reference: {e}"));
-                assert_xml_text(what, &text);
-                if depth == 0 {
-                    assert!(
-                        text.trim().is_empty(),
-                        "{what}: text outside the root: {text:?}"
-                    );
-                }
-            }
-            Event::CData(c) => {
-                assert!(depth > 0, "{what}: CDATA outside the root");
-                let text = std::str::from_utf8(&c).expect("CDATA is UTF-8");
-                assert_xml_text(what, text);
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    assert_eq!(depth, 0, "{what}: unclosed elements at the end");
-    assert_eq!(roots, 1, "{what}: exactly one root element");
 }
 
 /// Reverses `paragraphs_html`-style markup: `<p>…</p>` lines with HTML-escaped text.
@@ -520,7 +356,7 @@ fn rss_date(item: &rss::Item) -> DateTime<FixedOffset> {
 
 #[test]
 fn corpus_builds_nine_items_newest_first_with_exact_ids_titles_links_and_dates() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let (run, out) = ws.build(&fixtures("corpus"), "out", &[]);
     assert_eq!(
         run.code, 0,
@@ -584,38 +420,6 @@ fn corpus_builds_nine_items_newest_first_with_exact_ids_titles_links_and_dates()
         "RSS atom:link rel=self"
     );
 
-    // RSS, read by feed-rs.
-    let rss_rs = built.rss_by_feed_rs();
-    assert_eq!(
-        rss_rs.entries.len(),
-        CORPUS.len(),
-        "feed-rs RSS entry count"
-    );
-    for (entry, (id, title, published)) in rss_rs.entries.iter().zip(CORPUS) {
-        let what = format!("feed-rs RSS entry {id}");
-        assert_eq!(entry.id, format!("{ID_PREFIX}{id}"), "{what}: id");
-        assert_eq!(
-            entry.title.as_ref().map(|t| t.content.as_str()),
-            Some(title),
-            "{what}: title"
-        );
-        assert_eq!(
-            entry.links.first().map(|l| l.href.as_str()),
-            Some(format!("{BASE_URL}/articles/{id}").as_str()),
-            "{what}: link"
-        );
-        assert_eq!(
-            entry.published,
-            Some(date(published).to_utc()),
-            "{what}: date"
-        );
-    }
-    assert_eq!(
-        rss_rs.updated,
-        Some(date(newest).to_utc()),
-        "feed-rs RSS updated"
-    );
-
     // Atom, read by atom_syndication.
     let feed = built.atom_feed();
     assert_eq!(feed.entries().len(), CORPUS.len(), "Atom entry count");
@@ -667,44 +471,51 @@ fn corpus_builds_nine_items_newest_first_with_exact_ids_titles_links_and_dates()
         "Atom self link"
     );
 
-    // Atom, read by feed-rs.
+    // RSS and Atom, read by feed-rs: the same checks of both, and the same items in both.
+    let rss_rs = built.rss_by_feed_rs();
     let atom_rs = built.atom_by_feed_rs();
-    assert_eq!(
-        atom_rs.entries.len(),
-        CORPUS.len(),
-        "feed-rs Atom entry count"
-    );
-    for (entry, (id, title, published)) in atom_rs.entries.iter().zip(CORPUS) {
-        let what = format!("feed-rs Atom entry {id}");
-        assert_eq!(entry.id, format!("{ID_PREFIX}{id}"), "{what}: id");
+    for (format, parsed) in [("RSS", &rss_rs), ("Atom", &atom_rs)] {
         assert_eq!(
-            entry.title.as_ref().map(|t| t.content.as_str()),
-            Some(title),
-            "{what}: title"
+            parsed.entries.len(),
+            CORPUS.len(),
+            "feed-rs {format} entry count"
         );
+        for (entry, (id, title, published)) in parsed.entries.iter().zip(CORPUS) {
+            let what = format!("feed-rs {format} entry {id}");
+            assert_eq!(entry.id, format!("{ID_PREFIX}{id}"), "{what}: id");
+            assert_eq!(entry_title(entry), title, "{what}: title");
+            assert_eq!(
+                entry.links.first().map(|l| l.href.as_str()),
+                Some(format!("{BASE_URL}/articles/{id}").as_str()),
+                "{what}: link"
+            );
+            assert_eq!(
+                entry.published,
+                Some(date(published).to_utc()),
+                "{what}: published"
+            );
+        }
         assert_eq!(
-            entry.published,
-            Some(date(published).to_utc()),
-            "{what}: published"
+            parsed.updated,
+            Some(date(newest).to_utc()),
+            "feed-rs {format} updated"
         );
+    }
+    assert_same_items(&rss_rs, &atom_rs, None);
+    for (entry, (id, _, published)) in atom_rs.entries.iter().zip(CORPUS) {
         assert_eq!(
             entry.updated,
             Some(date(published).to_utc()),
-            "{what}: updated"
+            "feed-rs Atom entry {id}: updated"
         );
     }
-    assert_eq!(
-        atom_rs.updated,
-        Some(date(newest).to_utc()),
-        "feed-rs Atom updated"
-    );
     assert!(!atom_rs.authors.is_empty(), "feed-rs sees the Atom author");
     assert_eq!(atom_rs.id, feed.id(), "feed-rs sees the Atom feed id");
 }
 
 #[test]
 fn corpus_ids_are_unique_and_identical_in_rss_and_atom() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let built = ws.build_ok(&fixtures("corpus"), "out", &[]);
     let rss = built.rss_guids();
     let atom = built.atom_ids();
@@ -719,11 +530,37 @@ fn corpus_ids_are_unique_and_identical_in_rss_and_atom() {
         .map(|c| format!("{ID_PREFIX}{}", c.0))
         .collect();
     assert_eq!(rss, expected);
+
+    // The same items, read by feed-rs, in all three formats.
+    let json = fs::read(ws.path("out").join("feed.json")).expect("feed.json was written");
+    assert_same_items(
+        &built.rss_by_feed_rs(),
+        &built.atom_by_feed_rs(),
+        Some(&check_feed("feed.json", &json)),
+    );
+}
+
+/// The shared cross-format check notices an item that differs between RSS and Atom.
+#[test]
+#[should_panic(expected = "RSS and Atom titles")]
+fn the_same_items_check_notices_a_title_that_differs() {
+    let ws = workspace();
+    let built = ws.build_ok(&fixtures("corpus"), "out", &[]);
+    let atom = String::from_utf8(built.atom.clone()).unwrap().replacen(
+        "Bank guard foils robbery attempt",
+        "Bank guard foils",
+        1,
+    );
+    assert_same_items(
+        &built.rss_by_feed_rs(),
+        &check_feed("atom.xml", atom.as_bytes()),
+        None,
+    );
 }
 
 #[test]
 fn duplicate_scrape_with_more_views_is_the_one_published() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let built = ws.build_ok(&fixtures("corpus"), "out", &[]);
     let guid = format!("{ID_PREFIX}70109");
 
@@ -766,7 +603,7 @@ fn duplicate_scrape_with_more_views_is_the_one_published() {
 
 #[test]
 fn each_parse_fixture_alone_gives_one_item_with_expected_title_id_and_date() {
-    let ws = Workspace::new();
+    let ws = workspace();
     for (n, (file, id, title, published, paragraphs)) in PARSE.into_iter().enumerate() {
         let dir = ws.copy_files(&fixtures("parse"), &format!("in{n}"), &[file.to_string()]);
         let built = ws.build_ok(&dir, &format!("out{n}"), &[]);
@@ -838,7 +675,7 @@ fn each_parse_fixture_alone_gives_one_item_with_expected_title_id_and_date() {
 
 #[test]
 fn control_characters_are_removed_and_the_feeds_stay_well_formed_xml() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let dir = ws.copy_files(&fixtures("parse"), "in", &["control_chars.txt".to_string()]);
     let built = ws.build_ok(&dir, "out", &[]);
     let removed = ['\u{1}', '\u{8}', '\u{b}', '\u{1f}', '\u{fffe}'];
@@ -877,7 +714,7 @@ fn control_characters_are_removed_and_the_feeds_stay_well_formed_xml() {
 
 #[test]
 fn check_on_parse_folder_exits_zero_and_warns_with_file_and_line() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let dir = fixtures("parse");
     let run = ws.check(&dir);
     assert_eq!(run.code, 0, "{run:?}");
@@ -919,7 +756,7 @@ fn check_on_parse_folder_exits_zero_and_warns_with_file_and_line() {
 
 #[test]
 fn build_of_only_bad_files_exits_one_and_writes_nothing() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let (run, out) = ws.build(&fixtures("bad"), "out", &[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
@@ -940,7 +777,7 @@ fn build_of_only_bad_files_exits_one_and_writes_nothing() {
 
 #[test]
 fn check_of_bad_files_exits_one_and_reports_each_file_once_with_lines() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let dir = fixtures("bad");
     let run = ws.check(&dir);
     assert_eq!(run.code, 1, "{run:?}");
@@ -994,7 +831,7 @@ fn check_of_bad_files_exits_one_and_reports_each_file_once_with_lines() {
 fn last_paragraph_mentioning_a_number_is_body_text_not_a_malformed_footer() {
     // Per EXPECTED.md, the last line is the footer only when it matches the footer
     // pattern; this article has a date line, so it needs no footer and is valid.
-    let ws = Workspace::new();
+    let ws = workspace();
     let dir = ws.path("in");
     fs::create_dir(&dir).unwrap();
     fs::write(
@@ -1019,7 +856,7 @@ fn last_paragraph_mentioning_a_number_is_body_text_not_a_malformed_footer() {
 
 #[test]
 fn output_does_not_depend_on_file_creation_order_mtimes_or_build_time() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let corpus = fixtures("corpus");
     let names = file_names(&corpus);
     assert_eq!(names.len(), 11);
@@ -1066,7 +903,7 @@ fn output_does_not_depend_on_file_creation_order_mtimes_or_build_time() {
 
 #[test]
 fn editing_a_body_changes_the_feeds_and_deleting_a_file_removes_its_item() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let corpus = fixtures("corpus");
     let dir = ws.copy_files(&corpus, "in", &file_names(&corpus));
     let before = ws.build_ok(&dir, "before", &[]);
@@ -1110,7 +947,7 @@ fn editing_a_body_changes_the_feeds_and_deleting_a_file_removes_its_item() {
 
 #[test]
 fn changing_only_the_show_count_leaves_both_feeds_byte_identical() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let corpus = fixtures("corpus");
     let dir = ws.copy_files(&corpus, "in", &file_names(&corpus));
     let before = ws.build_ok(&dir, "before", &[]);
@@ -1141,7 +978,7 @@ fn changing_only_the_show_count_leaves_both_feeds_byte_identical() {
 
 #[test]
 fn base_url_flag_changes_links_and_self_links_but_not_ids() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let corpus = fixtures("corpus");
     let default = ws.build_ok(&corpus, "default", &[]);
     let other = "http://other.example:9000";
@@ -1221,7 +1058,7 @@ fn bad_timezone_makes_build_exit_two_naming_the_key() {
 
 #[test]
 fn markup_in_title_and_body_round_trips_as_text_and_never_as_markup() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let dir = ws.path("in");
     fs::create_dir(&dir).unwrap();
     let title = "Fines & “fees” <rise>";

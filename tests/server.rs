@@ -24,7 +24,7 @@ const SNOWFALL_FILE: &str = "001_070a48c3a9ab93ac.txt";
 const PERSIAN_TITLE: &str = "نجات سه کوهنورد گرفتار در ارتفاعات دماوند";
 
 /// Starts a server on the fixture's configuration.
-async fn start(fixture: &Fixture) -> Server {
+async fn start(fixture: &Workspace) -> Server {
     Server::start(ServeOptions {
         config_path: Some(fixture.config.clone()),
         overrides: Overrides::default(),
@@ -34,27 +34,18 @@ async fn start(fixture: &Fixture) -> Server {
 }
 
 /// A fixture with the corpus and a server on it.
-async fn corpus_server(extra: &str) -> (Fixture, Server) {
-    let fixture = Fixture::with_corpus(extra);
+async fn corpus_server(extra: &str) -> (Workspace, Server) {
+    let fixture = Workspace::with_corpus(extra);
     let server = start(&fixture).await;
     (fixture, server)
 }
 
 /// A fixture with the corpus and a server on it that is known to watch the folder.
-async fn watched_corpus_server(extra: &str) -> (Fixture, Server) {
+async fn watched_corpus_server(extra: &str) -> (Workspace, Server) {
     let (fixture, server) = corpus_server(extra).await;
     let (addr, articles) = (server.addr(), fixture.articles.clone());
     blocking(move || ensure_watching(addr, &articles)).await;
     (fixture, server)
-}
-
-/// Runs blocking client code off the runtime's workers; a panic inside fails the test
-/// with its own message.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(value) => value,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
 }
 
 /// One request on a new connection, from a blocking thread.
@@ -710,7 +701,7 @@ fn ensure_watching(addr: SocketAddr, articles: &Path) {
 /// on a 2-CPU machine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn article_written_as_soon_as_start_returns_is_picked_up() {
-    let fixture = Fixture::with_corpus("");
+    let fixture = Workspace::with_corpus("");
     let busy = std::sync::Arc::new(AtomicUsize::new(0));
     let release = std::sync::Arc::new(AtomicBool::new(false));
     let blockers: Vec<_> = (0..2)
@@ -1116,7 +1107,7 @@ async fn output_folder_holds_the_served_feeds_and_follows_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_to_old_articles_are_served_and_kept_for_later_changes() {
     let fixture =
-        Fixture::empty("max_items = 5\narchive_page_size = 5\nrescan_interval_secs = 3600");
+        Workspace::empty("max_items = 5\narchive_page_size = 5\nrescan_interval_secs = 3600");
     for i in 1..=120u64 {
         fixture.write_article(
             &format!("{i:03}.txt"),

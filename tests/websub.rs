@@ -1,12 +1,12 @@
 //! WebSub: a loopback HTTP listener plays the hub; feedpub must notify it once per changed
 //! feed, never when nothing changed, and a dead hub must not delay the feeds.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::*;
 use feedpub::{Overrides, ServeOptions, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -78,29 +78,6 @@ async fn silent_hub() -> String {
     url
 }
 
-fn get(addr: std::net::SocketAddr, path: &str) -> (String, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    (
-        String::from_utf8_lossy(&raw[..end]).to_string(),
-        raw[end + 4..].to_vec(),
-    )
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
 fn decode(form: &str) -> Vec<(String, String)> {
     form.split('&')
         .map(|pair| {
@@ -116,37 +93,27 @@ fn decode(form: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn write_config(dir: &Path, hubs: &[String]) -> std::path::PathBuf {
+/// The configuration: the workspace's folders (output `out/`), `hubs`, and a 1 s timeout
+/// for notifying them.
+fn write_config(workspace: &Workspace, hubs: &[String]) {
     let hubs: Vec<String> = hubs.iter().map(|h| format!("\"{h}\"")).collect();
-    let config = format!(
+    workspace.write_config_text(&format!(
         "addr = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test\"\narticles = \"{}\"\noutput = \"{}\"\ntimezone = \"Asia/Tehran\"\ndebounce_ms = 50\nwebsub_timeout_secs = 1\nhubs = [{}]\n",
-        dir.join("articles").display(),
-        dir.join("out").display(),
+        workspace.articles.display(),
+        workspace.path("out").display(),
         hubs.join(", ")
-    );
-    let path = dir.join("feedpub.toml");
-    std::fs::write(&path, config).unwrap();
-    path
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_feeds() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("articles")).unwrap();
-    std::fs::write(dir.path().join("articles/a.txt"), ARTICLE).unwrap();
+    let workspace = Workspace::new();
+    workspace.write_article("a.txt", ARTICLE);
     let (hub, seen) = recording_hub().await;
     let silent = silent_hub().await;
-    let config = write_config(dir.path(), &[silent.clone(), hub.clone()]);
+    write_config(&workspace, &[silent.clone(), hub.clone()]);
     let server = Server::start(ServeOptions {
-        config_path: Some(config),
+        config_path: Some(workspace.config.clone()),
         overrides: Overrides::default(),
     })
     .await
@@ -154,27 +121,23 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
     let addr = server.addr();
 
     // Feeds advertise the hubs, in the documents and in Link headers.
-    let (head, body) = tokio::task::spawn_blocking(move || get(addr, "/rss.xml"))
-        .await
-        .unwrap();
-    let link = header(&head, "link").expect("Link header");
+    let rss = blocking(move || get(addr, "/rss.xml", &[])).await;
+    let link = rss.header("link").expect("Link header");
     assert!(link.contains(&format!("<{hub}>; rel=\"hub\"")), "{link}");
     assert!(
         link.contains("<http://feeds.test/rss.xml>; rel=\"self\""),
         "{link}"
     );
-    let body = String::from_utf8(body).unwrap();
+    let body = rss.utf8();
     assert!(
         body.contains(&format!("href=\"{hub}\" rel=\"hub\"")),
         "{body}"
     );
     assert_eq!(body.matches("rel=\"self\"").count(), 1);
-    let (_, json) = tokio::task::spawn_blocking(move || get(addr, "/feed.json"))
-        .await
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let json = blocking(move || get(addr, "/feed.json", &[])).await;
+    let json: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
     assert_eq!(json["hubs"][1]["url"], hub.as_str());
-    let etag_before = header(&head, "etag").unwrap().to_string();
+    let etag_before = rss.etag();
 
     // Nothing has changed yet: no notification.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -182,14 +145,11 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
 
     // Edit the article: the feed changes promptly despite the silent hub...
     let edited = Instant::now();
-    std::fs::write(
-        dir.path().join("articles/a.txt"),
-        ARTICLE.replace("First body.", "Edited body."),
-    )
-    .unwrap();
-    wait_until("the new feed", || {
-        let (head, _) = get(addr, "/rss.xml");
-        header(&head, "etag").unwrap() != etag_before
+    workspace.write_article("a.txt", &ARTICLE.replace("First body.", "Edited body."));
+    blocking(move || {
+        wait_until(Duration::from_secs(10), "the new feed", || {
+            get(addr, "/rss.xml", &[]).etag() != etag_before
+        })
     })
     .await;
     assert!(
@@ -199,7 +159,13 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
     );
 
     // ...and the live hub hears of each of the three feeds exactly once.
-    wait_until("three notifications", || seen.lock().unwrap().len() >= 3).await;
+    let notified = Arc::clone(&seen);
+    blocking(move || {
+        wait_until(Duration::from_secs(10), "three notifications", || {
+            notified.lock().unwrap().len() >= 3
+        })
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut topics: Vec<String> = seen
         .lock()
@@ -225,7 +191,7 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
     );
 
     // Touching the file without changing it changes no feed: no further notification.
-    filetime::set_file_mtime(dir.path().join("articles/a.txt"), filetime::FileTime::now()).unwrap();
+    filetime::set_file_mtime(workspace.article_path("a.txt"), filetime::FileTime::now()).unwrap();
     server.regenerate();
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(seen.lock().unwrap().len(), 3);
