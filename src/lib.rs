@@ -57,6 +57,6 @@ pub use feed::RenderError;
 pub use item::FeedItem;
 pub use loader::{Changes, LoadError, LoadReport, Loader, Refresh, Scope};
 pub use publish::{write_all, PublishError, Written};
-pub use serve::{ServeError, ServeOptions, Server};
+pub use serve::{RegenerateError, ServeError, ServeOptions, Server};
 pub use snapshot::{Feeds, Snapshot};
 pub use urls::{Format, Route};

@@ -149,7 +149,7 @@ impl Entry {
 fn same_outcome(a: &Outcome, b: &Outcome) -> bool {
     match (a, b) {
         (Ok((a, _)), Ok((b, _))) => Arc::ptr_eq(a, b),
-        (Err(a), Err(b)) => a.to_string() == b.to_string(),
+        (Err(a), Err(b)) => a == b,
         _ => false,
     }
 }

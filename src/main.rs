@@ -9,7 +9,8 @@ use std::time::SystemTime;
 
 use feedpub::{publish, Config, Loader, Overrides, Snapshot};
 
-/// Turns a folder of articles into RSS 2.0 and Atom 1.0 feeds, and serves them.
+/// Turns a folder of articles into RSS 2.0, Atom 1.0 and JSON Feed 1.1 feeds (with tag feeds,
+/// RFC 5005 archive pages and a page per article), and serves them.
 #[derive(Parser)]
 #[command(name = "feedpub", version, about, long_about = None)]
 struct Cli {

@@ -47,9 +47,20 @@ pub enum ServeError {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// A background task failed.
+    /// A background task failed (it panicked or was cancelled).
     #[error("internal error: {0}")]
-    Task(String),
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Why a regeneration made no new snapshot; the last good one is still served.
+#[derive(Debug, thiserror::Error)]
+pub enum RegenerateError {
+    /// The articles folder could not be read.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A document could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
 }
 
 /// How to start the server.
@@ -168,7 +179,7 @@ impl Regenerator {
         &mut self,
         current: &Snapshot,
         pending: &Pending,
-    ) -> Result<(Option<Snapshot>, Vec<OsString>), String> {
+    ) -> Result<(Option<Snapshot>, Vec<OsString>), RegenerateError> {
         let started = Instant::now();
         self.reload_config();
         let names: Vec<OsString> = pending.names.iter().cloned().collect();
@@ -177,7 +188,7 @@ impl Regenerator {
         } else {
             Scope::Names(&names)
         };
-        let refresh = self.loader.refresh(scope).map_err(|e| e.to_string())?;
+        let refresh = self.loader.refresh(scope)?;
         for warning in &refresh.warnings {
             tracing::warn!("warning: {warning}");
         }
@@ -194,8 +205,7 @@ impl Regenerator {
             Snapshot::build(config, &articles, Some(current), None, now)
         } else {
             current.update(config, &refresh.changes, now)
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         let held = refresh
             .unsettled
             .iter()
@@ -340,8 +350,7 @@ impl Server {
                 );
                 Ok((regenerator, snapshot))
             })
-            .await
-            .map_err(|e| ServeError::Task(e.to_string()))??;
+            .await??;
 
         let state = Arc::new(ArcSwap::from_pointee(snapshot));
         let (shutdown, shutdown_rx) = watch::channel(false);
