@@ -463,6 +463,61 @@ fn parse_date_line(line: &str) -> Option<Result<NaiveDate, String>> {
 
 #[cfg(test)]
 mod tests {
+    /// The regular expression's reading of `line`, whatever its characters.
+    fn by_regex(line: &str) -> Option<[Option<&str>; 7]> {
+        let caps = FOOTER.captures(line)?;
+        let mut groups = [None; 7];
+        for (i, group) in groups.iter_mut().enumerate() {
+            *group = caps.get(i + 1).map(|m| m.as_str());
+        }
+        Some(groups)
+    }
+
+    /// Every line of every fixture and fuzz input that the hand-written reader takes: both
+    /// readings of the footer grammar agree on it.
+    #[test]
+    fn footer_reader_agrees_with_the_footer_pattern_on_every_fixture_line() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut folders = vec![root.join("tests/fixtures"), root.join("seeds")];
+        let mut lines = 0;
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                for line in text.lines().map(str::trim) {
+                    if line.chars().all(|c| c.is_ascii() || c.is_whitespace()) {
+                        lines += 1;
+                        assert_eq!(
+                            read_footer(line),
+                            by_regex(line),
+                            "{}: {line:?}",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(lines > 1000, "the fixtures were read ({lines} lines)");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, failure_persistence: None, ..Default::default() })]
+
+        /// Footer-shaped lines with any spacing, digits, case and stray characters: the
+        /// reader and the pattern agree.
+        #[test]
+        fn footer_reader_agrees_with_the_footer_pattern(
+            line in r"[0-9]{0,3}[ \u{a0}\t]{0,2}:[ ]{0,2}[0-9]{1,3} ?- ?[0-9]{3,5} ?/ ?[0-9]{1,3}/[0-9]{1,3} ?/ ?(number|NUMBER|numbr) ?: ?[0-9]{0,20}( ?/ ?(show count|Show  Count|showcount) ?: ?[0-9]{0,20})?[ x/]{0,2}"
+        ) {
+            proptest::prop_assert_eq!(read_footer(&line), by_regex(&line));
+        }
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Result<Parsed, ArticleError> {
