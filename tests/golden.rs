@@ -1,5 +1,6 @@
 //! The committed `feeds/` must be exactly what `feedpub build` makes of `seeds/` with the
-//! repository's `feedpub.toml`.
+//! repository's `feedpub.toml`: the same files (feeds, tag feeds, index, article pages),
+//! byte for byte.
 
 mod common;
 
@@ -44,6 +45,25 @@ fn first_difference(built: &[u8], committed: &[u8]) -> String {
     )
 }
 
+/// Every file under `dir`, as paths relative to it with `/`, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap();
+                files.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 #[test]
 fn committed_feeds_are_exactly_what_build_makes_of_the_seeds() {
     let workspace = Workspace::new();
@@ -51,7 +71,15 @@ fn committed_feeds_are_exactly_what_build_makes_of_the_seeds() {
     let build = run(workspace.root(), "build", Some(&out));
     assert_eq!(build.code, 0, "{build:?}");
 
-    for name in ["rss.xml", "atom.xml"] {
+    let built_files = files_under(&out);
+    let committed_files = files_under(&repo("feeds"));
+    assert_eq!(
+        committed_files, built_files,
+        "{STALE} (the committed files are not the files build writes)"
+    );
+    assert!(built_files.iter().any(|f| f == "index.html"));
+    assert!(built_files.iter().any(|f| f.starts_with("articles/")));
+    for name in &built_files {
         let built = fs::read(out.join(name)).unwrap_or_else(|e| panic!("built {name}: {e}"));
         let committed = fs::read(repo("feeds").join(name))
             .unwrap_or_else(|e| panic!("{STALE} (feeds/{name}: {e})"));
