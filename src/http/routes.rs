@@ -432,4 +432,238 @@ mod tests {
             http_date(moved.last_modified)
         );
     }
+
+    /// A snapshot of twelve articles, two of them tagged, with pages of five.
+    fn snapshot() -> Snapshot {
+        use std::path::Path;
+        use std::sync::Arc;
+        let config = Arc::new(
+            crate::config::Config::parse(
+                Path::new("t.toml"),
+                "max_items = 5\narchive_page_size = 5\nbase_url = \"http://feeds.test\"",
+                &crate::config::Overrides::default(),
+            )
+            .unwrap(),
+        );
+        let mut articles: Vec<Arc<crate::article::Article>> = (1..=10)
+            .map(|i| {
+                let text = format!("{i} May 2020\nStory {i}\n\n{}", "Body text. ".repeat(40));
+                let path = format!("{i}.txt");
+                Arc::new(
+                    crate::article::Article::parse(Path::new(&path), &text)
+                        .unwrap()
+                        .article,
+                )
+            })
+            .collect();
+        for (i, id) in ["a b", "tagged"].iter().enumerate() {
+            let text = format!(
+                "+++\ntitle = \"Post {i}\"\ndate = 2020-06-0{}T10:00:00Z\nid = \"{id}\"\ntags = [\"Roads\"]\n+++\nBody.\n",
+                i + 1
+            );
+            let parsed = crate::article::markdown::parse(Path::new(&format!("p{i}.md")), &text);
+            articles.push(Arc::new(parsed.unwrap().article));
+        }
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        Snapshot::build(config, &articles, None, None, t0).unwrap()
+    }
+
+    /// Request and response rules, one row each: method, target, request headers, status,
+    /// and headers the response must carry (`None`: must not carry).
+    #[test]
+    fn requests_get_the_status_and_headers_of_their_row() {
+        let snapshot = snapshot();
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_100);
+        let rss_tag = snapshot.main.rss.identity.etag.clone();
+        let gzip_tag = snapshot.main.rss.gzip.as_ref().unwrap().etag.clone();
+        let since = httpdate::fmt_http_date(now);
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            Vec<(&'static str, &'a str)>,
+            u16,
+            Vec<(&'static str, Option<&'a str>)>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "GET",
+                "/rss.xml",
+                vec![],
+                200,
+                vec![
+                    ("content-type", Some("application/rss+xml; charset=utf-8")),
+                    ("vary", Some("accept-encoding")),
+                ],
+            ),
+            (
+                "GET",
+                "/atom.xml",
+                vec![],
+                200,
+                vec![("content-type", Some("application/atom+xml; charset=utf-8"))],
+            ),
+            (
+                "GET",
+                "/feed.json",
+                vec![],
+                200,
+                vec![("content-type", Some("application/feed+json; charset=utf-8"))],
+            ),
+            (
+                "HEAD",
+                "/rss.xml",
+                vec![],
+                200,
+                vec![("etag", Some(&rss_tag))],
+            ),
+            (
+                "GET",
+                "/rss.xml",
+                vec![("accept-encoding", "gzip")],
+                200,
+                vec![
+                    ("content-encoding", Some("gzip")),
+                    ("etag", Some(&gzip_tag)),
+                ],
+            ),
+            (
+                "GET",
+                "/rss.xml",
+                vec![("accept-encoding", "br;q=0, gzip;q=0, identity")],
+                200,
+                vec![("content-encoding", None)],
+            ),
+            (
+                "GET",
+                "/rss.xml",
+                vec![("accept-encoding", "identity;q=0")],
+                406,
+                vec![("vary", Some("accept-encoding"))],
+            ),
+            (
+                "GET",
+                "/rss.xml",
+                vec![("if-none-match", &rss_tag)],
+                304,
+                vec![
+                    ("etag", Some(&rss_tag)),
+                    ("content-type", None),
+                    ("cache-control", Some("public, max-age=300")),
+                ],
+            ),
+            ("GET", "/rss.xml", vec![("if-none-match", "*")], 304, vec![]),
+            (
+                "GET",
+                "/rss.xml",
+                vec![
+                    ("if-none-match", "\"other\""),
+                    ("if-modified-since", &since),
+                ],
+                200,
+                vec![],
+            ),
+            (
+                "GET",
+                "/rss.xml",
+                vec![("if-modified-since", &since)],
+                304,
+                vec![],
+            ),
+            (
+                "GET",
+                "/rss.xml",
+                vec![("if-match", "\"other\"")],
+                412,
+                vec![],
+            ),
+            ("GET", "/rss.xml", vec![("if-match", &rss_tag)], 200, vec![]),
+            (
+                "GET",
+                "/",
+                vec![],
+                200,
+                vec![
+                    ("content-type", Some("text/html; charset=utf-8")),
+                    ("x-content-type-options", Some("nosniff")),
+                ],
+            ),
+            (
+                "GET",
+                "/articles/3",
+                vec![],
+                200,
+                vec![("content-type", Some("text/html; charset=utf-8"))],
+            ),
+            ("GET", "/articles/a%20b", vec![], 200, vec![]),
+            ("GET", "/articles/99", vec![], 404, vec![]),
+            (
+                "GET",
+                "/tags/roads/atom.xml",
+                vec![],
+                200,
+                vec![("content-type", Some("application/atom+xml; charset=utf-8"))],
+            ),
+            ("GET", "/tags/none/atom.xml", vec![], 404, vec![]),
+            (
+                "GET",
+                "/archive/rss/1.xml",
+                vec![],
+                200,
+                vec![("cache-control", Some("public, max-age=86400"))],
+            ),
+            ("GET", "/archive/atom/2.xml", vec![], 200, vec![]),
+            ("GET", "/archive/atom/3.xml", vec![], 404, vec![]),
+            (
+                "GET",
+                "/feed",
+                vec![],
+                301,
+                vec![("location", Some("/rss.xml"))],
+            ),
+            (
+                "GET",
+                "/atom?x=1",
+                vec![],
+                301,
+                vec![("location", Some("/atom.xml?x=1"))],
+            ),
+            (
+                "GET",
+                "/healthz",
+                vec![],
+                200,
+                vec![("cache-control", Some("no-store"))],
+            ),
+            (
+                "POST",
+                "/rss.xml",
+                vec![],
+                405,
+                vec![("allow", Some("GET, HEAD"))],
+            ),
+            (
+                "OPTIONS",
+                "/rss.xml",
+                vec![],
+                204,
+                vec![("allow", Some("GET, HEAD"))],
+            ),
+            ("GET", "/nothing", vec![], 404, vec![]),
+        ];
+        for (method, target, request, status, expected) in rows {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let uri: Uri = target.parse().unwrap();
+            let mut headers = HeaderMap::new();
+            for (name, value) in &request {
+                headers.append(*name, HeaderValue::from_str(value).unwrap());
+            }
+            let response = respond(&snapshot, &method, &uri, &headers, now);
+            let row = format!("{method} {target} {request:?}");
+            assert_eq!(response.status().as_u16(), status, "{row}");
+            for (name, value) in expected {
+                let got = response.headers().get(name).map(|v| v.to_str().unwrap());
+                assert_eq!(got, value, "{row}: {name}");
+            }
+        }
+    }
 }
