@@ -25,7 +25,7 @@ use feedpub::corpus::Ranking;
 use feedpub::http::conditional::{choose_encoding, evaluate};
 use feedpub::http::routes::respond;
 use feedpub::item::{items_of, FeedItem};
-use feedpub::render::{Encoding, Resource};
+use feedpub::render::{Encoding, Policy, Resource};
 use feedpub::{Article, Config, Feeds, Overrides, Snapshot};
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Uri};
@@ -189,6 +189,7 @@ fn bench_resource(c: &mut Criterion) {
                 black_box(body.clone()),
                 UNIX_EPOCH,
                 true,
+                Policy::default(),
             )
         })
     });
@@ -199,6 +200,7 @@ fn bench_resource(c: &mut Criterion) {
                 black_box(body.clone()),
                 UNIX_EPOCH,
                 false,
+                Policy::default(),
             )
         })
     });

@@ -2,11 +2,11 @@
 //! per generation and then only cloned (cheaply: [`Bytes`] is reference counted) per request.
 
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
 /// A content coding feedpub can serve.
@@ -55,7 +55,20 @@ impl Variant {
     }
 }
 
-/// A resource ready to be served: identity, gzip and brotli bodies, validators, type.
+/// What a resource's responses say besides its bytes and validators: how long caches may
+/// keep it, and a `Link` header (WebSub `rel="hub"` and `rel="self"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// The `Cache-Control` max-age, in seconds.
+    pub max_age: u64,
+    /// A `Link` header to send with it.
+    pub link: Option<String>,
+}
+
+/// A resource ready to be served: identity, gzip and brotli bodies, validators, type, and
+/// the response headers of each variant, made with the resource. What the headers are made
+/// from can only be changed through methods that make them again, so a response never
+/// checks whether they are current.
 #[derive(Debug, Clone)]
 pub struct Resource {
     /// The `Content-Type`.
@@ -66,65 +79,45 @@ pub struct Resource {
     pub gzip: Option<Variant>,
     /// The brotli body, when compression pays off.
     pub brotli: Option<Variant>,
-    /// When these bytes were first served. Never earlier than the previous generation's bytes.
-    pub last_modified: SystemTime,
     /// SHA-256 of the identity body.
     pub digest: [u8; 32],
-    /// A `Link` header to send with it (WebSub `rel="hub"` and `rel="self"`).
-    pub link_header: Option<String>,
-    /// The response headers of each variant, made by the HTTP layer on first use and kept
-    /// with the resource (a clone keeps them too).
-    pub prepared: PreparedHeaders,
+    /// When these bytes were first served. Never earlier than the previous generation's bytes.
+    last_modified: SystemTime,
+    policy: Policy,
+    /// For [`Encoding::Identity`], [`Encoding::Gzip`], [`Encoding::Brotli`] (in that order):
+    /// the headers of a 200 and of a 304 response, with a placeholder `Date`; `None` where
+    /// the resource has no such variant. Shared by clones.
+    headers: Arc<[Option<[HeaderMap; 2]>; 3]>,
 }
 
-/// Ready-made response header maps of a [`Resource`], made once from
-/// [`PreparedHeaders::key`]'s inputs and then cloned per response. Whoever uses them checks
-/// the key first: the resource's public fields may have changed since they were made.
-#[derive(Debug, Clone, Default)]
-pub struct PreparedHeaders(OnceLock<HeaderSet>);
+/// Pages may show inline styles and nothing else that could run or load.
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-impl PreparedHeaders {
-    /// The headers made earlier, or made now by `make`.
-    pub fn get_or_init(&self, make: impl FnOnce() -> HeaderSet) -> &HeaderSet {
-        self.0.get_or_init(make)
+/// The headers every response carries, and those of HTML pages.
+pub fn security_headers(h: &mut HeaderMap, html: bool) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if html {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
     }
 }
 
-/// What makes the response headers of a resource differ between uses, besides the variant
-/// and the status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderKey {
-    /// The `Cache-Control` max-age.
-    pub max_age: u64,
-    /// [`Resource::last_modified`].
-    pub last_modified: SystemTime,
-    /// [`Resource::link_header`].
-    pub link_header: Option<String>,
-}
-
-/// The response headers of a resource's variants, for one [`HeaderKey`].
-#[derive(Debug, Clone)]
-pub struct HeaderSet {
-    /// What the maps were made from.
-    pub key: HeaderKey,
-    /// For [`Encoding::Identity`], [`Encoding::Gzip`], [`Encoding::Brotli`] (in that order):
-    /// the headers of a 200 and of a 304 response. `None` where the resource has no such
-    /// variant.
-    pub maps: [Option<[HeaderMap; 2]>; 3],
-}
-
-impl HeaderSet {
-    /// The headers of the `encoding` variant: those of a 200 response, or of a 304 when
-    /// `not_modified`.
-    pub fn get(&self, encoding: Encoding, not_modified: bool) -> Option<&HeaderMap> {
-        let index = match encoding {
-            Encoding::Identity => 0,
-            Encoding::Gzip => 1,
-            Encoding::Brotli => 2,
-        };
-        self.maps[index]
-            .as_ref()
-            .map(|pair| &pair[usize::from(not_modified)])
+/// `public, max-age=N`; the usual values are not formatted anew.
+fn cache_control(max_age: u64) -> HeaderValue {
+    match max_age {
+        300 => HeaderValue::from_static("public, max-age=300"),
+        86_400 => HeaderValue::from_static("public, max-age=86400"),
+        n => HeaderValue::from_str(&format!("public, max-age={n}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("public")),
     }
 }
 
@@ -140,6 +133,7 @@ impl Resource {
         body: Vec<u8>,
         last_modified: SystemTime,
         compress: bool,
+        policy: Policy,
     ) -> Resource {
         let digest = Resource::digest_of(&body);
         let tag = hex(&digest[..16]);
@@ -155,16 +149,113 @@ impl Resource {
         };
         let gzip = compressed(Encoding::Gzip, gzip);
         let brotli = compressed(Encoding::Brotli, brotli);
-        Resource {
+        let mut resource = Resource {
             content_type,
             identity: Variant::new(Bytes::from(body), format!("\"{tag}\"")),
             gzip,
             brotli,
-            last_modified,
             digest,
-            link_header: None,
-            prepared: PreparedHeaders::default(),
+            last_modified,
+            policy,
+            headers: Arc::default(),
+        };
+        resource.make_headers();
+        resource
+    }
+
+    /// When these bytes were first served.
+    pub fn last_modified(&self) -> SystemTime {
+        self.last_modified
+    }
+
+    /// How the resource may be cached, and its `Link` header.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Dates the resource at `time`, and makes its headers again.
+    pub fn set_last_modified(&mut self, time: SystemTime) {
+        if self.last_modified != time {
+            self.last_modified = time;
+            self.make_headers();
         }
+    }
+
+    /// The resource under `policy`; its headers are made again only when that changes them.
+    pub fn with_policy(mut self, policy: Policy) -> Resource {
+        if self.policy != policy {
+            self.policy = policy;
+            self.make_headers();
+        }
+        self
+    }
+
+    /// The headers of a 200 (or, when `not_modified`, 304) response with the `encoding`
+    /// variant, with a placeholder `Date` to be replaced; `None` when there is no such
+    /// variant. `Last-Modified` is as made: a response sent before it replaces it.
+    pub fn headers(&self, encoding: Encoding, not_modified: bool) -> Option<&HeaderMap> {
+        let index = match encoding {
+            Encoding::Identity => 0,
+            Encoding::Gzip => 1,
+            Encoding::Brotli => 2,
+        };
+        self.headers[index]
+            .as_ref()
+            .map(|pair| &pair[usize::from(not_modified)])
+    }
+
+    fn make_headers(&mut self) {
+        let maps = [Encoding::Identity, Encoding::Gzip, Encoding::Brotli].map(|encoding| {
+            let variant = self.variant(encoding)?;
+            Some(
+                [false, true]
+                    .map(|not_modified| self.response_headers(variant, encoding, not_modified)),
+            )
+        });
+        self.headers = Arc::new(maps);
+    }
+
+    /// The headers of a 200 (or, when `not_modified`, 304) response with `variant`.
+    fn response_headers(
+        &self,
+        variant: &Variant,
+        encoding: Encoding,
+        not_modified: bool,
+    ) -> HeaderMap {
+        let html = self.content_type.starts_with("text/html");
+        let mut h = HeaderMap::with_capacity(if html { 16 } else { 12 });
+        h.insert(header::ETAG, variant.etag_header.clone());
+        // A placeholder, replaced per response, in place: the map does not grow.
+        h.insert(header::DATE, HeaderValue::from_static(""));
+        h.insert(header::LAST_MODIFIED, http_date(self.last_modified));
+        h.insert(header::CACHE_CONTROL, cache_control(self.policy.max_age));
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if let Some(v) = self
+            .policy
+            .link
+            .as_deref()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            h.insert(header::LINK, v);
+        }
+        if !not_modified {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(self.content_type),
+            );
+            if encoding != Encoding::Identity {
+                h.insert(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_static(encoding.token()),
+                );
+            }
+            h.insert(
+                header::CONTENT_LENGTH,
+                HeaderValue::from(variant.body.len()),
+            );
+        }
+        security_headers(&mut h, html);
+        h
     }
 
     /// The SHA-256 of `body`, as in [`Resource::digest`].
@@ -276,7 +367,13 @@ mod tests {
     #[test]
     fn compressed_variants_decompress_to_the_body_and_have_own_tags() {
         let body = "<p>feed</p>".repeat(200).into_bytes();
-        let r = Resource::new("text/html", body.clone(), UNIX_EPOCH, true);
+        let r = Resource::new(
+            "text/html",
+            body.clone(),
+            UNIX_EPOCH,
+            true,
+            Policy::default(),
+        );
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&r.gzip.as_ref().unwrap().body[..])
             .read_to_end(&mut out)
@@ -295,7 +392,7 @@ mod tests {
         assert_ne!(tags[0], tags[1]);
         assert_ne!(tags[1], tags[2]);
         assert_eq!(
-            Resource::new("text/html", body, UNIX_EPOCH, true)
+            Resource::new("text/html", body, UNIX_EPOCH, true, Policy::default())
                 .identity
                 .etag,
             *tags[0]
@@ -304,7 +401,13 @@ mod tests {
 
     #[test]
     fn tiny_bodies_are_not_compressed() {
-        let r = Resource::new("text/plain", b"ok\n".to_vec(), UNIX_EPOCH, true);
+        let r = Resource::new(
+            "text/plain",
+            b"ok\n".to_vec(),
+            UNIX_EPOCH,
+            true,
+            Policy::default(),
+        );
         assert!(r.gzip.is_none() && r.brotli.is_none());
         assert_eq!(r.encodings().collect::<Vec<_>>(), vec![Encoding::Identity]);
     }

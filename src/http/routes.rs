@@ -9,7 +9,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri};
 
 use super::conditional::{choose_encoding, evaluate, Precondition};
-use crate::render::{http_date, Encoding, HeaderKey, HeaderSet, Resource, Variant};
+use crate::render::{http_date, security_headers, Encoding, Resource};
 use crate::snapshot::Snapshot;
 use crate::urls::Route;
 
@@ -21,9 +21,6 @@ pub const MAX_URI_BYTES: usize = 4096;
 
 /// The methods every route allows.
 const ALLOW: &str = "GET, HEAD";
-
-/// Pages may show inline styles and nothing else that could run or load.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Answers one request from `snapshot` at time `now`.
 pub fn respond(
@@ -58,43 +55,22 @@ pub fn respond(
             .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
         return response;
     }
-    let max_age = snapshot.config.cache_max_age;
     match route {
-        Route::Index => serve(&snapshot.index, method, headers, now, max_age, true),
-        Route::Feed(format) => serve(
-            snapshot.main.get(format),
-            method,
-            headers,
-            now,
-            max_age,
-            true,
-        ),
-        Route::Tag(slug, format) => match snapshot.tags.get(&slug) {
-            Some(tag) => serve(
-                tag.resources.get(format),
-                method,
-                headers,
-                now,
-                max_age,
-                true,
-            ),
-            None => plain(StatusCode::NOT_FOUND, "no such tag\n", method),
-        },
-        Route::Article(id) => match snapshot.article_page(&id) {
-            Some(page) => serve(&page, method, headers, now, max_age, false),
-            None => plain(StatusCode::NOT_FOUND, "no such article\n", method),
-        },
-        Route::Archive(format, n) => match snapshot.archive_page(format, n) {
-            Some(page) => serve(
-                &page,
-                method,
-                headers,
-                now,
-                snapshot.config.archive_max_age,
-                false,
-            ),
-            None => plain(StatusCode::NOT_FOUND, "no such archive page\n", method),
-        },
+        Route::Index | Route::Feed(_) | Route::Tag(..) | Route::Article(_) | Route::Archive(..) => {
+            // The same resource `publish` writes for this route.
+            match snapshot.resource(&route) {
+                Some(resource) => serve(&resource, method, headers, now),
+                None => {
+                    let text = match route {
+                        Route::Tag(..) => "no such tag\n",
+                        Route::Article(_) => "no such article\n",
+                        Route::Archive(..) => "no such archive page\n",
+                        _ => "not found\n",
+                    };
+                    plain(StatusCode::NOT_FOUND, text, method)
+                }
+            }
+        }
         Route::Health => {
             let mut response = plain(StatusCode::OK, "ok\n", method);
             response
@@ -117,16 +93,14 @@ pub fn respond(
     }
 }
 
-/// Serves a rendered resource: negotiation, preconditions, then 200, 304, 406 or 412.
-/// `reuse`: the resource outlives this request (it is part of the snapshot), so its
-/// response headers are worth making once and keeping.
+/// Serves a rendered resource: negotiation, preconditions, then 200, 304, 406 or 412. The
+/// headers were made with the resource; only `Date` (and a `Last-Modified` the clock has
+/// not reached) is set here.
 fn serve(
     resource: &Resource,
     method: &Method,
     headers: &HeaderMap,
     now: SystemTime,
-    max_age: u64,
-    reuse: bool,
 ) -> Response<Body> {
     let mut offered = [Encoding::Identity; 3];
     let mut count = 0;
@@ -153,7 +127,7 @@ fn serve(
             method,
         );
     };
-    let decision = evaluate(headers, &variant.etag, resource.last_modified);
+    let decision = evaluate(headers, &variant.etag, resource.last_modified());
     let status = match decision {
         Precondition::Proceed => StatusCode::OK,
         Precondition::NotModified => StatusCode::NOT_MODIFIED,
@@ -171,158 +145,25 @@ fn serve(
         Bytes::new()
     };
     let not_modified = status == StatusCode::NOT_MODIFIED;
+    let Some(made) = resource.headers(encoding, not_modified) else {
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error\n",
+            method,
+        );
+    };
+    let mut h = made.clone();
     // Date is set here from the handler's clock reading: hyper's own Date comes from a cache
     // refreshed before the handler runs, and could be a second behind.
-    let date = http_date(now);
-    let headers = match prepared_headers(resource, encoding, not_modified, max_age, reuse) {
-        Some(ready) => {
-            let mut h = ready.clone();
-            // Replaces the placeholder, in place: the map does not grow.
-            h.insert(header::DATE, date);
-            if resource.last_modified > now {
-                h.insert(header::LAST_MODIFIED, http_date(now));
-            }
-            h
-        }
-        None => response_headers(
-            resource,
-            variant,
-            encoding,
-            not_modified,
-            max_age,
-            date,
-            now,
-        ),
-    };
+    h.insert(header::DATE, http_date(now));
+    // A Last-Modified later than the response's own date is never sent (RFC 9110 §8.8.2.1).
+    if resource.last_modified() > now {
+        h.insert(header::LAST_MODIFIED, http_date(now));
+    }
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
-    *response.headers_mut() = headers;
+    *response.headers_mut() = h;
     response
-}
-
-/// The ready-made headers of `resource`'s `encoding` variant for this response, made on
-/// first use; `None` when `reuse` is false (a resource made for this one request) or the
-/// resource has changed since they were made.
-fn prepared_headers(
-    resource: &Resource,
-    encoding: Encoding,
-    not_modified: bool,
-    max_age: u64,
-    reuse: bool,
-) -> Option<&HeaderMap> {
-    if !reuse {
-        return None;
-    }
-    let set = resource.prepared.get_or_init(|| {
-        let key = HeaderKey {
-            max_age,
-            last_modified: resource.last_modified,
-            link_header: resource.link_header.clone(),
-        };
-        // A placeholder, replaced per response. Last-Modified as sent once the clock has
-        // passed it (the usual case, checked per response).
-        let date = HeaderValue::from_static("");
-        let maps = [Encoding::Identity, Encoding::Gzip, Encoding::Brotli].map(|encoding| {
-            let variant = resource.variant(encoding)?;
-            Some([false, true].map(|not_modified| {
-                response_headers(
-                    resource,
-                    variant,
-                    encoding,
-                    not_modified,
-                    max_age,
-                    date.clone(),
-                    resource.last_modified,
-                )
-            }))
-        });
-        HeaderSet { key, maps }
-    });
-    let key = &set.key;
-    let current = key.max_age == max_age
-        && key.last_modified == resource.last_modified
-        && key.link_header == resource.link_header;
-    if current {
-        set.get(encoding, not_modified)
-    } else {
-        None
-    }
-}
-
-/// The headers of a 200 (or, when `not_modified`, 304) response with `variant` of
-/// `resource`, sent at `now` (whose HTTP date is `date`).
-fn response_headers(
-    resource: &Resource,
-    variant: &Variant,
-    encoding: Encoding,
-    not_modified: bool,
-    max_age: u64,
-    date: HeaderValue,
-    now: SystemTime,
-) -> HeaderMap {
-    let html = resource.content_type.starts_with("text/html");
-    let mut h = HeaderMap::with_capacity(if html { 16 } else { 12 });
-    h.insert(header::ETAG, variant.etag_header.clone());
-    h.insert(header::DATE, date);
-    // A Last-Modified later than the response's own date is never sent (RFC 9110 §8.8.2.1).
-    h.insert(
-        header::LAST_MODIFIED,
-        http_date(resource.last_modified.min(now)),
-    );
-    h.insert(header::CACHE_CONTROL, cache_control(max_age));
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if let Some(v) = resource
-        .link_header
-        .as_deref()
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
-        h.insert(header::LINK, v);
-    }
-    if !not_modified {
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(resource.content_type),
-        );
-        if encoding != Encoding::Identity {
-            h.insert(
-                header::CONTENT_ENCODING,
-                HeaderValue::from_static(encoding.token()),
-            );
-        }
-        h.insert(
-            header::CONTENT_LENGTH,
-            HeaderValue::from(variant.body.len()),
-        );
-    }
-    security_headers(&mut h, html);
-    h
-}
-
-/// `public, max-age=N`; the default value is not formatted anew for each response.
-fn cache_control(max_age: u64) -> HeaderValue {
-    match max_age {
-        300 => HeaderValue::from_static("public, max-age=300"),
-        86_400 => HeaderValue::from_static("public, max-age=86400"),
-        n => HeaderValue::from_str(&format!("public, max-age={n}"))
-            .unwrap_or_else(|_| HeaderValue::from_static("public")),
-    }
-}
-
-fn security_headers(h: &mut HeaderMap, html: bool) {
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if html {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
-        h.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-    }
 }
 
 fn empty(status: StatusCode) -> Response<Body> {
@@ -353,15 +194,17 @@ pub fn plain(status: StatusCode, text: &'static str, method: &Method) -> Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::Policy;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn resource() -> Resource {
         let body = "<item>news</item>".repeat(100).into_bytes();
         let lm = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        Resource {
-            link_header: Some("<https://hub.example>; rel=\"hub\"".into()),
-            ..Resource::new("application/rss+xml", body, lm, true)
-        }
+        let policy = Policy {
+            max_age: 300,
+            link: Some("<https://hub.example>; rel=\"hub\"".into()),
+        };
+        Resource::new("application/rss+xml", body, lm, true, policy)
     }
 
     fn request(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -373,63 +216,55 @@ mod tests {
     }
 
     #[test]
-    fn prepared_headers_are_those_made_per_response() {
+    fn headers_are_made_with_the_resource_and_follow_its_date_and_policy() {
         let r = resource();
-        let now = r.last_modified + Duration::from_secs(90);
-        let gzip_tag = r.gzip.as_ref().unwrap().etag.clone();
-        for h in [
-            request(&[]),
-            request(&[("accept-encoding", "gzip")]),
-            request(&[("accept-encoding", "br")]),
-            request(&[("accept-encoding", "gzip"), ("if-none-match", &gzip_tag)]),
-        ] {
-            for method in [Method::GET, Method::HEAD] {
-                let fresh = serve(&r, &method, &h, now, 300, false);
-                // Twice: once making the prepared maps, once using them.
-                for _ in 0..2 {
-                    let reused = serve(&r, &method, &h, now, 300, true);
-                    assert_eq!(reused.status(), fresh.status());
-                    assert_eq!(reused.headers(), fresh.headers());
-                    let order =
-                        |r: &Response<Body>| r.headers().keys().cloned().collect::<Vec<_>>();
-                    assert_eq!(order(&reused), order(&fresh));
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn prepared_headers_follow_the_resource_and_the_clock() {
-        let r = resource();
-        let h = request(&[("accept-encoding", "gzip")]);
-        let later = r.last_modified + Duration::from_secs(5);
-        let _ = serve(&r, &Method::GET, &h, later, 300, true);
+        let gzip = request(&[("accept-encoding", "gzip")]);
+        let later = r.last_modified() + Duration::from_secs(5);
+        let ok = serve(&r, &Method::GET, &gzip, later);
+        let h = ok.headers();
+        assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(
+            h[header::CONTENT_LENGTH],
+            r.gzip.as_ref().unwrap().body.len().to_string()
+        );
+        assert_eq!(h[header::CACHE_CONTROL], "public, max-age=300");
+        assert_eq!(h[header::LINK], "<https://hub.example>; rel=\"hub\"");
+        assert_eq!(h[header::DATE], http_date(later));
+        assert_eq!(h[header::LAST_MODIFIED], http_date(r.last_modified()));
+        let tag = r.gzip.as_ref().unwrap().etag.clone();
+        let revalidated = serve(
+            &r,
+            &Method::GET,
+            &request(&[("accept-encoding", "gzip"), ("if-none-match", &tag)]),
+            later,
+        );
+        assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+        assert!(revalidated.headers().get(header::CONTENT_TYPE).is_none());
+        assert_eq!(revalidated.headers()[header::ETAG], tag.as_str());
         // The clock behind Last-Modified: Last-Modified is the response's date.
-        let earlier = r.last_modified - Duration::from_secs(5);
-        let response = serve(&r, &Method::GET, &h, earlier, 300, true);
+        let earlier = r.last_modified() - Duration::from_secs(5);
+        let response = serve(&r, &Method::GET, &gzip, earlier);
         assert_eq!(
             response.headers()[header::LAST_MODIFIED],
-            response.headers()[header::DATE]
+            http_date(earlier)
         );
-        assert_eq!(response.headers()[header::DATE], http_date(earlier));
-        // Another max-age, Link or Last-Modified than the maps were made with.
-        let response = serve(&r, &Method::GET, &h, later, 60, true);
+        // Another policy, another date: the headers are made again.
+        let calmer = r.clone().with_policy(Policy {
+            max_age: 60,
+            link: None,
+        });
+        let response = serve(&calmer, &Method::GET, &gzip, later);
         assert_eq!(
             response.headers()[header::CACHE_CONTROL],
             "public, max-age=60"
         );
-        let relinked = Resource {
-            link_header: None,
-            ..r.clone()
-        };
-        let response = serve(&relinked, &Method::GET, &h, later, 300, true);
         assert!(response.headers().get(header::LINK).is_none());
         let mut moved = r.clone();
-        moved.last_modified += Duration::from_secs(2);
-        let response = serve(&moved, &Method::GET, &h, later, 300, true);
+        moved.set_last_modified(r.last_modified() + Duration::from_secs(2));
+        let response = serve(&moved, &Method::GET, &gzip, later);
         assert_eq!(
             response.headers()[header::LAST_MODIFIED],
-            http_date(moved.last_modified)
+            http_date(moved.last_modified())
         );
     }
 

@@ -19,7 +19,7 @@ use crate::feed::RenderError;
 use crate::item::{items_of, FeedItem};
 use crate::loader::Changes;
 use crate::pages;
-use crate::render::{next_last_modified, truncate_to_second, Resource};
+use crate::render::{next_last_modified, truncate_to_second, Policy, Resource};
 use crate::urls::{tag_prefix, Format, Route, HTML_TYPE};
 
 /// The routes of a site that changed between two snapshots.
@@ -149,19 +149,28 @@ impl Assembly<'_> {
         content_type: &'static str,
         body: Vec<u8>,
         old: Option<&Resource>,
+        policy: Policy,
     ) -> Resource {
         if let Some(old) = old.filter(|o| o.digest == Resource::digest_of(&body)) {
-            return old.clone();
+            return old.clone().with_policy(policy);
         }
-        let mut resource = Resource::new(content_type, body, self.start, true);
+        let mut resource = Resource::new(content_type, body, self.start, true, policy);
         if let Some(old) = old {
-            resource.last_modified = next_last_modified(
-                Some((&old.digest, old.last_modified)),
+            resource.set_last_modified(next_last_modified(
+                Some((&old.digest, old.last_modified())),
                 &resource.digest,
                 self.now,
-            );
+            ));
         }
         resource
+    }
+
+    /// The policy of the feeds and pages: the configured max-age, and no `Link`.
+    fn page_policy(&self) -> Policy {
+        Policy {
+            max_age: self.config.cache_max_age,
+            link: None,
+        }
     }
 
     /// The WebSub `Link` header of the feed at `path`, when hubs are configured.
@@ -186,12 +195,16 @@ impl Assembly<'_> {
         prefix: &str,
         old: Option<&FeedResources>,
     ) -> FeedResources {
-        let one = |format: Format| Resource {
-            link_header: self.link_header(&format!("{prefix}{}", format.path())),
-            ..self.resource(
+        let one = |format: Format| {
+            let policy = Policy {
+                link: self.link_header(&format!("{prefix}{}", format.path())),
+                ..self.page_policy()
+            };
+            self.resource(
                 format.content_type(),
                 feeds.document(format).to_vec(),
                 old.map(|o| o.get(format)),
+                policy,
             )
         };
         let (rss, (atom, json)) = rayon::join(
@@ -293,6 +306,7 @@ impl Assembly<'_> {
             HTML_TYPE,
             html.into_bytes(),
             self.previous.map(|p| &p.index),
+            self.page_policy(),
         )
     }
 
@@ -463,13 +477,13 @@ impl Snapshot {
     /// Dates every resource of a first snapshot at `time` (the time the same feeds were
     /// written to disk by an earlier run).
     pub fn date_all(&mut self, time: SystemTime) {
-        self.index.last_modified = time;
+        self.index.set_last_modified(time);
         for resource in self.main.all_mut() {
-            resource.last_modified = time;
+            resource.set_last_modified(time);
         }
         for tag in self.tags.values_mut() {
             for resource in Arc::make_mut(tag).resources.all_mut() {
-                resource.last_modified = time;
+                resource.set_last_modified(time);
             }
         }
         for entry in self.articles.iter_mut() {
@@ -597,11 +611,16 @@ impl Snapshot {
                 return None;
             }
         };
+        let policy = Policy {
+            max_age: self.config.archive_max_age,
+            link: None,
+        };
         Some(Resource::new(
             format.content_type(),
             bytes,
             self.archive_modified[number - 1],
             false,
+            policy,
         ))
     }
 
@@ -615,6 +634,10 @@ impl Snapshot {
             pages::article_html(&self.config, &item).into_bytes(),
             entry.last_modified,
             false,
+            Policy {
+                max_age: self.config.cache_max_age,
+                link: None,
+            },
         ))
     }
 }
@@ -656,7 +679,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(same.generation, first.generation);
-        assert_eq!(same.main.rss.last_modified, first.main.rss.last_modified);
+        assert_eq!(
+            same.main.rss.last_modified(),
+            first.main.rss.last_modified()
+        );
         let (a, b) = (
             first.main.rss.gzip.as_ref().unwrap(),
             same.main.rss.gzip.as_ref().unwrap(),
@@ -679,7 +705,10 @@ mod tests {
         .unwrap();
         assert_eq!(fewer.generation, first.generation + 1);
         assert_ne!(fewer.main.rss.identity.etag, first.main.rss.identity.etag);
-        assert_eq!(fewer.main.rss.last_modified, t0 + Duration::from_secs(120));
+        assert_eq!(
+            fewer.main.rss.last_modified(),
+            t0 + Duration::from_secs(120)
+        );
         // A change within the same second as the last still moves Last-Modified forward.
         let again = Snapshot::build(
             Arc::clone(&config),
@@ -689,7 +718,10 @@ mod tests {
             t0 + Duration::from_millis(120_300),
         )
         .unwrap();
-        assert_eq!(again.main.rss.last_modified, t0 + Duration::from_secs(121));
+        assert_eq!(
+            again.main.rss.last_modified(),
+            t0 + Duration::from_secs(121)
+        );
         assert!(again.article_page("1").is_some());
         assert!(again.article_page("99").is_none());
     }
@@ -760,8 +792,11 @@ mod tests {
         let calmer = parse("max_items = 5\narchive_page_size = 5\nrescan_interval_secs = 300");
         let next = first.update(calmer, &Changes::default(), t1).unwrap();
         assert_eq!(next.generation, first.generation);
-        assert_eq!(next.main.rss.last_modified, first.main.rss.last_modified);
-        assert_eq!(next.index.last_modified, first.index.last_modified);
+        assert_eq!(
+            next.main.rss.last_modified(),
+            first.main.rss.last_modified()
+        );
+        assert_eq!(next.index.last_modified(), first.index.last_modified());
         assert_eq!(next.archive_modified, first.archive_modified);
         for (id, entry) in &next.articles {
             assert_eq!(
