@@ -269,25 +269,48 @@ impl Loader {
         self.refresh_with_progress(scope, &|_, _| {})
     }
 
+    /// [`Loader::refresh`] in steps: list the files of `scope`, classify and examine each
+    /// (in parallel: stat, symlink checks, reading and parsing what changed), then sort out
+    /// what changed and apply it.
     fn refresh_with_progress(
         &mut self,
         scope: Scope,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Refresh, LoadError> {
         let scan_start = SystemTime::now();
-        let folder_error = |source| LoadError::Folder {
+        let canonical_dir = fs::canonicalize(&self.dir).map_err(|e| self.folder_error(e))?;
+        let listed = self.list(&scope)?;
+        let total = listed.len();
+        let done = AtomicUsize::new(0);
+        let examined: Vec<(PathBuf, Examined)> = listed
+            .into_par_iter()
+            .map(|(path, is_symlink)| {
+                let candidate = classify(path, is_symlink, &canonical_dir);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                self.examine(candidate, scan_start)
+            })
+            .collect();
+        let (changed, mut refresh) = self.sort_out(&scope, examined, scan_start);
+        self.scanned = true;
+        self.apply(changed, &mut refresh);
+        Ok(refresh)
+    }
+
+    fn folder_error(&self, source: std::io::Error) -> LoadError {
+        LoadError::Folder {
             path: self.dir.clone(),
             source,
-        };
-        let canonical_dir = fs::canonicalize(&self.dir).map_err(folder_error)?;
+        }
+    }
 
-        // Listing is serial and cheap; classifying (stat, symlink checks) and reading run in
-        // parallel below. `None` for the symlink flag: not known from a listing.
-        let mut listed: Vec<(PathBuf, Option<bool>)> = Vec::new();
+    /// The files `scope` names, with whether each is a symbolic link when the listing says
+    /// so. Listing is serial and cheap; what costs is examining, done in parallel.
+    fn list(&self, scope: &Scope) -> Result<Vec<(PathBuf, Option<bool>)>, LoadError> {
+        let mut listed = Vec::new();
         match scope {
             Scope::All => {
-                for entry in fs::read_dir(&self.dir).map_err(folder_error)? {
-                    let entry = entry.map_err(folder_error)?;
+                for entry in fs::read_dir(&self.dir).map_err(|e| self.folder_error(e))? {
+                    let entry = entry.map_err(|e| self.folder_error(e))?;
                     let name = entry.file_name();
                     if ignored(&name) {
                         continue;
@@ -302,7 +325,7 @@ impl Loader {
             }
             Scope::Names(names) => {
                 let mut seen = HashSet::new();
-                for name in names {
+                for name in names.iter() {
                     let single = Path::new(name).file_name() == Some(name.as_os_str());
                     if single && !ignored(name) && seen.insert(name) {
                         listed.push((self.dir.join(name), None));
@@ -310,110 +333,74 @@ impl Loader {
                 }
             }
         }
-        let total = listed.len();
-        let done = AtomicUsize::new(0);
-        let classify = |path: PathBuf, is_symlink: Option<bool>| -> Candidate {
-            let rejected = |path: PathBuf, message: String| {
-                Candidate::Rejected(path.clone(), ArticleError::Unreadable { path, message })
-            };
-            let is_symlink = match is_symlink {
-                Some(known) => known,
-                None => match fs::symlink_metadata(&path) {
-                    Ok(meta) if meta.is_dir() => return Candidate::Gone(path),
-                    Ok(meta) => meta.file_type().is_symlink(),
-                    Err(_) => return Candidate::Gone(path),
-                },
-            };
-            if is_symlink {
-                match fs::canonicalize(&path) {
-                    Ok(target) if target.starts_with(&canonical_dir) => {}
-                    Ok(_) => {
-                        return rejected(
-                            path,
-                            "symbolic link leads outside the articles folder".into(),
-                        )
-                    }
-                    Err(e) => return rejected(path, format!("broken symbolic link: {e}")),
-                }
-            }
-            match fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => Candidate::File(path, meta),
-                Ok(_) => Candidate::Gone(path),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_symlink => {
-                    Candidate::Gone(path)
-                }
-                Err(e) => rejected(path, e.to_string()),
-            }
-        };
+        Ok(listed)
+    }
 
-        let max_bytes = self.max_bytes;
-        let settle = self.settle;
-        let wait_to_settle = self.scanned;
-        let held = &self.held;
-        let cache = &self.cache;
-        let examined: Vec<(PathBuf, Examined)> = listed
-            .into_par_iter()
-            .map(|(path, is_symlink)| {
-                let candidate = classify(path, is_symlink);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                match candidate {
-                    Candidate::Gone(path) => (path, Examined::Gone),
-                    Candidate::Rejected(path, error) => {
-                        let entry = Entry {
-                            fingerprint: Fingerprint {
-                                len: 0,
-                                modified: None,
-                            },
-                            racy: true,
-                            hash: None,
-                            outcome: Err(error),
-                        };
+    /// Whether a classified file is unchanged, held back to settle, gone, or read again.
+    fn examine(&self, candidate: Candidate, scan_start: SystemTime) -> (PathBuf, Examined) {
+        match candidate {
+            Candidate::Gone(path) => (path, Examined::Gone),
+            Candidate::Rejected(path, error) => {
+                let entry = Entry {
+                    fingerprint: Fingerprint {
+                        len: 0,
+                        modified: None,
+                    },
+                    racy: true,
+                    hash: None,
+                    outcome: Err(error),
+                };
+                (path, Examined::Read(entry))
+            }
+            Candidate::File(path, meta) => {
+                let fingerprint = Fingerprint::of(&meta);
+                let cached = self.cache.get(&path);
+                if cached.is_some_and(|old| old.fingerprint == fingerprint && !old.racy) {
+                    return (path, Examined::Unchanged);
+                }
+                let held_long = self.held.get(&path).is_some_and(|since| {
+                    scan_start
+                        .duration_since(*since)
+                        .is_ok_and(|d| d >= MAX_HOLD + self.settle)
+                });
+                let settling = fingerprint.len == 0
+                    || is_recent(fingerprint.modified, scan_start, self.settle);
+                if self.scanned && !held_long && settling {
+                    return (path, Examined::Held);
+                }
+                match read_entry(&path, fingerprint, self.max_bytes, cached) {
+                    // Changed while being read: keep what we had, read again later.
+                    None => (path, Examined::Held),
+                    Some(mut entry) => {
+                        entry.racy = is_racy(entry.fingerprint.modified, scan_start);
                         (path, Examined::Read(entry))
                     }
-                    Candidate::File(path, meta) => {
-                        let fingerprint = Fingerprint::of(&meta);
-                        let cached = cache.get(&path);
-                        if cached.is_some_and(|old| old.fingerprint == fingerprint && !old.racy) {
-                            return (path, Examined::Unchanged);
-                        }
-                        let held_long = held.get(&path).is_some_and(|since| {
-                            scan_start
-                                .duration_since(*since)
-                                .is_ok_and(|d| d >= MAX_HOLD + settle)
-                        });
-                        let settling = fingerprint.len == 0
-                            || is_recent(fingerprint.modified, scan_start, settle);
-                        if wait_to_settle && !held_long && settling {
-                            return (path, Examined::Held);
-                        }
-                        match read_entry(&path, fingerprint, max_bytes, cached) {
-                            // Changed while being read: keep what we had, read again later.
-                            None => (path, Examined::Held),
-                            Some(mut entry) => {
-                                entry.racy = is_racy(entry.fingerprint.modified, scan_start);
-                                (path, Examined::Read(entry))
-                            }
-                        }
-                    }
                 }
-            })
-            .collect();
+            }
+        }
+    }
 
+    /// The files that changed (with their new entries, `None` when gone) and the counts of
+    /// the refresh; files held back are remembered with the time they were first held.
+    fn sort_out(
+        &mut self,
+        scope: &Scope,
+        examined: Vec<(PathBuf, Examined)>,
+        scan_start: SystemTime,
+    ) -> (Vec<(PathBuf, Option<Entry>)>, Refresh) {
         let mut refresh = Refresh {
             files_examined: examined.len(),
             ..Refresh::default()
         };
         let mut changed: Vec<(PathBuf, Option<Entry>)> = Vec::new();
         let mut still_held: HashSet<PathBuf> = HashSet::new();
-        match scope {
-            Scope::All => {
-                let listed: HashSet<&PathBuf> = examined.iter().map(|(p, _)| p).collect();
-                for path in self.cache.keys().filter(|p| !listed.contains(p)) {
-                    changed.push((path.clone(), None));
-                }
-                self.held.retain(|p, _| listed.contains(p));
+        if let Scope::All = scope {
+            // What the listing did not find is gone.
+            let listed: HashSet<&PathBuf> = examined.iter().map(|(p, _)| p).collect();
+            for path in self.cache.keys().filter(|p| !listed.contains(p)) {
+                changed.push((path.clone(), None));
             }
-            Scope::Names(_) => {}
+            self.held.retain(|p, _| listed.contains(p));
         }
         for (path, examined) in examined {
             match examined {
@@ -439,9 +426,7 @@ impl Loader {
                 self.held.remove(path);
             }
         }
-        self.scanned = true;
-        self.apply(changed, &mut refresh);
-        Ok(refresh)
+        (changed, refresh)
     }
 
     /// Puts the new entries of changed files in the cache, and works out how the published
@@ -593,6 +578,40 @@ fn diagnostic_order(a: &Diagnostic, b: &Diagnostic) -> std::cmp::Ordering {
 
 fn rejection_order(a: &ArticleError, b: &ArticleError) -> std::cmp::Ordering {
     path_bytes(a.path()).cmp(path_bytes(b.path()))
+}
+
+/// What a listed file is: a regular file to examine, gone (or a folder), or rejected
+/// before reading (a symbolic link leading outside `canonical_dir`, or broken).
+fn classify(path: PathBuf, is_symlink: Option<bool>, canonical_dir: &Path) -> Candidate {
+    let rejected = |path: PathBuf, message: String| {
+        Candidate::Rejected(path.clone(), ArticleError::Unreadable { path, message })
+    };
+    let is_symlink = match is_symlink {
+        Some(known) => known,
+        None => match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => return Candidate::Gone(path),
+            Ok(meta) => meta.file_type().is_symlink(),
+            Err(_) => return Candidate::Gone(path),
+        },
+    };
+    if is_symlink {
+        match fs::canonicalize(&path) {
+            Ok(target) if target.starts_with(canonical_dir) => {}
+            Ok(_) => {
+                return rejected(
+                    path,
+                    "symbolic link leads outside the articles folder".into(),
+                )
+            }
+            Err(e) => return rejected(path, format!("broken symbolic link: {e}")),
+        }
+    }
+    match fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => Candidate::File(path, meta),
+        Ok(_) => Candidate::Gone(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_symlink => Candidate::Gone(path),
+        Err(e) => rejected(path, e.to_string()),
+    }
 }
 
 /// Modified less than `settle` before `now` (or as little after it, for a clock that is
