@@ -257,6 +257,65 @@ fn report_problems(report: &crate::loader::LoadReport) {
     }
 }
 
+/// Binds the configured address; without an explicit `base_url`, the URLs of the site
+/// start with the address bound.
+async fn bind(mut config: Config) -> Result<(TcpListener, SocketAddr, Arc<Config>), ServeError> {
+    let bind_error = |source| ServeError::Bind {
+        addr: config.addr,
+        source,
+    };
+    let listener = TcpListener::bind(config.addr).await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    if !config.base_url_explicit {
+        let listen_base = format!("http://{addr}");
+        if config.site_url == config.base_url {
+            config.site_url.clone_from(&listen_base);
+        }
+        config.base_url = listen_base;
+    }
+    Ok((listener, addr, Arc::new(config)))
+}
+
+/// Scans the folder and builds the first snapshot. The feeds and the index are written at
+/// once: when they are the same as on disk, the snapshot keeps the time they were written
+/// (its `Last-Modified` survives a restart). Every page follows once serving has started.
+fn first_snapshot(mut regenerator: Regenerator) -> Result<(Regenerator, Snapshot), ServeError> {
+    let config = Arc::clone(&regenerator.config);
+    let report = regenerator.loader.scan()?;
+    report_problems(&report);
+    let mut snapshot = Snapshot::build(
+        Arc::clone(&config),
+        &report.articles,
+        None,
+        None,
+        SystemTime::now(),
+    )?;
+    let hot: Vec<Route> = snapshot
+        .routes()
+        .into_iter()
+        .filter(|r| !matches!(r, Route::Archive(..) | Route::Article(_)))
+        .collect();
+    match publish::publish_routes(&snapshot, &hot, &config.output) {
+        Ok(written) if written.iter().all(|w| !w.changed) => {
+            let on_disk = written
+                .iter()
+                .filter_map(|w| std::fs::metadata(&w.path).and_then(|m| m.modified()).ok())
+                .max();
+            if let Some(t) = on_disk {
+                snapshot.date_all(t.min(SystemTime::now()));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("{e}; feeds are still served from memory"),
+    }
+    tracing::info!(
+        articles = report.articles.len(),
+        rejected = report.rejected.len(),
+        "published"
+    );
+    Ok((regenerator, snapshot))
+}
+
 impl Server {
     /// Loads the configuration and the articles, publishes the feeds, binds the address and
     /// starts serving and watching.
@@ -265,25 +324,8 @@ impl Server {
             let default = PathBuf::from(DEFAULT_CONFIG_FILE);
             default.exists().then_some(default)
         });
-        let mut config = Config::load(config_path.as_deref(), &options.overrides)?;
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| ServeError::Bind {
-                addr: config.addr,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ServeError::Bind {
-            addr: config.addr,
-            source,
-        })?;
-        if !config.base_url_explicit {
-            let listen_base = format!("http://{addr}");
-            if config.site_url == config.base_url {
-                config.site_url.clone_from(&listen_base);
-            }
-            config.base_url = listen_base;
-        }
-        let config = Arc::new(config);
+        let config = Config::load(config_path.as_deref(), &options.overrides)?;
+        let (listener, addr, config) = bind(config).await?;
         // Everything that triggers a regeneration is in place before the first scan, so a
         // change (or a SIGHUP) made at any moment after `start` returns is seen.
         let (trigger, events) = mpsc::unbounded_channel();
@@ -293,16 +335,14 @@ impl Server {
             #[cfg(unix)]
             hangup: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
         };
-        let config_stamp = config_path.as_deref().and_then(Regenerator::stamp);
-        let mut regenerator = Regenerator {
+        let regenerator = Regenerator {
+            config_stamp: config_path.as_deref().and_then(Regenerator::stamp),
             config_path,
-            config_stamp,
             overrides: options.overrides,
             loader: loader_for(&config),
             config: Arc::clone(&config),
             new_loader: false,
         };
-
         let limits = Limits {
             header_read_timeout: config.header_read_timeout,
             max_header_bytes: config.max_header_bytes,
@@ -310,47 +350,7 @@ impl Server {
             shutdown_timeout: config.shutdown_timeout,
         };
         let (regenerator, snapshot) =
-            tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
-                let report = regenerator.loader.scan()?;
-                report_problems(&report);
-                let mut snapshot = Snapshot::build(
-                    Arc::clone(&config),
-                    &report.articles,
-                    None,
-                    None,
-                    SystemTime::now(),
-                )?;
-                // The feeds and the index now (whether they are unchanged on disk dates the
-                // snapshot); every page follows once serving has started.
-                let hot: Vec<Route> = snapshot
-                    .routes()
-                    .into_iter()
-                    .filter(|r| !matches!(r, Route::Archive(..) | Route::Article(_)))
-                    .collect();
-                match publish::publish_routes(&snapshot, &hot, &config.output) {
-                    // Feeds identical to those on disk keep the time they were written.
-                    Ok(written) if written.iter().all(|w| !w.changed) => {
-                        let on_disk = written
-                            .iter()
-                            .filter_map(|w| {
-                                std::fs::metadata(&w.path).and_then(|m| m.modified()).ok()
-                            })
-                            .max();
-                        if let Some(t) = on_disk {
-                            snapshot.date_all(t.min(SystemTime::now()));
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!("{e}; feeds are still served from memory"),
-                }
-                tracing::info!(
-                    articles = report.articles.len(),
-                    rejected = report.rejected.len(),
-                    "published"
-                );
-                Ok((regenerator, snapshot))
-            })
-            .await??;
+            tokio::task::spawn_blocking(move || first_snapshot(regenerator)).await??;
 
         let state = Arc::new(ArcSwap::from_pointee(snapshot));
         let (shutdown, shutdown_rx) = watch::channel(false);
