@@ -39,9 +39,42 @@ pub struct Written {
     pub changed: bool,
 }
 
-/// Writes `bytes` to `dir/name` by temporary file and rename; `name` may name a file in a
-/// sub-folder, which is created.
+/// How a file is written. Every file is written to a temporary file and renamed into place,
+/// so no reader ever sees half of it; what differs is the wait for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Care {
+    /// Flush the file to disk before the rename, and the rename after it: the feeds and the
+    /// index, which readers poll and a power loss must not empty. Pages (many, and made again
+    /// from the articles) are renamed without waiting: a page a power loss damaged differs
+    /// from what the next publish makes, and is written again.
+    pub sync: bool,
+    /// Remove the temporary files dead writers left in the file's folder. Done per file where
+    /// the folder is small (the feeds, a tag's folder, an article's); the archive folders,
+    /// which grow with the history, are swept once per publish instead.
+    pub sweep: bool,
+}
+
+impl Care {
+    /// Flushed and swept: what [`write_atomically`] does.
+    pub const DURABLE: Care = Care {
+        sync: true,
+        sweep: true,
+    };
+}
+
+/// Writes `bytes` to `dir/name` by temporary file and rename, flushed to disk; `name` may
+/// name a file in a sub-folder, which is created.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<Written, PublishError> {
+    write_file(dir, name, bytes, Care::DURABLE)
+}
+
+/// Writes `bytes` to `dir/name` by temporary file and rename, with `care`.
+pub fn write_file(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    care: Care,
+) -> Result<Written, PublishError> {
     let path = dir.join(name);
     let dir = path.parent().unwrap_or(dir);
     let name = path
@@ -52,7 +85,9 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<Written,
         let path = path.to_path_buf();
         move |source| PublishError { path, source }
     };
-    remove_stale_temps(dir, &name);
+    if care.sweep {
+        remove_stale_temps(dir, &name);
+    }
     if fs::read(&path).is_ok_and(|old| old == bytes) {
         return Ok(Written {
             path,
@@ -61,27 +96,29 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<Written,
         });
     }
     fs::create_dir_all(dir).map_err(err(dir))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(err(dir))?;
-    temp.write_all(bytes).map_err(err(temp.path()))?;
-    temp.as_file().sync_all().map_err(err(temp.path()))?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
     // Readers of the folder (web servers, caches) need to read the file.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o644))
-            .map_err(err(temp.path()))?;
+        builder.permissions(fs::Permissions::from_mode(0o644));
+    }
+    let mut temp = builder.tempfile_in(dir).map_err(err(dir))?;
+    temp.write_all(bytes).map_err(err(temp.path()))?;
+    if care.sync {
+        temp.as_file().sync_all().map_err(err(temp.path()))?;
     }
     temp.persist(&path).map_err(|e| PublishError {
         path: path.clone(),
         source: e.error,
     })?;
-    // Make the rename itself durable.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
+    if care.sync {
+        // Make the rename itself durable.
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(Written {
         path,
@@ -93,6 +130,14 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<Written,
 /// A temporary file older than this was left by a writer that died (SIGKILL, power loss)
 /// before its rename; no live write takes this long.
 const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether a folder entry was last modified longer than [`STALE_TEMP`] ago.
+fn is_stale(entry: &fs::DirEntry) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TEMP))
+}
 
 /// Removes the temporary files (`.NAME.*.tmp`) of `name` in `dir` that dead writers left
 /// behind, so that they do not pile up; young ones may belong to a writer still at work.
@@ -107,19 +152,14 @@ fn remove_stale_temps(dir: &Path, name: &str) {
         if !(file_name.starts_with(&prefix) && file_name.ends_with(".tmp")) {
             continue;
         }
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TEMP));
-        if stale {
+        if is_stale(&entry) {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-/// The threads that write files. Each file is flushed to disk before its rename; the
-/// flushes wait on the disk, not on the processor, so more files are written at once than
-/// there are processors.
+/// The threads that write files flushed to disk. The flushes wait on the disk, not on the
+/// processor, so more such files are written at once than there are processors.
 fn writers() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
     POOL.get_or_init(|| {
@@ -132,21 +172,26 @@ fn writers() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// Writes every `(name, bytes)` pair into `dir`; the results are in the order given.
+/// Writes every `(name, bytes, care)` into `dir`; the results are in the order given.
+///
+/// Files flushed to disk are written by [`writers`]; the others by the processors' threads:
+/// they do not wait on the disk, and more threads than processors creating files in one
+/// folder only queue on the folder's lock (a 10k-article build took 14.7 s with 16 threads
+/// against 0.9 s with 2 on ext4, almost all of it system time).
 pub fn write_all<N: AsRef<str> + Sync, B: AsRef<[u8]> + Sync>(
     dir: &Path,
-    files: &[(N, B)],
+    files: &[(N, B, Care)],
 ) -> Result<Vec<Written>, PublishError> {
-    let write = || {
+    let write = || -> Result<Vec<Written>, PublishError> {
         files
             .par_iter()
-            .map(|(name, bytes)| write_atomically(dir, name.as_ref(), bytes.as_ref()))
+            .map(|(name, bytes, care)| write_file(dir, name.as_ref(), bytes.as_ref(), *care))
             .collect()
     };
     match writers() {
-        Some(pool) => pool.install(write),
+        Some(pool) if files.iter().any(|(_, _, care)| care.sync) => pool.install(write),
         // Without a pool of its own (no threads could be made), on the caller's.
-        None => write(),
+        _ => write(),
     }
 }
 
@@ -206,17 +251,34 @@ pub fn publish_routes(
 ) -> Result<Vec<Written>, PublishError> {
     let mut written = Vec::with_capacity(routes.len());
     for batch in routes.chunks(BATCH) {
-        let files: Vec<(String, Bytes)> = batch
+        let files: Vec<(String, Bytes, Care)> = batch
             .par_iter()
             .filter_map(|route| {
                 let file = route.file()?;
                 let resource = snapshot.resource(route)?;
-                Some((file, resource.identity.body.clone()))
+                Some((file, resource.identity.body.clone(), care_of(route)))
             })
             .collect();
-        written.extend(write_all(dir, &files)?);
+        let (synced, renamed): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.2.sync);
+        written.extend(write_all(dir, &synced)?);
+        written.extend(write_all(dir, &renamed)?);
     }
     Ok(written)
+}
+
+/// How the file of `route` is written (see [`Care`]).
+fn care_of(route: &Route) -> Care {
+    match route {
+        Route::Archive(..) => Care {
+            sync: false,
+            sweep: false,
+        },
+        Route::Article(_) => Care {
+            sync: false,
+            sweep: true,
+        },
+        _ => Care::DURABLE,
+    }
 }
 
 /// Removes the files feedpub wrote for routes `snapshot` no longer has: tag folders, archive
@@ -266,7 +328,13 @@ fn prune_folder(
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if name.starts_with('.') || keep(&name, is_dir) {
+        if name.starts_with('.') {
+            if name.ends_with(".tmp") && is_stale(&entry) {
+                let _ = fs::remove_file(entry.path());
+            }
+            continue;
+        }
+        if keep(&name, is_dir) {
             continue;
         }
         let path = entry.path();

@@ -597,11 +597,6 @@ impl Snapshot {
         topics
     }
 
-    /// The slugs of this generation's tags.
-    pub fn tag_slugs(&self) -> Vec<String> {
-        self.tags.keys().cloned().collect()
-    }
-
     /// Renders archive page `number` of `format` (made on request, like article pages).
     pub fn archive_page(&self, format: Format, number: usize) -> Option<Resource> {
         let bytes = match self.feeds.archive_page(format, number, &self.config)? {
