@@ -206,7 +206,7 @@ pub struct Published {
 
 /// How many resources are rendered and written at a time: archive and article pages are
 /// made one batch at a time, so that a large site is never held in memory whole.
-const BATCH: usize = 256;
+const BATCH: usize = 64;
 
 /// Removes the files of routes the site no longer has, then writes every resource of
 /// `snapshot` to `dir` (feeds, index, tag feeds, archive pages, article pages: the files a
@@ -255,8 +255,8 @@ pub fn publish_routes(
             .par_iter()
             .filter_map(|route| {
                 let file = route.file()?;
-                let resource = snapshot.resource(route)?;
-                Some((file, resource.identity.body.clone(), care_of(route)))
+                let body = snapshot.body(route)?;
+                Some((file, body, care_of(route)))
             })
             .collect();
         let (synced, renamed): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.2.sync);

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use bytes::Bytes;
+
 pub mod feeds;
 
 pub use feeds::Feeds;
@@ -597,15 +599,35 @@ impl Snapshot {
         topics
     }
 
-    /// Renders archive page `number` of `format` (made on request, like article pages).
-    pub fn archive_page(&self, format: Format, number: usize) -> Option<Resource> {
-        let bytes = match self.feeds.archive_page(format, number, &self.config)? {
-            Ok(bytes) => bytes,
+    /// The bytes of the resource `route` names, without its variants, validators and
+    /// headers: what `publish` writes. The same bytes as [`Snapshot::resource`]'s.
+    pub fn body(&self, route: &Route) -> Option<Bytes> {
+        match route {
+            Route::Archive(format, n) => self.archive_bytes(*format, *n).map(Bytes::from),
+            Route::Article(id) => self.article_bytes(id).map(Bytes::from),
+            _ => self.resource(route).map(|r| r.identity.body.clone()),
+        }
+    }
+
+    fn archive_bytes(&self, format: Format, number: usize) -> Option<Vec<u8>> {
+        match self.feeds.archive_page(format, number, &self.config)? {
+            Ok(bytes) => Some(bytes),
             Err(e) => {
                 tracing::error!("archive page {number}: {e}");
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    fn article_bytes(&self, id: &str) -> Option<Vec<u8>> {
+        let entry = self.articles.get(id)?;
+        let item = FeedItem::new(Arc::clone(&entry.article), &self.config);
+        Some(pages::article_html(&self.config, &item).into_bytes())
+    }
+
+    /// Renders archive page `number` of `format` (made on request, like article pages).
+    pub fn archive_page(&self, format: Format, number: usize) -> Option<Resource> {
+        let bytes = self.archive_bytes(format, number)?;
         let policy = Policy {
             max_age: self.config.archive_max_age,
             link: None,
@@ -623,10 +645,9 @@ impl Snapshot {
     /// keeping every page rendered would hold every article's text twice).
     pub fn article_page(&self, id: &str) -> Option<Resource> {
         let entry = self.articles.get(id)?;
-        let item = FeedItem::new(Arc::clone(&entry.article), &self.config);
         Some(Resource::new(
             HTML_TYPE,
-            pages::article_html(&self.config, &item).into_bytes(),
+            self.article_bytes(id)?,
             entry.last_modified,
             false,
             Policy {
