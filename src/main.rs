@@ -24,7 +24,7 @@ enum Command {
     ///
     /// Writes the feeds (OUT/rss.xml, atom.xml, feed.json), each tag's feeds
     /// (OUT/tags/{tag}/), the RFC 5005 archive pages (OUT/archive/), the index page and one
-    /// page per article (OUT/articles/{id}/index.html): the same bytes `serve` answers with.
+    /// page per article (OUT/articles/{id}.html): the same bytes `serve` answers with.
     /// Exits 0 when at least one article was published, 1 when none could be, 2 on a
     /// configuration error. Rejected articles are reported and skipped.
     Build {

@@ -49,7 +49,7 @@ pub struct Care {
     /// from what the next publish makes, and is written again.
     pub sync: bool,
     /// Remove the temporary files dead writers left in the file's folder. Done per file where
-    /// the folder is small (the feeds, a tag's folder, an article's); the archive folders,
+    /// the folder is small (the feeds, a tag's folder); the article and archive folders,
     /// which grow with the history, are swept once per publish instead.
     pub sweep: bool,
 }
@@ -269,13 +269,9 @@ pub fn publish_routes(
 /// How the file of `route` is written (see [`Care`]).
 fn care_of(route: &Route) -> Care {
     match route {
-        Route::Archive(..) => Care {
+        Route::Archive(..) | Route::Article(_) => Care {
             sync: false,
             sweep: false,
-        },
-        Route::Article(_) => Care {
-            sync: false,
-            sweep: true,
         },
         _ => Care::DURABLE,
     }
@@ -296,7 +292,10 @@ fn prune(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>, PublishError> 
         .map(|id| file_component(id))
         .collect();
     prune_folder(&dir.join("articles"), &mut removed, |name, is_dir| {
-        !is_dir || keep_articles.contains(name)
+        !is_dir
+            && name
+                .strip_suffix(".html")
+                .is_some_and(|stem| keep_articles.contains(stem))
     })?;
     let pages = snapshot.archive_modified.len();
     for format in Format::ARCHIVED {

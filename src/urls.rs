@@ -206,7 +206,7 @@ impl Route {
             Route::Feed(format) => Some(format.file_name().into()),
             Route::Tag(slug, format) => Some(format!("tags/{slug}/{}", format.file_name())),
             Route::Archive(format, n) => Some(format!("archive/{}/{n}.xml", format.name())),
-            Route::Article(id) => Some(format!("articles/{}/index.html", file_component(id))),
+            Route::Article(id) => Some(format!("articles/{}.html", file_component(id))),
             Route::Health | Route::Moved(_) | Route::NotFound => None,
         }
     }
@@ -322,7 +322,7 @@ mod tests {
         assert_eq!(file_component("100%"), "100%25");
         for id in ["..", ".", "a/../../b", "\\x", "a\0b"] {
             let file = Route::Article(id.into()).file().unwrap();
-            let component = &file["articles/".len()..file.len() - "/index.html".len()];
+            let component = &file["articles/".len()..file.len() - ".html".len()];
             assert!(!component.contains(['/', '\\', '\0']), "{id:?} -> {file}");
             assert!(!component.starts_with('.'), "{id:?} -> {file}");
         }
