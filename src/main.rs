@@ -314,6 +314,13 @@ fn serve(options: feedpub::ServeOptions) -> ExitCode {
         println!("  point a feed reader at: {rss}");
         println!("                     or: {atom}");
         println!("                     or: {json}");
+        for (tag, [rss, atom, json]) in server.tag_feed_urls() {
+            println!("  tag {tag}: {rss} {atom} {json}");
+        }
+        let archives = server.archive_urls();
+        if !archives.is_empty() {
+            println!("  history (RFC 5005):    {}", archives.join(" "));
+        }
         println!("  index page:            http://{}/", server.addr());
         stop.await;
         tracing::info!("shutting down");

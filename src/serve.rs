@@ -24,7 +24,7 @@ use crate::http::server::{self, Limits};
 use crate::loader::{LoadError, Loader, Scope};
 use crate::publish;
 use crate::snapshot::Snapshot;
-use crate::urls::{Format, Route};
+use crate::urls::{archive_path, tag_feed_path, Format, Route};
 use crate::websub::Notifier;
 
 /// Why the server could not start.
@@ -399,6 +399,33 @@ impl Server {
     pub fn feed_urls(&self) -> [String; 3] {
         let config = &self.snapshot().config;
         Format::ALL.map(|format| config.url(format.path()))
+    }
+
+    /// The URLs of every tag's feeds, by tag, in every format.
+    pub fn tag_feed_urls(&self) -> Vec<(String, [String; 3])> {
+        let snapshot = self.snapshot();
+        snapshot
+            .tags
+            .values()
+            .map(|tag| {
+                let urls = Format::ALL
+                    .map(|format| snapshot.config.url(&tag_feed_path(&tag.name, format)));
+                (tag.name.clone(), urls)
+            })
+            .collect()
+    }
+
+    /// The URLs of the oldest RFC 5005 archive page of each archived format, when the
+    /// history has any: where a reader of the whole history starts.
+    pub fn archive_urls(&self) -> Vec<String> {
+        let snapshot = self.snapshot();
+        if snapshot.archive_modified.is_empty() {
+            return Vec::new();
+        }
+        Format::ARCHIVED
+            .into_iter()
+            .map(|format| snapshot.config.url(&archive_path(format, 1)))
+            .collect()
     }
 
     /// Asks for a regeneration now (what SIGHUP does).
