@@ -481,3 +481,68 @@ fn every_page_serve_answers_is_the_file_build_wrote() {
         "the page of the article whose id needs percent-encoding was reached: {articles:?}"
     );
 }
+
+/// Every file under `dir` with its bytes and modification time.
+fn snapshot_of(dir: &Path) -> BTreeMap<String, (Vec<u8>, std::time::SystemTime)> {
+    files_under(dir)
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(&name);
+            let bytes = fs::read(&path).expect("read a built file");
+            let modified = fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .expect("a modification time");
+            (name, (bytes, modified))
+        })
+        .collect()
+}
+
+#[test]
+fn a_rebuild_after_deleting_an_article_removes_its_page_and_touches_no_other_page() {
+    let workspace = Workspace::empty(&format!(
+        "base_url = \"{BASE}\"\nmax_items = {PAGE}\narchive_page_size = {PAGE}\n"
+    ));
+    write_corpus(&workspace);
+    // A file of someone else's in the output folder is left alone.
+    workspace.create_output();
+    let output = workspace.output.clone();
+    fs::write(output.join("robots.txt"), "User-agent: *\n").expect("write robots.txt");
+    let build = || {
+        let run = Run::of(
+            feedpub(workspace.root())
+                .arg("build")
+                .arg("--config")
+                .arg(&workspace.config)
+                .arg("--out")
+                .arg(&output),
+        );
+        assert_eq!(run.code, 0, "feedpub build failed: {run:?}");
+    };
+    build();
+    let before = snapshot_of(&output);
+    let gone = "articles/1002.html";
+    assert!(before.contains_key(gone), "{:?}", before.keys());
+    // Modification times have a resolution: a rewrite would show.
+    std::thread::sleep(Duration::from_millis(1100));
+    fs::remove_file(workspace.article_path("en_2.txt")).expect("delete an article");
+    build();
+    let after = snapshot_of(&output);
+    assert!(
+        !after.contains_key(gone),
+        "the deleted article's page is gone"
+    );
+    assert!(
+        after.contains_key("robots.txt"),
+        "a file feedpub did not write stays"
+    );
+    for (name, (bytes, modified)) in &before {
+        if name == gone || !name.starts_with("articles/") {
+            continue;
+        }
+        let (new_bytes, new_modified) = after.get(name).expect("every other page is kept");
+        assert_eq!(new_bytes, bytes, "{name} has the same bytes");
+        assert_eq!(new_modified, modified, "{name} was not rewritten");
+    }
+    let new_names: Vec<&String> = after.keys().filter(|n| !before.contains_key(*n)).collect();
+    assert!(new_names.is_empty(), "no file appears: {new_names:?}");
+}
