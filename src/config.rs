@@ -238,7 +238,7 @@ impl Config {
         }
         let item_link = raw
             .item_link
-            .unwrap_or_else(|| "{base_url}/articles/{id}".to_string());
+            .unwrap_or_else(|| "{base_url}/articles/{id}.html".to_string());
         if !item_link.contains("{id}") {
             return Err(invalid(
                 "item_link",

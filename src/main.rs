@@ -40,7 +40,7 @@ enum Command {
     /// Publish the feeds, then serve them over HTTP, regenerating when articles change.
     ///
     /// Serves /rss.xml, /atom.xml, /feed.json, /tags/{tag}/..., /archive/{rss|atom}/N.xml,
-    /// / (an index page), /articles/{id} and /healthz, and keeps OUT a copy of the site.
+    /// / (an index page), /articles/{id}.html and /healthz, and keeps OUT a copy of the site.
     /// SIGHUP forces a regeneration; SIGINT and SIGTERM shut down gracefully.
     /// Log verbosity follows RUST_LOG (default: info; debug logs every request).
     Serve {

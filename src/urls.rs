@@ -121,9 +121,10 @@ pub fn archive_path(format: Format, number: usize) -> String {
     format!("/archive/{}/{number}.xml", format.name())
 }
 
-/// The path of the page of article `id`.
+/// The path of the page of article `id`: `/articles/{id}.html`, the name of its file in the
+/// output folder, so that a static web server answers it without a rewrite or a redirect.
 pub fn article_path(id: &str) -> String {
-    format!("/articles/{}", url_id(id))
+    format!("/articles/{}.html", url_id(id))
 }
 
 /// The link of the article `id` from the `item_link` template.
@@ -153,8 +154,11 @@ pub enum Route {
     Index,
     /// `/rss.xml`, `/atom.xml`, `/feed.json`: a subscription feed.
     Feed(Format),
-    /// `/articles/{id}`, the id percent-decoded.
+    /// `/articles/{id}.html`, the id percent-decoded.
     Article(String),
+    /// `/articles/{id}`, the form of article links before they named the page's file:
+    /// answered with 301 to the article's page when there is such an article.
+    OldArticle(String),
     /// `/tags/{slug}/rss.xml`, `/atom.xml` or `/feed.json`: a tag's feed.
     Tag(String, Format),
     /// `/archive/{rss|atom}/{n}.xml`: an RFC 5005 archive page.
@@ -189,8 +193,14 @@ impl Route {
         }
         match path.strip_prefix("/articles/") {
             Some(raw) if !raw.is_empty() && !raw.contains('/') => {
+                let (raw, page) = match raw.strip_suffix(".html") {
+                    Some(stem) => (stem, true),
+                    None => (raw, false),
+                };
                 match percent_decode_str(raw).decode_utf8() {
-                    Ok(id) => Route::Article(id.into_owned()),
+                    Ok(id) if id.is_empty() => Route::NotFound,
+                    Ok(id) if page => Route::Article(id.into_owned()),
+                    Ok(id) => Route::OldArticle(id.into_owned()),
                     Err(_) => Route::NotFound,
                 }
             }
@@ -207,7 +217,7 @@ impl Route {
             Route::Tag(slug, format) => Some(format!("tags/{slug}/{}", format.file_name())),
             Route::Archive(format, n) => Some(format!("archive/{}/{n}.xml", format.name())),
             Route::Article(id) => Some(format!("articles/{}.html", file_component(id))),
-            Route::Health | Route::Moved(_) | Route::NotFound => None,
+            Route::Health | Route::Moved(_) | Route::OldArticle(_) | Route::NotFound => None,
         }
     }
 }
@@ -307,6 +317,12 @@ mod tests {
             Route::parse(&article_path("a b/é")),
             Route::Article("a b/é".into())
         );
+        assert_eq!(article_path("26462"), "/articles/26462.html");
+        assert_eq!(
+            Route::parse("/articles/26462"),
+            Route::OldArticle("26462".into())
+        );
+        assert_eq!(Route::parse("/articles/.html"), Route::NotFound);
         for (from, to) in ALIASES {
             assert_eq!(Route::parse(from), Route::Moved(to));
         }

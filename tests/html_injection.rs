@@ -229,6 +229,7 @@ fn hostile_titles_bodies_tags_and_ids_never_become_markup_in_pages() {
     // A hostile id in the URL, and ids that do not exist, are never reflected as markup.
     for path in [
         "/articles/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "/articles/%3Cscript%3Ealert(1)%3C%2Fscript%3E.html",
         "/articles/%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E",
         "/%3Cscript%3E",
         "/tags/%3Cscript%3E/rss.xml",
@@ -286,8 +287,8 @@ fn hostile_articles_give_feed_content_without_script_vectors() {
 fn markdown_links_with_script_urls_are_neutralized() {
     let markdown = "+++\ntitle = \"links\"\ndate = 2024-05-01\nid = \"links\"\n+++\n\n[plain](javascript:alert(1))\n\n[cased](JaVaScRiPt:alert(2))\n\n[spaced](<java script:alert(3)>)\n\n[entity](&#106;avascript:alert(4))\n\n<javascript:alert(5)>\n\n![img](javascript:alert(6))\n\n[vb](vbscript:msgbox(7))\n\n[data](data:text/html,<script>alert(8)</script>)\n\n[ref][r]\n\n[r]: javascript:alert(9)\n";
     let server = TestServer::start(&[("links.md", markdown)]);
-    let page = get(server.addr, "/articles/links");
-    assert_safe_page("/articles/links", &page);
+    let page = get(server.addr, "/articles/links.html");
+    assert_safe_page("/articles/links.html", &page);
 }
 
 #[test]

@@ -394,7 +394,7 @@ fn corpus_builds_nine_items_newest_first_with_exact_ids_titles_links_and_dates()
         );
         assert_eq!(
             item.link(),
-            Some(format!("{BASE_URL}/articles/{id}").as_str()),
+            Some(format!("{BASE_URL}/articles/{id}.html").as_str()),
             "{what}: link"
         );
         assert_same_date(&format!("{what}: pubDate"), rss_date(item), published);
@@ -435,7 +435,7 @@ fn corpus_builds_nine_items_newest_first_with_exact_ids_titles_links_and_dates()
             .collect();
         assert_eq!(
             alternate,
-            vec![format!("{BASE_URL}/articles/{id}")],
+            vec![format!("{BASE_URL}/articles/{id}.html")],
             "{what}: alternate link"
         );
         assert_same_date(
@@ -486,7 +486,7 @@ fn corpus_builds_nine_items_newest_first_with_exact_ids_titles_links_and_dates()
             assert_eq!(entry_title(entry), title, "{what}: title");
             assert_eq!(
                 entry.links.first().map(|l| l.href.as_str()),
-                Some(format!("{BASE_URL}/articles/{id}").as_str()),
+                Some(format!("{BASE_URL}/articles/{id}.html").as_str()),
                 "{what}: link"
             );
             assert_eq!(
@@ -621,7 +621,7 @@ fn each_parse_fixture_alone_gives_one_item_with_expected_title_id_and_date() {
         );
         assert_eq!(
             item.link(),
-            Some(format!("{BASE_URL}/articles/{id}").as_str()),
+            Some(format!("{BASE_URL}/articles/{id}.html").as_str()),
             "{file}: RSS link"
         );
         assert_same_date(&format!("{file}: RSS pubDate"), rss_date(item), published);
@@ -998,7 +998,10 @@ fn base_url_flag_changes_links_and_self_links_but_not_ids() {
 
     let channel = moved.channel();
     for (item, (id, ..)) in channel.items().iter().zip(CORPUS) {
-        assert_eq!(item.link(), Some(format!("{other}/articles/{id}").as_str()));
+        assert_eq!(
+            item.link(),
+            Some(format!("{other}/articles/{id}.html").as_str())
+        );
     }
     let self_links: Vec<_> = channel
         .atom_ext()
@@ -1013,7 +1016,7 @@ fn base_url_flag_changes_links_and_self_links_but_not_ids() {
     let feed = moved.atom_feed();
     for (entry, (id, ..)) in feed.entries().iter().zip(CORPUS) {
         let links: Vec<_> = entry.links().iter().map(|l| l.href()).collect();
-        assert_eq!(links, vec![format!("{other}/articles/{id}")]);
+        assert_eq!(links, vec![format!("{other}/articles/{id}.html")]);
     }
     let atom_self: Vec<_> = feed
         .links()

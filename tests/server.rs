@@ -134,14 +134,14 @@ async fn index_page_is_html_that_links_both_feeds() {
         html.contains(r#"<link rel="alternate" type="application/atom+xml""#),
         "{html}"
     );
-    assert!(html.contains("/articles/70101"), "{html}");
+    assert!(html.contains("/articles/70101.html"), "{html}");
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn article_page_is_html_with_its_title() {
     let (_fixture, server) = corpus_server("").await;
-    let r = fetch_get(server.addr(), "/articles/70101", &[]).await;
+    let r = fetch_get(server.addr(), "/articles/70101.html", &[]).await;
     assert_status(&r, 200, "GET /articles/70101");
     assert!(r.expect_header("content-type").starts_with("text/html"));
     let html = r.text();
@@ -156,7 +156,7 @@ async fn article_page_is_html_with_its_title() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persian_article_page_declares_farsi_and_direction() {
     let (_fixture, server) = corpus_server("").await;
-    let r = fetch_get(server.addr(), "/articles/70102", &[]).await;
+    let r = fetch_get(server.addr(), "/articles/70102.html", &[]).await;
     assert_status(&r, 200, "GET /articles/70102");
     assert!(r.expect_header("content-type").starts_with("text/html"));
     let html = r.text();
@@ -209,7 +209,7 @@ async fn post_put_delete_on_rss_return_405_allowing_get_and_head() {
 async fn head_returns_the_get_headers_without_a_body() {
     let (_fixture, server) = corpus_server("").await;
     let addr = server.addr();
-    for path in ["/rss.xml", "/atom.xml", "/", "/articles/70101"] {
+    for path in ["/rss.xml", "/atom.xml", "/", "/articles/70101.html"] {
         for encoding in [None, Some("gzip"), Some("br")] {
             let headers: Vec<(&str, &str)> = encoding
                 .map(|e| vec![("Accept-Encoding", e)])
@@ -566,7 +566,7 @@ async fn last_modified_is_never_later_than_date() {
     let articles = fixture.articles.clone();
     blocking(move || {
         // At rest: every resource, coding and status.
-        for path in ["/rss.xml", "/atom.xml", "/", "/articles/70101"] {
+        for path in ["/rss.xml", "/atom.xml", "/", "/articles/70101.html"] {
             for accept in ["identity", "gzip", "br"] {
                 let r = get(addr, path, &[("Accept-Encoding", accept)]);
                 assert_status(&r, 200, path);
@@ -676,7 +676,7 @@ fn ensure_watching(addr: SocketAddr, articles: &Path) {
         let until = Instant::now() + Duration::from_millis(500);
         while Instant::now() < until {
             // Any revision will do: a slow regeneration may publish an older one.
-            if get(addr, "/articles/99999", &[]).status == 200 {
+            if get(addr, "/articles/99999.html", &[]).status == 200 {
                 break 'probe;
             }
             std::thread::sleep(POLL);
@@ -688,7 +688,7 @@ fn ensure_watching(addr: SocketAddr, articles: &Path) {
     }
     fs::remove_file(&probe).unwrap();
     wait_for(WAIT, "the probe article to be unpublished", || {
-        let gone = get(addr, "/articles/99999", &[]).status == 404
+        let gone = get(addr, "/articles/99999.html", &[]).status == 404
             && parse_feed(&get(addr, "/rss.xml", &[]).body).entries.len() == CORPUS_ITEMS;
         gone.then_some(())
     });
@@ -790,7 +790,7 @@ async fn new_article_appears_with_a_new_etag_and_a_later_last_modified() {
         assert_status(&stale, 200, "If-Modified-Since the old Last-Modified");
         let stale = get(addr, "/rss.xml", &[("If-None-Match", &before.etag())]);
         assert_status(&stale, 200, "If-None-Match the old ETag");
-        let page = get(addr, "/articles/80001", &[]);
+        let page = get(addr, "/articles/80001.html", &[]);
         assert_status(&page, 200, "the new article's page");
     })
     .await;
@@ -827,7 +827,7 @@ async fn deleted_article_disappears_and_changes_the_etag() {
     let path = fixture.article_path(SNOWFALL_FILE);
     blocking(move || {
         let (before, _) = rss_now(addr);
-        assert_status(&get(addr, "/articles/70101", &[]), 200, "before deleting");
+        assert_status(&get(addr, "/articles/70101.html", &[]), 200, "before deleting");
         fs::remove_file(&path).unwrap();
         let (after, feed) = wait_for(WAIT, "the deletion in /rss.xml", || {
             let (r, feed) = rss_now(addr);
@@ -837,7 +837,7 @@ async fn deleted_article_disappears_and_changes_the_etag() {
         assert_ne!(after.etag(), before.etag());
         let atom = parse_feed(&get(addr, "/atom.xml", &[]).body);
         assert!(!entry_titles(&atom).iter().any(|t| t == SNOWFALL));
-        assert_status(&get(addr, "/articles/70101", &[]), 404, "after deleting");
+        assert_status(&get(addr, "/articles/70101.html", &[]), 404, "after deleting");
     })
     .await;
     server.shutdown().await;
@@ -1124,7 +1124,7 @@ async fn changes_to_old_articles_are_served_and_kept_for_later_changes() {
     );
     blocking(move || {
         wait_for(WAIT, "the edited old article's page", || {
-            get(addr, "/articles/1", &[])
+            get(addr, "/articles/1.html", &[])
                 .text()
                 .contains("Story 1, corrected")
                 .then_some(())
@@ -1142,7 +1142,7 @@ async fn changes_to_old_articles_are_served_and_kept_for_later_changes() {
     std::fs::remove_file(fixture.article_path("002.txt")).unwrap();
     let oldest_page = blocking(move || {
         wait_for(WAIT, "the deleted article's page to go", || {
-            (get(addr, "/articles/2", &[]).status == 404).then_some(())
+            (get(addr, "/articles/2.html", &[]).status == 404).then_some(())
         });
         get(addr, "/archive/rss/1.xml", &[]).text()
     })

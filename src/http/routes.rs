@@ -11,7 +11,7 @@ use hyper::{Method, Response, StatusCode, Uri};
 use super::conditional::{choose_encoding, evaluate, Precondition};
 use crate::render::{http_date, security_headers, Encoding, Resource};
 use crate::snapshot::Snapshot;
-use crate::urls::Route;
+use crate::urls::{article_path, Route};
 
 /// The response body type.
 pub type Body = Full<Bytes>;
@@ -78,17 +78,12 @@ pub fn respond(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Route::Moved(to) => {
-            let location = match uri.query() {
-                Some(q) => format!("{to}?{q}"),
-                None => to.to_string(),
-            };
-            let mut response = plain(StatusCode::MOVED_PERMANENTLY, "moved\n", method);
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                response.headers_mut().insert(header::LOCATION, v);
-            }
-            response
+        Route::Moved(to) => moved(to, uri, method),
+        // Links handed out before article links named the page's file keep working.
+        Route::OldArticle(id) if snapshot.articles.contains_key(&id) => {
+            moved(&article_path(&id), uri, method)
         }
+        Route::OldArticle(_) => plain(StatusCode::NOT_FOUND, "no such article\n", method),
         Route::NotFound => plain(StatusCode::NOT_FOUND, "not found\n", method),
     }
 }
@@ -163,6 +158,19 @@ fn serve(
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     *response.headers_mut() = h;
+    response
+}
+
+/// 301 to `to`, with the request's query.
+fn moved(to: &str, uri: &Uri, method: &Method) -> Response<Body> {
+    let location = match uri.query() {
+        Some(q) => format!("{to}?{q}"),
+        None => to.to_string(),
+    };
+    let mut response = plain(StatusCode::MOVED_PERMANENTLY, "moved\n", method);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
     response
 }
 
@@ -424,12 +432,27 @@ mod tests {
             ),
             (
                 "GET",
-                "/articles/3",
+                "/articles/3.html",
                 vec![],
                 200,
                 vec![("content-type", Some("text/html; charset=utf-8"))],
             ),
-            ("GET", "/articles/a%20b", vec![], 200, vec![]),
+            ("GET", "/articles/a%20b.html", vec![], 200, vec![]),
+            ("GET", "/articles/99.html", vec![], 404, vec![]),
+            (
+                "GET",
+                "/articles/3",
+                vec![],
+                301,
+                vec![("location", Some("/articles/3.html"))],
+            ),
+            (
+                "HEAD",
+                "/articles/a%20b?x=1",
+                vec![],
+                301,
+                vec![("location", Some("/articles/a%20b.html?x=1"))],
+            ),
             ("GET", "/articles/99", vec![], 404, vec![]),
             (
                 "GET",

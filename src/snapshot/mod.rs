@@ -525,7 +525,7 @@ impl Snapshot {
                 .map(|t| Cow::Borrowed(t.resources.get(*format))),
             Route::Archive(format, n) => self.archive_page(*format, *n).map(Cow::Owned),
             Route::Article(id) => self.article_page(id).map(Cow::Owned),
-            Route::Health | Route::Moved(_) | Route::NotFound => None,
+            Route::Health | Route::Moved(_) | Route::OldArticle(_) | Route::NotFound => None,
         }
     }
 

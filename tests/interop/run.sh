@@ -250,7 +250,7 @@ language = "en"
 timezone = "Asia/Tehran"
 author = { name = "Interop desk", email = "desk@interop.feedpub.test" }
 id_prefix = "$ID_PREFIX"
-item_link = "{base_url}/articles/{id}"
+item_link = "{base_url}/articles/{id}.html"
 max_items = 100
 summary_chars = 300
 max_article_bytes = 1048576
@@ -740,7 +740,7 @@ run_corpus() {
   check curl "$tag atom.xml: If-None-Match/If-Modified-Since 304, stale tag 200" chk_conditional "$atom"
   check chromium "$tag index page screenshot: 1024x768 PNG, not blank" chk_screenshot "$a/" "$OUT/$name-index.png"
   check chromium "$tag index DOM has RSS and Atom autodiscovery links" chk_autodiscovery "$a/"
-  check chromium "$tag Persian article page: <html lang=\"fa\" dir=...>" chk_rtl_page "$a/articles/$persian_id"
+  check chromium "$tag Persian article page: <html lang=\"fa\" dir=...>" chk_rtl_page "$a/articles/$persian_id.html"
   check replicas "$tag rss.xml: same ETag and bytes on both replicas" chk_replicas /rss.xml "$a" "$b"
   check replicas "$tag atom.xml: same ETag and bytes on both replicas" chk_replicas /atom.xml "$a" "$b"
 

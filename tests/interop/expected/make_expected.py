@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 HERE = Path(__file__).resolve().parent
-LINK = "{base_url}/articles/{id}"
+LINK = "{base_url}/articles/{id}.html"
 
 # The seed corpus (repository folder seeds/): 21 scraped articles and 3 Markdown ones (plus a
 # Markdown draft that is never published), none rejected.
