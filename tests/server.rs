@@ -827,7 +827,11 @@ async fn deleted_article_disappears_and_changes_the_etag() {
     let path = fixture.article_path(SNOWFALL_FILE);
     blocking(move || {
         let (before, _) = rss_now(addr);
-        assert_status(&get(addr, "/articles/70101.html", &[]), 200, "before deleting");
+        assert_status(
+            &get(addr, "/articles/70101.html", &[]),
+            200,
+            "before deleting",
+        );
         fs::remove_file(&path).unwrap();
         let (after, feed) = wait_for(WAIT, "the deletion in /rss.xml", || {
             let (r, feed) = rss_now(addr);
@@ -837,7 +841,11 @@ async fn deleted_article_disappears_and_changes_the_etag() {
         assert_ne!(after.etag(), before.etag());
         let atom = parse_feed(&get(addr, "/atom.xml", &[]).body);
         assert!(!entry_titles(&atom).iter().any(|t| t == SNOWFALL));
-        assert_status(&get(addr, "/articles/70101.html", &[]), 404, "after deleting");
+        assert_status(
+            &get(addr, "/articles/70101.html", &[]),
+            404,
+            "after deleting",
+        );
     })
     .await;
     server.shutdown().await;
