@@ -208,6 +208,20 @@ impl Route {
         }
     }
 
+    /// The request path of this route, the inverse of [`Route::parse`]; `None` for what no
+    /// single path names (redirects, nothing).
+    pub fn path(&self) -> Option<String> {
+        match self {
+            Route::Index => Some("/".into()),
+            Route::Feed(format) => Some(format.path().into()),
+            Route::Tag(slug, format) => Some(format!("/tags/{}{}", url_id(slug), format.path())),
+            Route::Archive(format, n) => Some(archive_path(*format, *n)),
+            Route::Article(id) => Some(article_path(id)),
+            Route::Health => Some("/healthz".into()),
+            Route::Moved(_) | Route::OldArticle(_) | Route::NotFound => None,
+        }
+    }
+
     /// The path of the file that holds this route's resource in the output folder, relative
     /// to it; `None` for what is not a file (health, redirects, nothing).
     pub fn file(&self) -> Option<String> {
@@ -252,10 +266,6 @@ fn archive_route(rest: &str) -> Route {
     }
 }
 
-/// Characters percent-encoded in a file name made from an id: everything but the RFC 3986
-/// unreserved characters, so that the name is one path component on any file system.
-const FILE_ESCAPES: &AsciiSet = ID_ESCAPES;
-
 /// `id` as one component of a path in the output folder: the id itself when it is a plain
 /// name (what a static web server finds once it has decoded the request's path), else its
 /// percent-encoded form, which can never step out of its folder.
@@ -267,7 +277,7 @@ pub fn file_component(id: &str) -> String {
     if plain {
         id.to_string()
     } else {
-        let encoded = utf8_percent_encode(id, FILE_ESCAPES).to_string();
+        let encoded = utf8_percent_encode(id, ID_ESCAPES).to_string();
         match encoded.strip_prefix('.') {
             Some(rest) => format!("%2E{rest}"),
             None => encoded,
@@ -323,6 +333,16 @@ mod tests {
             Route::OldArticle("26462".into())
         );
         assert_eq!(Route::parse("/articles/.html"), Route::NotFound);
+        for route in [
+            Route::Index,
+            Route::Health,
+            Route::Feed(Format::Json),
+            Route::Tag("ترافیک".into(), Format::Atom),
+            Route::Archive(Format::Rss, 3),
+            Route::Article("café news/1".into()),
+        ] {
+            assert_eq!(Route::parse(&route.path().unwrap()), route);
+        }
         for (from, to) in ALIASES {
             assert_eq!(Route::parse(from), Route::Moved(to));
         }

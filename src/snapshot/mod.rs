@@ -532,24 +532,9 @@ impl Snapshot {
     /// How this snapshot's site differs from `previous`'s: the routes whose bytes may have
     /// changed or are new, and the routes `previous` answered that this one does not.
     pub fn changes_since(&self, previous: &Snapshot) -> SiteChanges {
-        let mut changed = Vec::new();
-        for format in Format::ALL {
-            if self.main.get(format).digest != previous.main.get(format).digest {
-                changed.push(Route::Feed(format));
-            }
-        }
+        let mut changed = self.changed_feeds(previous);
         if self.index.digest != previous.index.digest {
             changed.push(Route::Index);
-        }
-        for (slug, tag) in &self.tags {
-            let old = previous.tags.get(slug);
-            for format in Format::ALL {
-                if old.is_none_or(|o| {
-                    o.resources.get(format).digest != tag.resources.get(format).digest
-                }) {
-                    changed.push(Route::Tag(slug.clone(), format));
-                }
-            }
         }
         for (n, modified) in self.archive_modified.iter().enumerate() {
             if previous.archive_modified.get(n) != Some(modified) {
@@ -580,23 +565,33 @@ impl Snapshot {
     /// The URLs of the feeds (subscription and tag feeds) whose bytes differ from those of
     /// `previous`: the topics to announce to WebSub hubs.
     pub fn changed_topics(&self, previous: &Snapshot) -> Vec<String> {
-        let mut topics = Vec::new();
-        let mut compare = |new: &FeedResources, old: Option<&FeedResources>, prefix: &str| {
-            for (resource, format) in new.all() {
-                if old.is_none_or(|o| o.get(format).digest != resource.digest) {
-                    topics.push(self.config.url(&format!("{prefix}{}", format.path())));
+        self.changed_feeds(previous)
+            .iter()
+            .filter_map(Route::path)
+            .map(|path| self.config.url(&path))
+            .collect()
+    }
+
+    /// The subscription and tag feeds whose bytes differ from those of `previous` (or that
+    /// it did not have).
+    fn changed_feeds(&self, previous: &Snapshot) -> Vec<Route> {
+        let mut changed = Vec::new();
+        let mut compare =
+            |new: &FeedResources, old: Option<&FeedResources>, route: &dyn Fn(Format) -> Route| {
+                for (resource, format) in new.all() {
+                    if old.is_none_or(|o| o.get(format).digest != resource.digest) {
+                        changed.push(route(format));
+                    }
                 }
-            }
-        };
-        compare(&self.main, Some(&previous.main), "");
+            };
+        compare(&self.main, Some(&previous.main), &Route::Feed);
         for (slug, tag) in &self.tags {
-            compare(
-                &tag.resources,
-                previous.tags.get(slug).map(|t| &t.resources),
-                &tag_prefix(&tag.name),
-            );
+            let old = previous.tags.get(slug).map(|t| &t.resources);
+            compare(&tag.resources, old, &|format| {
+                Route::Tag(slug.clone(), format)
+            });
         }
-        topics
+        changed
     }
 
     /// The bytes of the resource `route` names, without its variants, validators and
