@@ -6,7 +6,7 @@
 //! over the old one; a file whose bytes did not change is left alone, so its modification
 //! time records when its content last changed.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::snapshot::{SiteChanges, Snapshot};
-use crate::urls::{file_component, Format, Route};
+use crate::urls::Route;
 
 /// Why the output folder could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -213,8 +213,8 @@ const BATCH: usize = 64;
 /// static web server needs to answer every link). Unchanged files are left alone. Removing
 /// first frees the room that the new files may need on a full disk.
 pub fn publish_site(snapshot: &Snapshot, dir: &Path) -> Result<Published, PublishError> {
-    let removed = prune(snapshot, dir)?;
     let routes = snapshot.routes();
+    let removed = prune(&routes, dir)?;
     let written = publish_routes(snapshot, &routes, dir)?;
     Ok(Published { written, removed })
 }
@@ -277,77 +277,54 @@ fn care_of(route: &Route) -> Care {
     }
 }
 
-/// Removes the files feedpub wrote for routes `snapshot` no longer has: tag folders, archive
-/// pages and article pages. Files in the output folder that feedpub does not manage are left
-/// alone.
-fn prune(snapshot: &Snapshot, dir: &Path) -> Result<Vec<PathBuf>, PublishError> {
+/// The folders of the output folder that hold only files feedpub writes: the tags' feeds,
+/// the article pages and the archive pages. The files beside them (the feeds, the index,
+/// anything else) are never removed by a prune.
+const MANAGED: [&str; 3] = ["tags", "articles", "archive"];
+
+/// Removes the files in [`MANAGED`] folders that are not the file of one of the site's
+/// `routes` (as [`Route::file`] names them), the temporary files dead writers left there,
+/// and the folders this leaves empty.
+fn prune(routes: &[Route], dir: &Path) -> Result<Vec<PathBuf>, PublishError> {
+    let keep: HashSet<String> = routes.iter().filter_map(Route::file).collect();
     let mut removed = Vec::new();
-    let keep_tags: BTreeSet<String> = snapshot.tags.keys().cloned().collect();
-    prune_folder(&dir.join("tags"), &mut removed, |name, is_dir| {
-        !is_dir || keep_tags.contains(name)
-    })?;
-    let keep_articles: BTreeSet<String> = snapshot
-        .articles
-        .keys()
-        .map(|id| file_component(id))
-        .collect();
-    prune_folder(&dir.join("articles"), &mut removed, |name, is_dir| {
-        !is_dir
-            && name
-                .strip_suffix(".html")
-                .is_some_and(|stem| keep_articles.contains(stem))
-    })?;
-    let pages = snapshot.archive_modified.len();
-    for format in Format::ARCHIVED {
-        prune_folder(
-            &dir.join("archive").join(format.name()),
-            &mut removed,
-            |name, is_dir| {
-                is_dir
-                    || !name.ends_with(".xml")
-                    || name
-                        .trim_end_matches(".xml")
-                        .parse::<usize>()
-                        .is_ok_and(|n| n >= 1 && n <= pages)
-            },
-        )?;
+    for folder in MANAGED {
+        prune_folder(dir, folder, &keep, &mut removed)?;
     }
     Ok(removed)
 }
 
-/// Removes every entry of `folder` that `keep(name, is_dir)` refuses.
+/// [`prune`] of `dir/relative`, recursively; removes the folder itself when nothing is left
+/// in it.
 fn prune_folder(
-    folder: &Path,
+    dir: &Path,
+    relative: &str,
+    keep: &HashSet<String>,
     removed: &mut Vec<PathBuf>,
-    keep: impl Fn(&str, bool) -> bool,
 ) -> Result<(), PublishError> {
-    let Ok(entries) = fs::read_dir(folder) else {
+    let folder = dir.join(relative);
+    let Ok(entries) = fs::read_dir(&folder) else {
         return Ok(());
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if name.starts_with('.') {
-            if name.ends_with(".tmp") && is_stale(&entry) {
-                let _ = fs::remove_file(entry.path());
-            }
-            continue;
-        }
-        if keep(&name, is_dir) {
-            continue;
-        }
         let path = entry.path();
-        let result = if is_dir {
-            fs::remove_dir_all(&path)
-        } else {
-            fs::remove_file(&path)
-        };
-        result.map_err(|source| PublishError {
-            path: path.clone(),
-            source,
-        })?;
-        removed.push(path);
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            prune_folder(dir, &format!("{relative}/{name}"), keep, removed)?;
+        } else if name.starts_with('.') {
+            if name.ends_with(".tmp") && is_stale(&entry) {
+                let _ = fs::remove_file(&path);
+            }
+        } else if !keep.contains(&format!("{relative}/{name}")) {
+            fs::remove_file(&path).map_err(|source| PublishError {
+                path: path.clone(),
+                source,
+            })?;
+            removed.push(path);
+        }
     }
+    // Fails, as it should, while anything is left in it.
+    let _ = fs::remove_dir(&folder);
     Ok(())
 }
 
