@@ -27,43 +27,6 @@ fn run(cwd: &Path, subcommand: &str, out: Option<&Path>) -> Run {
     Run::of(&mut command)
 }
 
-/// The first line where two documents differ, to point at the change.
-fn first_difference(built: &[u8], committed: &[u8]) -> String {
-    let built = String::from_utf8_lossy(built);
-    let committed = String::from_utf8_lossy(committed);
-    // The feeds are mostly on one long line: compare in characters around the first change.
-    let at = built
-        .chars()
-        .zip(committed.chars())
-        .position(|(a, b)| a != b)
-        .unwrap_or_else(|| built.chars().count().min(committed.chars().count()));
-    let around = |s: &str| -> String { s.chars().skip(at.saturating_sub(60)).take(160).collect() };
-    format!(
-        "first difference at character {at}\n  built:     {:?}\n  committed: {:?}",
-        around(&built),
-        around(&committed)
-    )
-}
-
-/// Every file under `dir`, as paths relative to it with `/`, sorted.
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in fs::read_dir(&folder).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                let relative = path.strip_prefix(dir).unwrap();
-                files.push(relative.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 #[test]
 fn committed_feeds_are_exactly_what_build_makes_of_the_seeds() {
     let workspace = Workspace::new();
@@ -86,7 +49,7 @@ fn committed_feeds_are_exactly_what_build_makes_of_the_seeds() {
         if built != committed {
             panic!(
                 "{STALE} (feeds/{name} differs; {})",
-                first_difference(&built, &committed)
+                first_difference(("built", &built), ("committed", &committed))
             );
         }
     }

@@ -237,58 +237,12 @@ fn json_links(what: &str, body: &[u8]) -> Vec<String> {
     links
 }
 
-/// Where two bodies first differ: the line, and both texts around the first differing
-/// character (lines may be long: the feeds are written on one line).
-fn first_difference(served: &[u8], built: &[u8]) -> String {
-    let served = String::from_utf8_lossy(served);
-    let built = String::from_utf8_lossy(built);
-    for (n, (a, b)) in served.lines().zip(built.lines()).enumerate() {
-        if a != b {
-            let at = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
-            let around = |s: &str| {
-                s.chars()
-                    .skip(at.saturating_sub(60))
-                    .take(160)
-                    .collect::<String>()
-            };
-            return format!(
-                "first difference at line {}, character {}:\n  - built:  …{}\n  + served: …{}",
-                n + 1,
-                at + 1,
-                around(b),
-                around(a)
-            );
-        }
-    }
-    format!(
-        "one is a prefix of the other: served {} bytes ({} lines), built {} bytes ({} lines)",
-        served.len(),
-        served.lines().count(),
-        built.len(),
-        built.lines().count()
-    )
-}
-
-/// Every file under `dir`, hidden ones left out, as `/`-separated paths relative to it.
-fn files_under(dir: &Path) -> BTreeSet<String> {
-    fn walk(dir: &Path, prefix: &str, out: &mut BTreeSet<String>) {
-        for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
-            let entry = entry.expect("a folder entry");
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let path = format!("{prefix}{name}");
-            if entry.file_type().expect("a file type").is_dir() {
-                walk(&entry.path(), &format!("{path}/"), out);
-            } else {
-                out.insert(path);
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(dir, "", &mut out);
-    out
+/// Every file under `dir` but hidden ones (a writer's temporary files).
+fn visible_files_under(dir: &Path) -> BTreeSet<String> {
+    files_under(dir)
+        .into_iter()
+        .filter(|name| !name.split('/').any(|part| part.starts_with('.')))
+        .collect()
 }
 
 /// What the crawl found.
@@ -343,7 +297,7 @@ fn crawl(addr: SocketAddr, built: &Path) -> Crawl {
                 )),
                 Ok(bytes) if bytes != response.body => crawl.failures.push(format!(
                     "GET {path} (linked from {from}) differs from the built {file}: {}",
-                    first_difference(&response.body, &bytes)
+                    first_difference(("served", &response.body), ("built", &bytes))
                 )),
                 Ok(_) => {
                     crawl.files.insert(file);
@@ -435,7 +389,7 @@ fn every_page_serve_answers_is_the_file_build_wrote() {
     );
 
     let mut failures = crawl.failures;
-    let written = files_under(&built);
+    let written = visible_files_under(&built);
     let unreached: Vec<&String> = written.difference(&crawl.files).collect();
     if !unreached.is_empty() {
         failures.push(format!(
@@ -484,7 +438,7 @@ fn every_page_serve_answers_is_the_file_build_wrote() {
 
 /// Every file under `dir` with its bytes and modification time.
 fn snapshot_of(dir: &Path) -> BTreeMap<String, (Vec<u8>, std::time::SystemTime)> {
-    files_under(dir)
+    visible_files_under(dir)
         .into_iter()
         .map(|name| {
             let path = dir.join(&name);
@@ -498,7 +452,8 @@ fn snapshot_of(dir: &Path) -> BTreeMap<String, (Vec<u8>, std::time::SystemTime)>
 }
 
 #[test]
-fn a_rebuild_after_deleting_an_article_removes_its_page_and_touches_no_other_page() {
+fn a_rebuild_after_deleting_articles_removes_their_pages_tags_and_archive_pages_and_touches_no_other_page(
+) {
     let workspace = Workspace::empty(&format!(
         "base_url = \"{BASE}\"\nmax_items = {PAGE}\narchive_page_size = {PAGE}\n"
     ));
@@ -520,23 +475,54 @@ fn a_rebuild_after_deleting_an_article_removes_its_page_and_touches_no_other_pag
     };
     build();
     let before = snapshot_of(&output);
-    let gone = "articles/1002.html";
-    assert!(before.contains_key(gone), "{:?}", before.keys());
+    // Three of the 17 articles go: one scraped page, the only article tagged ترافیک (whose
+    // feeds go with it), and one more, so that 14 articles make 2 archive pages, not 3.
+    let gone_pages = ["articles/1002.html", "articles/1003.html"];
+    let gone_files = [
+        "tags/ترافیک/rss.xml",
+        "tags/ترافیک/atom.xml",
+        "tags/ترافیک/feed.json",
+        "archive/rss/3.xml",
+        "archive/atom/3.xml",
+    ];
+    for name in gone_pages.iter().chain(&gone_files) {
+        assert!(before.contains_key(*name), "{name}: {:?}", before.keys());
+    }
+    let persian_page = before
+        .keys()
+        .find(|n| {
+            n.starts_with("articles/")
+                && String::from_utf8_lossy(&before[*n].0).contains("طرح جدید ترافیک پایتخت")
+        })
+        .expect("the Persian Markdown article's page")
+        .clone();
     // Modification times have a resolution: a rewrite would show.
     std::thread::sleep(Duration::from_millis(1100));
-    fs::remove_file(workspace.article_path("en_2.txt")).expect("delete an article");
+    for file in ["en_2.txt", "en_3.txt", "persian.md"] {
+        fs::remove_file(workspace.article_path(file)).expect("delete an article");
+    }
     build();
     let after = snapshot_of(&output);
+    for name in gone_pages
+        .iter()
+        .chain(&gone_files)
+        .chain([&persian_page.as_str()])
+    {
+        assert!(!after.contains_key(*name), "{name} is gone");
+    }
     assert!(
-        !after.contains_key(gone),
-        "the deleted article's page is gone"
+        !output.join("tags/ترافیک").exists(),
+        "the folder of a tag that is gone is removed"
     );
     assert!(
         after.contains_key("robots.txt"),
         "a file feedpub did not write stays"
     );
     for (name, (bytes, modified)) in &before {
-        if name == gone || !name.starts_with("articles/") {
+        if gone_pages.contains(&name.as_str())
+            || *name == persian_page
+            || !name.starts_with("articles/")
+        {
             continue;
         }
         let (new_bytes, new_modified) = after.get(name).expect("every other page is kept");

@@ -253,3 +253,35 @@ pub fn assert_well_formed(what: &str, bytes: &[u8]) {
         panic!("{what}: {e}");
     }
 }
+
+/// Where two documents, each with a label, first differ: the line, and both texts around
+/// the first differing character (lines may be long: the feeds are written on one line).
+pub fn first_difference((a_label, a): (&str, &[u8]), (b_label, b): (&str, &[u8])) -> String {
+    let a = String::from_utf8_lossy(a);
+    let b = String::from_utf8_lossy(b);
+    for (n, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        if x != y {
+            let at = x.chars().zip(y.chars()).take_while(|(p, q)| p == q).count();
+            let around = |s: &str| {
+                s.chars()
+                    .skip(at.saturating_sub(60))
+                    .take(160)
+                    .collect::<String>()
+            };
+            return format!(
+                "first difference at line {}, character {}:\n  {a_label}: …{}\n  {b_label}: …{}",
+                n + 1,
+                at + 1,
+                around(x),
+                around(y)
+            );
+        }
+    }
+    format!(
+        "one is a prefix of the other: {a_label} {} bytes ({} lines), {b_label} {} bytes ({} lines)",
+        a.len(),
+        a.lines().count(),
+        b.len(),
+        b.lines().count()
+    )
+}

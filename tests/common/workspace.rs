@@ -2,6 +2,7 @@
 //! `feedpub.toml`; builders for article texts in the scraped format; and copies of the
 //! fixture corpora under `tests/fixtures/articles/`.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -234,4 +235,24 @@ pub fn story(number: u32, title: &str, body: &str) -> String {
         "Print  Send to Friend\n\n12 May 2018\n\n{title}\n\n{body}\n\n12:{:02} - 2018/05/12 / number : {number} / Show Count : 1\n",
         number % 60
     )
+}
+
+/// Every file under `dir` (hidden ones too), as `/`-separated paths relative to it.
+pub fn files_under(dir: &Path) -> BTreeSet<String> {
+    let mut files = BTreeSet::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries =
+            fs::read_dir(&folder).unwrap_or_else(|e| panic!("read {}: {e}", folder.display()));
+        for entry in entries {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).expect("a path under the folder");
+                files.insert(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    files
 }
