@@ -39,6 +39,7 @@ pub mod article;
 pub mod config;
 pub mod corpus;
 pub mod feed;
+pub mod hosts;
 pub mod html;
 pub mod http;
 pub mod item;

@@ -224,8 +224,14 @@ fn print_published(
         snapshot.feeds.items.len(),
         report.rejected.len()
     );
-    let mut pages = (0, 0);
+    let (mut pages, mut variants) = ((0, 0), (0, 0));
     for w in &published.written {
+        let name = w.path.to_string_lossy();
+        if name.ends_with(".gz") || name.ends_with(".br") {
+            variants.0 += 1;
+            variants.1 += usize::from(w.changed);
+            continue;
+        }
         let is_page = w
             .path
             .strip_prefix(&config.output)
@@ -239,10 +245,16 @@ fn print_published(
         println!("  {what} {} ({} bytes)", w.path.display(), w.bytes);
     }
     println!(
-        "  {} article and archive page(s): {} written, {} unchanged",
+        "  {} article, archive and history page(s): {} written, {} unchanged",
         pages.0,
         pages.1,
         pages.0 - pages.1
+    );
+    println!(
+        "  {} precompressed variant(s) (.gz, .br): {} written, {} unchanged",
+        variants.0,
+        variants.1,
+        variants.0 - variants.1
     );
     for path in &published.removed {
         println!("  removed {}", path.display());

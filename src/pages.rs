@@ -1,4 +1,7 @@
-//! The HTML pages: the index (`/`) and one page per article (`/articles/{id}`).
+//! The HTML pages: the index (`/`), the history pages (`/archive/{n}.html`: the articles of
+//! each RFC 5005 archive page, linked from the index and from each other) and one page per
+//! article (`/articles/{id}.html`). Links are absolute (from `base_url`), so a site served
+//! under a path (a project's GitHub Pages) works as well as one at a host's root.
 //!
 //! Every piece of article text is escaped, so no article can inject markup; the server adds
 //! a `Content-Security-Policy` that forbids scripts besides.
@@ -8,7 +11,7 @@ use std::fmt::Write;
 use crate::config::Config;
 use crate::html::escape_html;
 use crate::item::FeedItem;
-use crate::urls::{article_path, tag_feed_path, Format};
+use crate::urls::{article_path, history_path, tag_feed_path, Format};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}\
 a{color:#0645ad}time{color:#666;font-size:.9em}li{margin:.4rem 0}header p{color:#555}";
@@ -61,8 +64,15 @@ fn head(out: &mut String, config: &Config, title: &str, lang: &str, tags: &[Stri
     );
 }
 
-/// The index page: the newest `items`, newest first, with feed autodiscovery.
-pub fn index_html(config: &Config, items: &[FeedItem], total: usize, tags: &[String]) -> String {
+/// The index page: the newest `items`, newest first, with feed autodiscovery, a link to the
+/// newest of the `history` pages (when there are any) and the tags' feeds.
+pub fn index_html(
+    config: &Config,
+    items: &[FeedItem],
+    total: usize,
+    tags: &[String],
+    history: usize,
+) -> String {
     let mut out = String::with_capacity(4096 + items.len() * 200);
     head(&mut out, config, &config.title, &config.language, tags);
     let _ = write!(
@@ -82,19 +92,10 @@ pub fn index_html(config: &Config, items: &[FeedItem], total: usize, tags: &[Str
             total
         );
     }
-    out.push_str("<ul>\n");
-    for item in items {
-        let _ = writeln!(
-            out,
-            "<li lang=\"{lang}\" dir=\"auto\"><a href=\"{href}\">{title}</a> <time datetime=\"{date}\">{day}</time></li>",
-            lang = escape_html(language_of(item, config)),
-            href = escape_html(&article_path(&item.article.id)),
-            title = escape_html(&item.article.title),
-            date = item.published.to_rfc3339(),
-            day = item.published.format("%Y-%m-%d"),
-        );
+    list(&mut out, config, items);
+    if history > 0 {
+        nav(&mut out, config, Some(history), None);
     }
-    out.push_str("</ul>\n");
     if !tags.is_empty() {
         out.push_str("<h2>Tags</h2>\n<ul>\n");
         for tag in tags {
@@ -113,6 +114,76 @@ pub fn index_html(config: &Config, items: &[FeedItem], total: usize, tags: &[Str
     out
 }
 
+/// History page `number` of `pages`: its `items` (newest first), with links to the newer
+/// page (the index after the newest) and the older one.
+pub fn history_html(config: &Config, items: &[FeedItem], number: usize, pages: usize) -> String {
+    let mut out = String::with_capacity(4096 + items.len() * 200);
+    let title = format!("{}: archive {number} of {pages}", config.title);
+    head(&mut out, config, &title, &config.language, &[]);
+    let _ = writeln!(
+        out,
+        "<header><h1>{title}</h1><p><a href=\"{home}\">{site}</a></p></header>\n<main>",
+        title = escape_html(&title),
+        home = escape_html(&config.url("/")),
+        site = escape_html(&config.title),
+    );
+    let newer = if number < pages {
+        config.url(&history_path(number + 1))
+    } else {
+        config.url("/")
+    };
+    list(&mut out, config, items);
+    nav(
+        &mut out,
+        config,
+        (number > 1).then(|| number - 1),
+        Some(newer),
+    );
+    out.push_str("</main>\n</body>\n</html>\n");
+    out
+}
+
+/// The list of `items`: title (linked to the article's page) and day.
+fn list(out: &mut String, config: &Config, items: &[FeedItem]) {
+    out.push_str("<ul>\n");
+    for item in items {
+        let _ = writeln!(
+            out,
+            "<li lang=\"{lang}\" dir=\"auto\"><a href=\"{href}\">{title}</a> <time datetime=\"{date}\">{day}</time></li>",
+            lang = escape_html(language_of(item, config)),
+            href = escape_html(&config.url(&article_path(&item.article.id))),
+            title = escape_html(&item.article.title),
+            date = item.published.to_rfc3339(),
+            day = item.published.format("%Y-%m-%d"),
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// The links to the older history page `older` (by number) and the newer page `newer` (a
+/// URL: the index is newer than the newest history page).
+fn nav(out: &mut String, config: &Config, older: Option<usize>, newer: Option<String>) {
+    out.push_str("<nav>");
+    if let Some(newer) = newer {
+        let _ = write!(
+            out,
+            "<a rel=\"next\" href=\"{}\">Newer articles</a>",
+            escape_html(&newer)
+        );
+    }
+    if let Some(older) = older {
+        if !out.ends_with("<nav>") {
+            out.push_str(" · ");
+        }
+        let _ = write!(
+            out,
+            "<a rel=\"prev\" href=\"{}\">Older articles</a>",
+            escape_html(&config.url(&history_path(older)))
+        );
+    }
+    out.push_str("</nav>\n");
+}
+
 /// The page of one article.
 pub fn article_html(config: &Config, item: &FeedItem) -> String {
     let lang = language_of(item, config);
@@ -121,11 +192,12 @@ pub fn article_html(config: &Config, item: &FeedItem) -> String {
     let _ = write!(
         out,
         "<article>\n<h1 dir=\"auto\">{title}</h1>\n<p><time datetime=\"{date}\">{human}</time></p>\n<div dir=\"auto\">\n{content}\n</div>\n</article>\n\
-         <footer><p><a href=\"/\">{site}</a></p></footer>\n</body>\n</html>\n",
+         <footer><p><a href=\"{home}\">{site}</a></p></footer>\n</body>\n</html>\n",
         title = escape_html(&item.article.title),
         date = item.published.to_rfc3339(),
         human = item.published.format("%-d %B %Y, %H:%M"),
         content = item.content_html,
+        home = escape_html(&config.url("/")),
         site = escape_html(&config.title),
     );
     out

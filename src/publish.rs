@@ -6,7 +6,7 @@
 //! over the old one; a file whose bytes did not change is left alone, so its modification
 //! time records when its content last changed.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use rayon::prelude::*;
 
+use crate::hosts;
+use crate::render::Encoding;
 use crate::snapshot::{SiteChanges, Snapshot};
 use crate::urls::Route;
 
@@ -198,7 +200,8 @@ pub fn write_all<N: AsRef<str> + Sync, B: AsRef<[u8]> + Sync>(
 /// What publishing a site did.
 #[derive(Debug, Default)]
 pub struct Published {
-    /// Every file looked at, written or left alone, in the order of the site's routes.
+    /// Every file looked at, written or left alone, in the order of the site's routes (each
+    /// resource, then its precompressed variants), then the static hosts' files.
     pub written: Vec<Written>,
     /// Files removed because the site no longer has them.
     pub removed: Vec<PathBuf>,
@@ -208,28 +211,205 @@ pub struct Published {
 /// made one batch at a time, so that a large site is never held in memory whole.
 const BATCH: usize = 64;
 
-/// Removes the files of routes the site no longer has, then writes every resource of
-/// `snapshot` to `dir` (feeds, index, tag feeds, archive pages, article pages: the files a
-/// static web server needs to answer every link). Unchanged files are left alone. Removing
-/// first frees the room that the new files may need on a full disk.
+/// The name of the gzip variant of the file `file`, which `gzip_static` and Caddy's
+/// `precompressed` serve in its place.
+pub fn gzip_name(file: &str) -> String {
+    format!("{file}.gz")
+}
+
+/// The name of the brotli variant of the file `file` (`brotli_static`, Caddy).
+pub fn brotli_name(file: &str) -> String {
+    format!("{file}.br")
+}
+
+/// The names of every file that `route`'s resource may be written as: the file and its two
+/// variants.
+fn names_of(route: &Route) -> Option<[String; 3]> {
+    let file = route.file()?;
+    Some([gzip_name(&file), brotli_name(&file), file])
+}
+
+/// Writes the whole site of `snapshot` to `dir` (feeds, index, tag feeds, archive and
+/// history pages, article pages, each with its precompressed variants, and the static
+/// hosts' `_headers` and `_redirects`: every file a static web server needs to answer every
+/// link as `serve` does), and removes the files of an earlier publish that the site no
+/// longer has. Unchanged files are left alone.
+///
+/// Only files the [`Manifest`] names are ever removed, and the manifest names every file
+/// before it is created: it is first written as the old files and every file this publish
+/// may write, and at the end as the site's files. The files of routes that are gone are
+/// removed before any is written, which frees the room the new ones may need on a full disk.
 pub fn publish_site(snapshot: &Snapshot, dir: &Path) -> Result<Published, PublishError> {
     let routes = snapshot.routes();
-    let removed = prune(&routes, dir)?;
-    let written = publish_routes(snapshot, &routes, dir)?;
+    let old = Manifest::read(dir)?;
+    let mut possible: HashSet<String> = routes.iter().filter_map(names_of).flatten().collect();
+    possible.extend(HOST_FILES.map(String::from));
+    // Removing files the manifest names leaves it naming more than there is: still true.
+    let mut removed = remove_files(dir, old.files.iter().filter(|f| !possible.contains(*f)))?;
+    let mut planned = Manifest {
+        files: old.files.clone(),
+    };
+    planned.files.extend(possible);
+    fs::create_dir_all(dir).map_err(|source| PublishError {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    planned.write(dir)?;
+    sweep_folders(dir);
+    let mut written = publish_routes(snapshot, &routes, dir)?;
+    written.extend(write_host_files(snapshot, dir)?);
+    let site: BTreeSet<String> = written
+        .iter()
+        .filter_map(|w| relative_name(dir, &w.path))
+        .collect();
+    removed.extend(remove_files(
+        dir,
+        planned.files.iter().filter(|f| !site.contains(*f)),
+    )?);
+    Manifest { files: site }.write(dir)?;
     Ok(Published { written, removed })
 }
 
 /// Removes the files of the routes `changes` names as gone, then writes the routes it names
-/// as changed: what `serve` does after a regeneration.
+/// as changed: what `serve` does after a regeneration. The manifest gains the new files
+/// before they are written and loses the removed ones after they are gone.
 pub fn publish_changes(
     snapshot: &Snapshot,
     changes: &SiteChanges,
     dir: &Path,
 ) -> Result<Published, PublishError> {
+    let gone: Vec<String> = changes
+        .removed
+        .iter()
+        .filter_map(names_of)
+        .flatten()
+        .collect();
+    let removed = remove_files(dir, gone.iter())?;
+    let removed_names: Vec<String> = removed
+        .iter()
+        .filter_map(|p| relative_name(dir, p))
+        .collect();
+    Manifest::append(dir, '-', &removed_names)?;
+    let new: Vec<String> = changes
+        .changed
+        .iter()
+        .filter_map(names_of)
+        .flatten()
+        .collect();
+    Manifest::append(dir, '+', &new)?;
+    let mut written = publish_routes(snapshot, &changes.changed, dir)?;
+    written.extend(write_host_files(snapshot, dir)?);
+    Manifest::compact_if_long(dir)?;
+    Ok(Published { written, removed })
+}
+
+/// Renders and writes the resources of `routes`, a batch at a time, each with its
+/// precompressed variants (the bytes `serve` sends for each encoding); the variants of a
+/// resource too small to be compressed are removed.
+pub fn publish_routes(
+    snapshot: &Snapshot,
+    routes: &[Route],
+    dir: &Path,
+) -> Result<Vec<Written>, PublishError> {
+    let mut written = Vec::with_capacity(routes.len() * 3);
+    for batch in routes.chunks(BATCH) {
+        let rendered: Vec<(Vec<File>, Vec<String>)> = batch
+            .par_iter()
+            .filter_map(|route| {
+                let file = route.file()?;
+                let resource = snapshot.resource(route)?;
+                let care = care_of(route);
+                let mut files = Vec::with_capacity(3);
+                let mut absent = Vec::new();
+                for (encoding, name) in [
+                    (Encoding::Gzip, gzip_name(&file)),
+                    (Encoding::Brotli, brotli_name(&file)),
+                ] {
+                    match resource.variant(encoding) {
+                        Some(variant) => files.push((name, variant.body.clone(), care)),
+                        None => absent.push(name),
+                    }
+                }
+                // The plain file last: a static server that finds it finds its variants.
+                files.push((file, resource.identity.body.clone(), care));
+                Some((files, absent))
+            })
+            .collect();
+        let (files, absent): (Vec<_>, Vec<_>) = rendered.into_iter().unzip();
+        let files: Vec<File> = files.into_iter().flatten().collect();
+        remove_files(dir, absent.iter().flatten())?;
+        let (synced, renamed): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.2.sync);
+        written.extend(write_all(dir, &synced)?);
+        written.extend(write_all(dir, &renamed)?);
+    }
+    Ok(written)
+}
+
+/// A file to write: its name in the output folder, its bytes, and how.
+type File = (String, Bytes, Care);
+
+/// The files static hosts read for headers and redirects.
+const HOST_FILES: [&str; 2] = [hosts::HEADERS_FILE, hosts::REDIRECTS_FILE];
+
+/// Writes `_headers` and `_redirects` (see [`hosts`]).
+fn write_host_files(snapshot: &Snapshot, dir: &Path) -> Result<Vec<Written>, PublishError> {
+    let files = [
+        (
+            hosts::HEADERS_FILE,
+            hosts::headers_file(&snapshot.config),
+            Care::DURABLE,
+        ),
+        (
+            hosts::REDIRECTS_FILE,
+            hosts::redirects_file(),
+            Care::DURABLE,
+        ),
+    ];
+    write_all(dir, &files)
+}
+
+/// How the file of `route` is written (see [`Care`]).
+fn care_of(route: &Route) -> Care {
+    match route {
+        Route::Archive(..) | Route::History(_) | Route::Article(_) => Care {
+            sync: false,
+            sweep: false,
+        },
+        _ => Care::DURABLE,
+    }
+}
+
+/// `path` relative to `dir`, with `/` between components, when it is in `dir`.
+fn relative_name(dir: &Path, path: &Path) -> Option<String> {
+    let relative = path.strip_prefix(dir).ok()?;
+    let parts: Option<Vec<&str>> = relative
+        .components()
+        .map(|c| c.as_os_str().to_str())
+        .collect();
+    Some(parts?.join("/"))
+}
+
+/// Whether `name` is a file name that stays inside the output folder: relative, without
+/// `.` or `..` components, and free of characters no site file has. A manifest that names
+/// anything else (edited by hand, or damaged) can never make feedpub remove a file outside.
+fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.contains(['\\', '\0', '\n', '\r'])
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// Removes the files `names` (relative to `dir`) that exist, and the folders this leaves
+/// empty; returns the paths removed. Names that are not [safe](is_safe_name) are skipped.
+fn remove_files<'a>(
+    dir: &Path,
+    names: impl Iterator<Item = &'a String>,
+) -> Result<Vec<PathBuf>, PublishError> {
     let mut removed = Vec::new();
-    for route in &changes.removed {
-        let Some(file) = route.file() else { continue };
-        let path = dir.join(&file);
+    for name in names.filter(|n| is_safe_name(n)) {
+        let path = dir.join(name);
         match fs::remove_file(&path) {
             Ok(()) => {
                 remove_empty_parents(dir, &path);
@@ -239,93 +419,33 @@ pub fn publish_changes(
             Err(source) => return Err(PublishError { path, source }),
         }
     }
-    let written = publish_routes(snapshot, &changes.changed, dir)?;
-    Ok(Published { written, removed })
-}
-
-/// Renders and writes the resources of `routes`, a batch at a time.
-pub fn publish_routes(
-    snapshot: &Snapshot,
-    routes: &[Route],
-    dir: &Path,
-) -> Result<Vec<Written>, PublishError> {
-    let mut written = Vec::with_capacity(routes.len());
-    for batch in routes.chunks(BATCH) {
-        let files: Vec<(String, Bytes, Care)> = batch
-            .par_iter()
-            .filter_map(|route| {
-                let file = route.file()?;
-                let body = snapshot.body(route)?;
-                Some((file, body, care_of(route)))
-            })
-            .collect();
-        let (synced, renamed): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.2.sync);
-        written.extend(write_all(dir, &synced)?);
-        written.extend(write_all(dir, &renamed)?);
-    }
-    Ok(written)
-}
-
-/// How the file of `route` is written (see [`Care`]).
-fn care_of(route: &Route) -> Care {
-    match route {
-        Route::Archive(..) | Route::Article(_) => Care {
-            sync: false,
-            sweep: false,
-        },
-        _ => Care::DURABLE,
-    }
-}
-
-/// The folders of the output folder that hold only files feedpub writes: the tags' feeds,
-/// the article pages and the archive pages. The files beside them (the feeds, the index,
-/// anything else) are never removed by a prune.
-const MANAGED: [&str; 3] = ["tags", "articles", "archive"];
-
-/// Removes the files in [`MANAGED`] folders that are not the file of one of the site's
-/// `routes` (as [`Route::file`] names them), the temporary files dead writers left there,
-/// and the folders this leaves empty.
-fn prune(routes: &[Route], dir: &Path) -> Result<Vec<PathBuf>, PublishError> {
-    let keep: HashSet<String> = routes.iter().filter_map(Route::file).collect();
-    let mut removed = Vec::new();
-    for folder in MANAGED {
-        prune_folder(dir, folder, &keep, &mut removed)?;
-    }
     Ok(removed)
 }
 
-/// [`prune`] of `dir/relative`, recursively; removes the folder itself when nothing is left
-/// in it.
-fn prune_folder(
-    dir: &Path,
-    relative: &str,
-    keep: &HashSet<String>,
-    removed: &mut Vec<PathBuf>,
-) -> Result<(), PublishError> {
-    let folder = dir.join(relative);
-    let Ok(entries) = fs::read_dir(&folder) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            prune_folder(dir, &format!("{relative}/{name}"), keep, removed)?;
-        } else if name.starts_with('.') {
-            if name.ends_with(".tmp") && is_stale(&entry) {
-                let _ = fs::remove_file(&path);
+/// The folders of the output folder whose many files are written without sweeping their
+/// folder each time (see [`Care::sweep`]): swept once per [`publish_site`] instead.
+const SWEPT: [&str; 3] = ["tags", "articles", "archive"];
+
+/// Removes the stale temporary files (`.NAME.*.tmp`) that dead writers left in the
+/// [`SWEPT`] folders, recursively.
+fn sweep_folders(dir: &Path) {
+    fn sweep(folder: &Path) {
+        let Ok(entries) = fs::read_dir(folder) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                sweep(&entry.path());
+            } else if name.starts_with('.') && name.ends_with(".tmp") && is_stale(&entry) {
+                let _ = fs::remove_file(entry.path());
             }
-        } else if !keep.contains(&format!("{relative}/{name}")) {
-            fs::remove_file(&path).map_err(|source| PublishError {
-                path: path.clone(),
-                source,
-            })?;
-            removed.push(path);
         }
     }
-    // Fails, as it should, while anything is left in it.
-    let _ = fs::remove_dir(&folder);
-    Ok(())
+    for folder in SWEPT {
+        sweep(&dir.join(folder));
+    }
 }
 
 /// Removes the folders between `path` and `dir` that are left empty (an article's folder).
@@ -336,6 +456,115 @@ fn remove_empty_parents(dir: &Path, path: &Path) {
             break;
         }
         folder = f.parent();
+    }
+}
+
+/// The name of the manifest in the output folder. It starts with a dot, like the
+/// temporary files, so that the web server configurations in `contrib/` do not serve it.
+pub const MANIFEST: &str = ".feedpub-manifest";
+
+/// The first line of a manifest.
+const MANIFEST_HEADER: &str = "# feedpub manifest 1";
+
+/// A journal longer than this is rewritten as the set of files it names.
+const MANIFEST_MAX_BYTES: u64 = 4 << 20;
+
+/// The files feedpub wrote in an output folder: the only ones it ever removes, so that
+/// files put there by anyone else are left alone.
+///
+/// On disk it is a journal: a header line, then `+ NAME` for a file that was (or was about
+/// to be) written and `- NAME` for one removed; [`publish_site`] rewrites it whole, and
+/// `serve` appends to it after each regeneration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    /// The files, relative to the output folder, `/` between components.
+    pub files: BTreeSet<String>,
+}
+
+impl Manifest {
+    /// Reads the manifest of `dir`; empty when there is none (a new folder, or one written
+    /// before manifests existed: nothing in it is known to be feedpub's). Lines that are not
+    /// entries are skipped.
+    pub fn read(dir: &Path) -> Result<Manifest, PublishError> {
+        let path = dir.join(MANIFEST);
+        let text = match fs::read(&path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(source) => return Err(PublishError { path, source }),
+        };
+        Ok(Manifest::parse(&text))
+    }
+
+    /// The manifest a journal's text describes.
+    pub fn parse(text: &str) -> Manifest {
+        let mut files = BTreeSet::new();
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix("+ ").filter(|n| is_safe_name(n)) {
+                files.insert(name.to_string());
+            } else if let Some(name) = line.strip_prefix("- ") {
+                files.remove(name);
+            }
+        }
+        Manifest { files }
+    }
+
+    /// The manifest as a journal of additions.
+    pub fn to_text(&self) -> String {
+        let mut text = String::with_capacity(32 + self.files.len() * 32);
+        text.push_str(MANIFEST_HEADER);
+        text.push('\n');
+        for name in &self.files {
+            text.push_str("+ ");
+            text.push_str(name);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Writes the manifest whole, by temporary file and rename.
+    fn write(&self, dir: &Path) -> Result<(), PublishError> {
+        write_atomically(dir, MANIFEST, self.to_text().as_bytes()).map(drop)
+    }
+
+    /// Appends `+ NAME` (`op` is `+`) or `- NAME` (`-`) for each of `names`, flushed to disk
+    /// before it returns.
+    fn append(dir: &Path, op: char, names: &[String]) -> Result<(), PublishError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let path = dir.join(MANIFEST);
+        let err = |source| PublishError {
+            path: path.clone(),
+            source,
+        };
+        let fresh = !path.exists();
+        let mut text = String::new();
+        if fresh {
+            text.push_str(MANIFEST_HEADER);
+            text.push('\n');
+        }
+        for name in names.iter().filter(|n| is_safe_name(n)) {
+            text.push(op);
+            text.push(' ');
+            text.push_str(name);
+            text.push('\n');
+        }
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(err)?;
+        file.write_all(text.as_bytes()).map_err(err)?;
+        file.sync_data().map_err(err)
+    }
+
+    /// Rewrites a journal that has grown past [`MANIFEST_MAX_BYTES`] as the files it names.
+    fn compact_if_long(dir: &Path) -> Result<(), PublishError> {
+        let long = fs::metadata(dir.join(MANIFEST)).is_ok_and(|m| m.len() > MANIFEST_MAX_BYTES);
+        if long {
+            Manifest::read(dir)?.write(dir)?;
+        }
+        Ok(())
     }
 }
 
@@ -384,6 +613,31 @@ mod tests {
         assert!(
             other.exists(),
             "only the temporary files of the file written"
+        );
+    }
+
+    #[test]
+    fn the_manifest_journal_replays_and_never_names_a_file_outside() {
+        let text = "# feedpub manifest 1\n+ rss.xml\n+ articles/1.html\n+ articles/1.html.gz\n\
+                    - articles/1.html.gz\n+ ../../etc/passwd\n+ /etc/passwd\n+ a/./b\n+ \n\
+                    garbage\n+ tags/ترافیک/rss.xml\n";
+        let manifest = Manifest::parse(text);
+        let files: Vec<&str> = manifest.files.iter().map(String::as_str).collect();
+        assert_eq!(files, ["articles/1.html", "rss.xml", "tags/ترافیک/rss.xml"]);
+        assert_eq!(Manifest::parse(&manifest.to_text()), manifest);
+    }
+
+    #[test]
+    fn appends_and_compaction_keep_the_set() {
+        let dir = tempfile::tempdir().unwrap();
+        Manifest::append(dir.path(), '+', &["a.xml".into(), "b/c.html".into()]).unwrap();
+        Manifest::append(dir.path(), '-', &["a.xml".into()]).unwrap();
+        let read = Manifest::read(dir.path()).unwrap();
+        assert_eq!(read.files.iter().collect::<Vec<_>>(), ["b/c.html"]);
+        read.write(dir.path()).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join(MANIFEST)).unwrap(),
+            "# feedpub manifest 1\n+ b/c.html\n"
         );
     }
 }

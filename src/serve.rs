@@ -293,7 +293,12 @@ fn first_snapshot(mut regenerator: Regenerator) -> Result<(Regenerator, Snapshot
     let hot: Vec<Route> = snapshot
         .routes()
         .into_iter()
-        .filter(|r| !matches!(r, Route::Archive(..) | Route::Article(_)))
+        .filter(|r| {
+            !matches!(
+                r,
+                Route::Archive(..) | Route::History(_) | Route::Article(_)
+            )
+        })
         .collect();
     match publish::publish_routes(&snapshot, &hot, &config.output) {
         Ok(written) if written.iter().all(|w| !w.changed) => {

@@ -121,6 +121,12 @@ pub fn archive_path(format: Format, number: usize) -> String {
     format!("/archive/{}/{number}.xml", format.name())
 }
 
+/// The path of HTML history page `number`: `/archive/{n}.html`, the articles of the RFC 5005
+/// archive pages of the same number, for people.
+pub fn history_path(number: usize) -> String {
+    format!("/archive/{number}.html")
+}
+
 /// The path of the page of article `id`: `/articles/{id}.html`, the name of its file in the
 /// output folder, so that a static web server answers it without a rewrite or a redirect.
 pub fn article_path(id: &str) -> String {
@@ -163,6 +169,8 @@ pub enum Route {
     Tag(String, Format),
     /// `/archive/{rss|atom}/{n}.xml`: an RFC 5005 archive page.
     Archive(Format, usize),
+    /// `/archive/{n}.html`: the HTML page of the articles of archive page `n`.
+    History(usize),
     /// `/healthz`
     Health,
     /// An old or alternative name of a resource: answered with 301 to this path.
@@ -216,6 +224,7 @@ impl Route {
             Route::Feed(format) => Some(format.path().into()),
             Route::Tag(slug, format) => Some(format!("/tags/{}{}", url_id(slug), format.path())),
             Route::Archive(format, n) => Some(archive_path(*format, *n)),
+            Route::History(n) => Some(history_path(*n)),
             Route::Article(id) => Some(article_path(id)),
             Route::Health => Some("/healthz".into()),
             Route::Moved(_) | Route::OldArticle(_) | Route::NotFound => None,
@@ -230,6 +239,7 @@ impl Route {
             Route::Feed(format) => Some(format.file_name().into()),
             Route::Tag(slug, format) => Some(format!("tags/{slug}/{}", format.file_name())),
             Route::Archive(format, n) => Some(format!("archive/{}/{n}.xml", format.name())),
+            Route::History(n) => Some(format!("archive/{n}.html")),
             Route::Article(id) => Some(format!("articles/{}.html", file_component(id))),
             Route::Health | Route::Moved(_) | Route::OldArticle(_) | Route::NotFound => None,
         }
@@ -253,17 +263,21 @@ fn tag_route(rest: &str) -> Route {
 /// `/archive/` is stripped from `rest`.
 fn archive_route(rest: &str) -> Route {
     let Some((name, file)) = rest.split_once('/') else {
-        return Route::NotFound;
+        return page_number(rest, ".html").map_or(Route::NotFound, Route::History);
     };
     let Some(format) = Format::ARCHIVED.into_iter().find(|f| f.name() == name) else {
         return Route::NotFound;
     };
-    match file.strip_suffix(".xml").map(|n| (n, n.parse::<usize>())) {
-        Some((digits, Ok(n))) if n > 0 && !digits.starts_with(['0', '+']) => {
-            Route::Archive(format, n)
-        }
-        _ => Route::NotFound,
+    page_number(file, ".xml").map_or(Route::NotFound, |n| Route::Archive(format, n))
+}
+
+/// The page number of a file name `{n}{suffix}`: digits without a leading zero, from 1.
+fn page_number(file: &str, suffix: &str) -> Option<usize> {
+    let digits = file.strip_suffix(suffix)?;
+    if digits.starts_with(['0', '+']) {
+        return None;
     }
+    digits.parse::<usize>().ok().filter(|&n| n > 0)
 }
 
 /// `id` as one component of a path in the output folder: the id itself when it is a plain
@@ -323,6 +337,15 @@ mod tests {
         }
         assert_eq!(Route::parse("/archive/json/1.xml"), Route::NotFound);
         assert_eq!(Route::parse("/archive/rss/01.xml"), Route::NotFound);
+        assert_eq!(Route::parse("/archive/7.html"), Route::History(7));
+        for bad in [
+            "/archive/0.html",
+            "/archive/07.html",
+            "/archive/+7.html",
+            "/archive/7.xml",
+        ] {
+            assert_eq!(Route::parse(bad), Route::NotFound, "{bad}");
+        }
         assert_eq!(
             Route::parse(&article_path("a b/é")),
             Route::Article("a b/é".into())
@@ -339,6 +362,7 @@ mod tests {
             Route::Feed(Format::Json),
             Route::Tag("ترافیک".into(), Format::Atom),
             Route::Archive(Format::Rss, 3),
+            Route::History(3),
             Route::Article("café news/1".into()),
         ] {
             assert_eq!(Route::parse(&route.path().unwrap()), route);

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["loader"],
     &["corpus", "item"],
     &["feed", "pages"],
-    &["render"],
+    &["render", "hosts"],
     &["snapshot"],
     &["publish", "http"],
     &["serve", "websub", "lib"],

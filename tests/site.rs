@@ -300,6 +300,7 @@ fn crawl(addr: SocketAddr, built: &Path) -> Crawl {
                     first_difference(("served", &response.body), ("built", &bytes))
                 )),
                 Ok(_) => {
+                    compare_variants(addr, &path, built, &file, &mut crawl);
                     crawl.files.insert(file);
                 }
             },
@@ -328,6 +329,31 @@ fn crawl(addr: SocketAddr, built: &Path) -> Crawl {
         }
     }
     crawl
+}
+
+/// Compares what `serve` sends for `path` with `Accept-Encoding: gzip` and `br` with the
+/// precompressed files `build` wrote beside `file` (`file.gz`, `file.br`): the same bytes,
+/// or no such file when `serve` sends the plain bytes.
+fn compare_variants(addr: SocketAddr, path: &str, built: &Path, file: &str, crawl: &mut Crawl) {
+    for (coding, suffix) in [("gzip", "gz"), ("br", "br")] {
+        let response = get(addr, path, &[("Accept-Encoding", coding)]);
+        let name = format!("{file}.{suffix}");
+        let on_disk = fs::read(built.join(&name)).ok();
+        match (response.header("content-encoding"), on_disk) {
+            (Some(c), Some(bytes)) if c == coding && bytes == response.body => {
+                crawl.files.insert(name);
+            }
+            (Some(c), Some(bytes)) if c == coding => crawl.failures.push(format!(
+                "GET {path} with Accept-Encoding {coding} differs from the built {name}: {}",
+                first_difference(("served", &response.body), ("built", &bytes))
+            )),
+            (None, None) => {}
+            (served, built) => crawl.failures.push(format!(
+                "GET {path} with Accept-Encoding {coding}: served Content-Encoding {served:?}, built {name}: {}",
+                if built.is_some() { "present" } else { "absent" }
+            )),
+        }
+    }
 }
 
 #[test]
@@ -362,6 +388,7 @@ fn every_page_serve_answers_is_the_file_build_wrote() {
     let mut feeds = BTreeSet::new();
     let mut tags: BTreeMap<Format, BTreeSet<String>> = BTreeMap::new();
     let mut archives: BTreeMap<Format, BTreeSet<usize>> = BTreeMap::new();
+    let mut history = BTreeSet::new();
     let mut index = false;
     for route in crawl.reached.values() {
         match route {
@@ -374,6 +401,9 @@ fn every_page_serve_answers_is_the_file_build_wrote() {
             }
             Route::Archive(format, n) => {
                 archives.entry(*format).or_default().insert(*n);
+            }
+            Route::History(n) => {
+                history.insert(*n);
             }
             Route::Article(id) => {
                 articles.insert(id.clone());
@@ -389,7 +419,13 @@ fn every_page_serve_answers_is_the_file_build_wrote() {
     );
 
     let mut failures = crawl.failures;
-    let written = visible_files_under(&built);
+    let mut written = visible_files_under(&built);
+    for host_file in ["_headers", "_redirects"] {
+        assert!(
+            written.remove(host_file),
+            "build wrote the static hosts' {host_file}"
+        );
+    }
     let unreached: Vec<&String> = written.difference(&crawl.files).collect();
     if !unreached.is_empty() {
         failures.push(format!(
@@ -425,6 +461,10 @@ fn every_page_serve_answers_is_the_file_build_wrote() {
             "the crawl reached every complete {format:?} archive page of {published} articles in pages of {PAGE}"
         );
     }
+    assert_eq!(
+        history, pages,
+        "the crawl reached every HTML history page of {published} articles in pages of {PAGE}"
+    );
     assert_eq!(
         articles.len(),
         published,
@@ -519,10 +559,12 @@ fn a_rebuild_after_deleting_articles_removes_their_pages_tags_and_archive_pages_
         "a file feedpub did not write stays"
     );
     for (name, (bytes, modified)) in &before {
-        if gone_pages.contains(&name.as_str())
-            || *name == persian_page
-            || !name.starts_with("articles/")
-        {
+        // A page's precompressed variants go and stay with it.
+        let page = name
+            .strip_suffix(".gz")
+            .or_else(|| name.strip_suffix(".br"))
+            .unwrap_or(name);
+        if gone_pages.contains(&page) || page == persian_page || !name.starts_with("articles/") {
             continue;
         }
         let (new_bytes, new_modified) = after.get(name).expect("every other page is kept");

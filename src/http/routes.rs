@@ -56,7 +56,12 @@ pub fn respond(
         return response;
     }
     match route {
-        Route::Index | Route::Feed(_) | Route::Tag(..) | Route::Article(_) | Route::Archive(..) => {
+        Route::Index
+        | Route::Feed(_)
+        | Route::Tag(..)
+        | Route::Article(_)
+        | Route::Archive(..)
+        | Route::History(_) => {
             // The same resource `publish` writes for this route.
             match snapshot.resource(&route) {
                 Some(resource) => serve(&resource, method, headers, now),
@@ -64,7 +69,7 @@ pub fn respond(
                     let text = match route {
                         Route::Tag(..) => "no such tag\n",
                         Route::Article(_) => "no such article\n",
-                        Route::Archive(..) => "no such archive page\n",
+                        Route::Archive(..) | Route::History(_) => "no such archive page\n",
                         _ => "not found\n",
                     };
                     plain(StatusCode::NOT_FOUND, text, method)

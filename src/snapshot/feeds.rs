@@ -136,9 +136,7 @@ impl Feeds {
         number: usize,
         config: &Config,
     ) -> Option<Result<Vec<u8>, RenderError>> {
-        let page = self.ranking.archive_page(self.page_size, number)?;
-        // Listed newest first, like the subscription feed.
-        let items = items_of(page.iter().rev(), config);
+        let items = self.page_items(number, config)?;
         Some(archive::render_page(
             format,
             number,
@@ -146,6 +144,13 @@ impl Feeds {
             &items,
             config,
         ))
+    }
+
+    /// The items of archive page `number` (from 1), newest first like the subscription feed;
+    /// `None` when there is no such page.
+    pub fn page_items(&self, number: usize, config: &Config) -> Option<Vec<FeedItem>> {
+        let page = self.ranking.archive_page(self.page_size, number)?;
+        Some(items_of(page.iter().rev(), config))
     }
 
     /// Numbers of the archive pages whose bytes differ from those of `previous` (all of

@@ -18,6 +18,7 @@ use crate::article::Article;
 use crate::config::Config;
 use crate::corpus::{Corpus, Moved};
 use crate::feed::RenderError;
+use crate::hosts;
 use crate::item::{items_of, FeedItem};
 use crate::loader::Changes;
 use crate::pages;
@@ -177,16 +178,7 @@ impl Assembly<'_> {
 
     /// The WebSub `Link` header of the feed at `path`, when hubs are configured.
     fn link_header(&self, path: &str) -> Option<String> {
-        let config = self.config;
-        (!config.hubs.is_empty()).then(|| {
-            let mut links: Vec<String> = config
-                .hubs
-                .iter()
-                .map(|h| format!("<{h}>; rel=\"hub\""))
-                .collect();
-            links.push(format!("<{}>; rel=\"self\"", config.url(path)));
-            links.join(", ")
-        })
+        hosts::hub_link(self.config, path)
     }
 
     /// The three served documents of `feeds`, whose paths start with `prefix`; compressed at
@@ -285,8 +277,10 @@ impl Assembly<'_> {
         let all = corpus.all();
         let listed = self.config.max_items.max(100);
         let tag_names: Vec<String> = tags.values().map(|t| t.name.clone()).collect();
+        let history = feeds.archive_pages();
         let unchanged = self.kept.filter(|p| {
             p.corpus.all().len() == all.len()
+                && p.feeds.archive_pages() == history
                 && p.tags.values().map(|t| &t.name).eq(tag_names.iter())
                 && same_articles(p.corpus.all().newest(listed), all.newest(listed))
         });
@@ -303,7 +297,7 @@ impl Assembly<'_> {
                 self.config,
             ))
             .collect();
-        let html = pages::index_html(self.config, &items, all.len(), &tag_names);
+        let html = pages::index_html(self.config, &items, all.len(), &tag_names, history);
         self.resource(
             HTML_TYPE,
             html.into_bytes(),
@@ -497,7 +491,8 @@ impl Snapshot {
     }
 
     /// Every route this snapshot answers with 200 (the site): the subscription feeds, the
-    /// index, the tags' feeds, the archive pages and the article pages, in that order.
+    /// index, the tags' feeds, the archive and history pages and the article pages, in that
+    /// order.
     pub fn routes(&self) -> Vec<Route> {
         let mut routes: Vec<Route> = Format::ALL.into_iter().map(Route::Feed).collect();
         routes.push(Route::Index);
@@ -506,6 +501,7 @@ impl Snapshot {
         }
         for n in 1..=self.archive_modified.len() {
             routes.extend(Format::ARCHIVED.map(|f| Route::Archive(f, n)));
+            routes.push(Route::History(n));
         }
         let mut ids: Vec<&String> = self.articles.keys().collect();
         ids.sort_unstable();
@@ -524,6 +520,7 @@ impl Snapshot {
                 .get(slug)
                 .map(|t| Cow::Borrowed(t.resources.get(*format))),
             Route::Archive(format, n) => self.archive_page(*format, *n).map(Cow::Owned),
+            Route::History(n) => self.history_page(*n).map(Cow::Owned),
             Route::Article(id) => self.article_page(id).map(Cow::Owned),
             Route::Health | Route::Moved(_) | Route::OldArticle(_) | Route::NotFound => None,
         }
@@ -539,6 +536,7 @@ impl Snapshot {
         for (n, modified) in self.archive_modified.iter().enumerate() {
             if previous.archive_modified.get(n) != Some(modified) {
                 changed.extend(Format::ARCHIVED.map(|f| Route::Archive(f, n + 1)));
+                changed.push(Route::History(n + 1));
             }
         }
         for (id, entry) in &self.articles {
@@ -553,6 +551,7 @@ impl Snapshot {
         }
         for n in self.archive_modified.len() + 1..=previous.archive_modified.len() {
             removed.extend(Format::ARCHIVED.map(|f| Route::Archive(f, n)));
+            removed.push(Route::History(n));
         }
         for id in previous.articles.keys() {
             if !self.articles.contains_key(id) {
@@ -599,6 +598,7 @@ impl Snapshot {
     pub fn body(&self, route: &Route) -> Option<Bytes> {
         match route {
             Route::Archive(format, n) => self.archive_bytes(*format, *n).map(Bytes::from),
+            Route::History(n) => self.history_bytes(*n).map(Bytes::from),
             Route::Article(id) => self.article_bytes(id).map(Bytes::from),
             _ => self.resource(route).map(|r| r.identity.body.clone()),
         }
@@ -614,13 +614,21 @@ impl Snapshot {
         }
     }
 
+    fn history_bytes(&self, number: usize) -> Option<Vec<u8>> {
+        let items = self.feeds.page_items(number, &self.config)?;
+        let pages = self.feeds.archive_pages();
+        Some(pages::history_html(&self.config, &items, number, pages).into_bytes())
+    }
+
     fn article_bytes(&self, id: &str) -> Option<Vec<u8>> {
         let entry = self.articles.get(id)?;
         let item = FeedItem::new(Arc::clone(&entry.article), &self.config);
         Some(pages::article_html(&self.config, &item).into_bytes())
     }
 
-    /// Renders archive page `number` of `format` (made on request, like article pages).
+    /// Renders archive page `number` of `format` (made on request, like article pages, and
+    /// compressed like every resource, so that a static server's precompressed files are the
+    /// bytes `serve` sends).
     pub fn archive_page(&self, format: Format, number: usize) -> Option<Resource> {
         let bytes = self.archive_bytes(format, number)?;
         let policy = Policy {
@@ -631,8 +639,22 @@ impl Snapshot {
             format.content_type(),
             bytes,
             self.archive_modified[number - 1],
-            false,
+            true,
             policy,
+        ))
+    }
+
+    /// Renders HTML history page `number`: the articles of archive page `number`, for people.
+    pub fn history_page(&self, number: usize) -> Option<Resource> {
+        Some(Resource::new(
+            HTML_TYPE,
+            self.history_bytes(number)?,
+            self.archive_modified[number - 1],
+            true,
+            Policy {
+                max_age: self.config.archive_max_age,
+                link: None,
+            },
         ))
     }
 
@@ -644,7 +666,7 @@ impl Snapshot {
             HTML_TYPE,
             self.article_bytes(id)?,
             entry.last_modified,
-            false,
+            true,
             Policy {
                 max_age: self.config.cache_max_age,
                 link: None,
