@@ -53,9 +53,11 @@ enum Command {
     /// (its SHA-256) once every hub has accepted it; otherwise the next ping announces it
     /// again. A state file that cannot be read is reported and ignored: every feed is
     /// announced again.
+    ///
     /// Exits 0 when every hub accepted every changed feed, when nothing changed, or when no
     /// hub is configured (nothing is read or written then); 1 when a hub did not accept a
-    /// feed, or OUT or the state file cannot be read or written; 2 on a configuration error.
+    /// feed, OUT holds no feed or cannot be read, or the state file cannot be written; 2 on a
+    /// configuration error.
     Ping {
         #[command(flatten)]
         common: Common,

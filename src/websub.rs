@@ -150,14 +150,18 @@ pub enum NotifyError {
     },
 }
 
-/// `error` and its causes, as one line: reqwest's own message rarely says what went wrong.
+/// The causes of `error`, as one line, else `error` itself: reqwest's own message only
+/// repeats the URL ("error sending request for url (...)"); its causes say what went wrong.
 fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
+    let mut causes = Vec::new();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        causes.push(cause.to_string());
         source = cause.source();
     }
-    text
+    if causes.is_empty() {
+        error.to_string()
+    } else {
+        causes.join(": ")
+    }
 }
