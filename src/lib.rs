@@ -14,7 +14,9 @@
 //!   Resource::new (gzip, br, ETag, Last-Modified)  ──▶  Snapshot (one generation)
 //!        │                                                    │
 //!        ├── publish::publish_site / publish_changes ──▶ output folder   (`build`, and
-//!        │                                                                `serve`'s copy)
+//!        │                                                    │           `serve`'s copy)
+//!        │     hubs ◀──ping::announce── ping::Plan::read ◀────┘           (`ping`,
+//!        │                                                                `build --ping`)
 //!        └── http::routes::respond(Route::parse(path)) ──▶ 200 / 304     (`serve`)
 //! ```
 //!
@@ -30,7 +32,7 @@
 //! | 5 | [`render`] | bytes → compressed variants and validators |
 //! | 6 | [`snapshot`] | one generation of the whole site: what each document holds |
 //! | 7 | [`publish`], [`http`] | the snapshot to disk; the snapshot over HTTP |
-//! | 8 | [`serve`], [`websub`] | life cycle, regeneration and watching; hubs |
+//! | 8 | [`serve`], [`websub`], [`ping`] | life cycle, regeneration and watching; hubs; pings for a static site |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -45,6 +47,7 @@ pub mod http;
 pub mod item;
 pub mod loader;
 pub mod pages;
+pub mod ping;
 pub mod publish;
 pub mod render;
 pub mod serve;
@@ -57,6 +60,7 @@ pub use config::{Config, ConfigError, Overrides};
 pub use feed::RenderError;
 pub use item::FeedItem;
 pub use loader::{Changes, LoadError, LoadReport, Loader, Refresh, Scope};
+pub use ping::{PingError, PingState, Plan};
 pub use publish::{write_all, PublishError, Written};
 pub use serve::{RegenerateError, ServeError, ServeOptions, Server};
 pub use snapshot::{Feeds, Snapshot};

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use feedpub::{publish, Config, Loader, Overrides, Snapshot};
+use feedpub::{ping, publish, websub, Config, Loader, Overrides, Snapshot};
 
 /// Turns a folder of articles into RSS 2.0, Atom 1.0 and JSON Feed 1.1 feeds (with tag feeds,
 /// RFC 5005 archive pages and a page per article), and serves them.
@@ -34,6 +34,37 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Public URL feedpub is reached at; feeds' self links and item links start with it.
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// After a successful build, announce the changed feeds to the WebSub hubs, as
+        /// `feedpub ping` does; the exit status is then 1 if a hub did not accept one.
+        #[arg(long)]
+        ping: bool,
+    },
+    /// Announce the feeds of OUT that changed since the last ping to the WebSub hubs.
+    ///
+    /// For a site written by `build` and copied to a static host: run it once the upload is
+    /// done, so that the hubs fetch the new feeds. Reads the feeds in OUT as they are on disk
+    /// (rss.xml, atom.xml, feed.json and tags/{tag}/...; archive pages are not topics) and
+    /// tells every hub of `hubs` in the configuration `hub.mode=publish&hub.url=URL` for each
+    /// feed whose bytes are new or changed, URL being the feed's address under the base URL,
+    /// as `serve` announces it. A failing hub is retried 3 times, after 0.5, 1 and 2 s; each
+    /// attempt may take `websub_timeout_secs`. A feed is recorded in OUT/.feedpub-pinged
+    /// (its SHA-256) once every hub has accepted it; otherwise the next ping announces it
+    /// again. A state file that cannot be read is reported and ignored: every feed is
+    /// announced again.
+    ///
+    /// Exits 0 when every hub accepted every changed feed, when nothing changed, or when no
+    /// hub is configured (nothing is read or written then); 1 when a hub did not accept a
+    /// feed, OUT holds no feed or cannot be read, or the state file cannot be written; 2 on a
+    /// configuration error.
+    Ping {
+        #[command(flatten)]
+        common: Common,
+        /// Folder the site was built in (default: `output` in the configuration, else `feeds`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Public URL the site is reached at; the topics announced start with it.
         #[arg(long, value_name = "URL")]
         base_url: Option<String>,
     },
@@ -82,6 +113,7 @@ fn main() -> ExitCode {
             common,
             out,
             base_url,
+            ping,
         } => {
             let overrides = Overrides {
                 articles: common.articles,
@@ -92,7 +124,28 @@ fn main() -> ExitCode {
             let Some(config) = load_config(common.config, &overrides) else {
                 return ExitCode::from(2);
             };
-            build(&config)
+            let built = build(&config);
+            if ping && built == ExitCode::SUCCESS {
+                ping_site(&config)
+            } else {
+                built
+            }
+        }
+        Command::Ping {
+            common,
+            out,
+            base_url,
+        } => {
+            let overrides = Overrides {
+                articles: common.articles,
+                output: out,
+                base_url,
+                addr: None,
+            };
+            let Some(config) = load_config(common.config, &overrides) else {
+                return ExitCode::from(2);
+            };
+            ping_site(&config)
         }
         Command::Serve {
             common,
@@ -289,14 +342,96 @@ fn check(config: &Config) -> ExitCode {
     }
 }
 
-fn serve(options: feedpub::ServeOptions) -> ExitCode {
+/// Logs to standard error, as RUST_LOG says, else at `default`.
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+/// `ping`, and the end of `build --ping`: announces the changed feeds of the output folder.
+fn ping_site(config: &Config) -> ExitCode {
+    if config.hubs.is_empty() {
+        println!("no WebSub hubs configured (`hubs` in the configuration): nothing to ping");
+        return ExitCode::SUCCESS;
+    }
+    // Each notification is already one line of the report; the log adds the retries, for
+    // those who ask for it.
+    init_logging("off");
+    let plan = match ping::Plan::read(config) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(warning) = &plan.warning {
+        eprintln!("warning: {warning}; every feed is announced again");
+    }
+    let topics = plan.topics();
+    let outcomes = if topics.is_empty() {
+        Vec::new()
+    } else {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let notifier = websub::Notifier::new(config.websub_timeout, ping::FIRST_BACKOFF);
+        runtime.block_on(ping::announce(&notifier, &config.hubs, &topics))
+    };
+    let mut failed = 0;
+    for outcome in &outcomes {
+        match &outcome.result {
+            Ok(_) => println!("pinged {} for {}", outcome.hub, outcome.topic),
+            Err(e) => {
+                failed += 1;
+                eprintln!(
+                    "error: {} did not accept {}: {e}",
+                    outcome.hub, outcome.topic
+                );
+            }
+        }
+    }
+    if let Err(e) = plan.record(&config.hubs, &outcomes) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
+    if topics.is_empty() {
+        println!(
+            "nothing changed: the {} feed(s) in {} are as last pinged",
+            plan.feeds().len(),
+            config.output.display()
+        );
+        ExitCode::SUCCESS
+    } else if failed == 0 {
+        println!(
+            "pinged {} hub(s) for {} changed feed(s) of {}",
+            config.hubs.len(),
+            topics.len(),
+            plan.feeds().len()
+        );
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "error: {failed} of {} notification(s) failed; the next ping announces those feeds again",
+            outcomes.len()
+        );
+        ExitCode::from(1)
+    }
+}
+
+fn serve(options: feedpub::ServeOptions) -> ExitCode {
+    init_logging("info");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

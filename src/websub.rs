@@ -47,15 +47,22 @@ impl Notifier {
 
     /// Tells `hub` that `topic` changed; returns whether the hub accepted it (2xx).
     pub async fn notify(&self, hub: &str, topic: &str) -> bool {
+        self.try_notify(hub, topic).await.is_ok()
+    }
+
+    /// Tells `hub` that `topic` changed, like [`Notifier::notify`]; returns the status the hub
+    /// accepted it with (2xx), or why it did not.
+    pub async fn try_notify(&self, hub: &str, topic: &str) -> Result<u16, NotifyError> {
         let mut backoff = self.first_backoff;
-        for attempt in 1..=ATTEMPTS {
+        let mut attempt = 1;
+        loop {
             let result = self
                 .client
                 .post(hub)
                 .form(&[("hub.mode", "publish"), ("hub.url", topic)])
                 .send()
                 .await;
-            match result {
+            let failure = match result {
                 Ok(response) if response.status().is_success() => {
                     tracing::info!(
                         hub,
@@ -64,7 +71,7 @@ impl Notifier {
                         attempt,
                         "WebSub hub notified"
                     );
-                    return true;
+                    return Ok(response.status().as_u16());
                 }
                 Ok(response)
                     if response.status().is_client_error() && response.status().as_u16() != 429 =>
@@ -75,7 +82,9 @@ impl Notifier {
                         status = response.status().as_u16(),
                         "WebSub hub refused the notification"
                     );
-                    return false;
+                    return Err(NotifyError::Refused {
+                        status: response.status().as_u16(),
+                    });
                 }
                 Ok(response) => {
                     tracing::warn!(
@@ -85,22 +94,74 @@ impl Notifier {
                         attempt,
                         "WebSub hub failed; retrying"
                     );
+                    NotifyError::Failed {
+                        status: response.status().as_u16(),
+                        attempts: attempt,
+                    }
                 }
                 Err(e) => {
-                    tracing::warn!(hub, topic, error = %e, attempt, "WebSub hub unreachable; retrying")
+                    tracing::warn!(hub, topic, error = %e, attempt, "WebSub hub unreachable; retrying");
+                    NotifyError::Unreachable {
+                        error: error_chain(&e),
+                        attempts: attempt,
+                    }
                 }
+            };
+            if attempt >= ATTEMPTS {
+                tracing::error!(
+                    hub,
+                    topic,
+                    attempts = ATTEMPTS,
+                    "WebSub notification given up"
+                );
+                return Err(failure);
             }
-            if attempt < ATTEMPTS {
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-            }
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            attempt += 1;
         }
-        tracing::error!(
-            hub,
-            topic,
-            attempts = ATTEMPTS,
-            "WebSub notification given up"
-        );
-        false
+    }
+}
+
+/// Why a hub did not accept a publish notification.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    /// The hub answered with a client error (other than 429), which is not retried.
+    #[error("refused with status {status} (not retried)")]
+    Refused {
+        /// The status of the answer.
+        status: u16,
+    },
+    /// The hub's last answer was neither a success nor a client error (or was 429).
+    #[error("status {status} after {attempts} attempt(s)")]
+    Failed {
+        /// The status of the last answer.
+        status: u16,
+        /// How many times the notification was tried.
+        attempts: u32,
+    },
+    /// The hub could not be reached, or did not answer in time, on the last attempt.
+    #[error("{error} after {attempts} attempt(s)")]
+    Unreachable {
+        /// The client's error and its causes.
+        error: String,
+        /// How many times the notification was tried.
+        attempts: u32,
+    },
+}
+
+/// The causes of `error`, as one line, else `error` itself: reqwest's own message only
+/// repeats the URL ("error sending request for url (...)"); its causes say what went wrong.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut causes = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    if causes.is_empty() {
+        error.to_string()
+    } else {
+        causes.join(": ")
     }
 }

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["render", "hosts"],
     &["snapshot"],
     &["publish", "http"],
-    &["serve", "websub", "lib"],
+    &["serve", "websub", "ping", "lib"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
