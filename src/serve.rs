@@ -526,6 +526,9 @@ async fn disk_writer(
 ) {
     let mut copy = DiskCopy { incomplete: true };
     let mut written: Option<Arc<Snapshot>> = None;
+    // After a failed write (a full or read-only disk), the whole site is written again when
+    // a new snapshot comes, or after this long, doubled up to a minute while it keeps failing.
+    let mut retry = RETRY_FIRST;
     loop {
         let next = Arc::clone(&latest.borrow_and_update());
         let previous = written.take();
@@ -543,12 +546,28 @@ async fn disk_writer(
             }
         }
         written = Some(next);
+        let wait = if copy.incomplete {
+            let wait = retry;
+            retry = (retry * 2).min(RETRY_LAST);
+            wait
+        } else {
+            retry = RETRY_FIRST;
+            // No deadline: only a new snapshot gives work.
+            std::time::Duration::from_secs(365 * 86_400)
+        };
         tokio::select! {
             changed = latest.changed() => if changed.is_err() { break },
+            _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => break,
         }
     }
 }
+
+/// The first wait before the output folder is written again after a failed write.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The longest wait between two attempts to write a failing output folder.
+const RETRY_LAST: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Waits for triggers and regenerates; one regeneration at a time.
 async fn regeneration_loop(

@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -883,6 +884,86 @@ fn full_disk_keeps_serving_from_memory_and_never_truncates_a_file() {
     });
     let check = assert_output_sound("after the disk emptied", &ws.output);
     assert!(check.temps.is_empty(), "{:?}", check.temps);
+}
+
+/// Every file under `dir` with its bytes.
+fn contents_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    files_under(dir)
+        .into_iter()
+        .map(|name| {
+            let bytes = fs::read(dir.join(&name)).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// Asserts that a failed build said which file it could not write and left every file
+/// of the site whole: each the old file, or a whole new one.
+fn assert_failed_build_kept_the_site(what: &str, build: &Run, ws: &Workspace) {
+    assert_eq!(build.code, 1, "{what}: {build:?}");
+    assert!(
+        build.stderr.contains("cannot write")
+            && build.stderr.contains(&*ws.output.to_string_lossy()),
+        "{what}: the error names a file of the output folder: {}",
+        build.stderr
+    );
+    let check = assert_output_sound(what, &ws.output);
+    assert!(check.temps.is_empty(), "{what}: {:?}", check.temps);
+}
+
+#[test]
+fn build_on_a_full_disk_fails_naming_the_file_and_leaves_every_file_whole() {
+    let ws = workspace("");
+    three_articles(&ws);
+    let Some(_tmpfs) = Tmpfs::mount(&ws.output, "256k") else {
+        eprintln!("SKIPPED: mounting a tmpfs is not permitted here");
+        return;
+    };
+    assert_eq!(run_with_config("build", &ws.config).code, 0);
+    let long_body = "A long paragraph of the story that fills the disk. ".repeat(40);
+    for n in 100..130 {
+        ws.write_article(
+            &format!("{n}.txt"),
+            &story(n, &format!("Big story {n}"), &long_body),
+        );
+    }
+    let build = run_with_config("build", &ws.config);
+    assert!(build.stderr.contains("No space left"), "{}", build.stderr);
+    assert_failed_build_kept_the_site("build on a full disk", &build, &ws);
+}
+
+#[test]
+fn build_into_a_read_only_folder_fails_naming_the_file_and_changes_nothing() {
+    use std::os::unix::process::CommandExt;
+    let uid = match unprivileged() {
+        Ok(uid) => uid,
+        Err(skipped) => return eprintln!("{skipped}"),
+    };
+    let ws = workspace("");
+    three_articles(&ws);
+    if let Some(uid) = uid {
+        give_output_to(&ws, uid);
+    }
+    let build_as = |uid: Option<u32>| {
+        let mut command = feedpub(ws.root());
+        command.arg("build").arg("--config").arg(&ws.config);
+        if let Some(uid) = uid {
+            command.uid(uid).gid(uid);
+        }
+        Run::of(&mut command)
+    };
+    assert_eq!(build_as(uid).code, 0);
+    let before = contents_of(&ws.output);
+    fs::set_permissions(&ws.output, fs::Permissions::from_mode(0o555)).unwrap();
+    ws.write_article("4.txt", &story(4, "Story 4", "B."));
+    let build = build_as(uid);
+    fs::set_permissions(&ws.output, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_failed_build_kept_the_site("build into a read-only folder", &build, &ws);
+    assert_eq!(
+        contents_of(&ws.output),
+        before,
+        "the previous site is unchanged"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
