@@ -6,7 +6,8 @@
 #
 # Environment:
 #   FEEDPUB_BIN=PATH                use this binary instead of `cargo build --release`
-#   INTEROP_CORPORA="seeds corpus"  the corpora to check (default: both)
+#   INTEROP_CORPORA="seeds corpus"  the corpora to check (default: both; empty: none)
+#   INTEROP_STATIC="nginx caddy plain"  the static servers to check (default: all three)
 #   INTEROP_NO_INSTALL=1            never call apt-get: fail when a tool is missing
 #
 # Prints one row per check (reader | check | PASS/FAIL) as it goes, the whole table at the end,
@@ -21,7 +22,7 @@ LOGS=$OUT/logs
 PY=/usr/bin/python3 # Debian's python: python3-feedparser is installed for it
 MAX_AGE=2           # cache_max_age of the servers under test, in seconds
 ID_PREFIX="tag:interop.feedpub.test,2024:article:"
-PACKAGES=(newsboat sfeed python3-feedparser jing libxml2-utils nginx chromium sqlite3 curl python3-venv python3-pip)
+PACKAGES=(newsboat sfeed python3-feedparser jing libxml2-utils nginx libnginx-mod-http-brotli-static caddy brotli chromium sqlite3 curl python3-venv python3-pip)
 
 mode=full
 case "${1:-}" in
@@ -930,6 +931,9 @@ print_table() {
   echo "interop: $PASSED passed, $FAILED failed"
 }
 
+# shellcheck source=tests/interop/static.sh
+source "$HERE/static.sh"
+
 install_tools
 install_json_reader
 "$PY" "$HERE/expected/make_expected.py" --check || die "expected/*.tsv are stale: run tests/interop/expected/make_expected.py"
@@ -937,7 +941,7 @@ install_json_reader
 if [[ $mode == full ]]; then
   build_feedpub
   write_config
-  for corpus in ${INTEROP_CORPORA:-seeds corpus}; do
+  for corpus in ${INTEROP_CORPORA-seeds corpus}; do
     echo
     echo "== corpus: $corpus"
     case $corpus in
@@ -946,6 +950,10 @@ if [[ $mode == full ]]; then
     *) die "unknown corpus $corpus (seeds, corpus)" ;;
     esac
   done
+  echo
+  echo "== static site: build output on nginx, Caddy and a stock nginx"
+  static_config
+  for server in ${INTEROP_STATIC:-nginx caddy plain}; do run_static "$server"; done
 fi
 echo
 echo "== self-test: the same checks against broken inputs"
