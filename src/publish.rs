@@ -317,8 +317,11 @@ pub fn publish_routes(
             .par_iter()
             .filter_map(|route| {
                 let file = route.file()?;
-                let resource = snapshot.resource(route)?;
                 let care = care_of(route);
+                if let Some(kept) = unchanged_page(snapshot, route, dir, &file) {
+                    return Some((kept, Vec::new()));
+                }
+                let resource = snapshot.resource(route)?;
                 let mut files = Vec::with_capacity(3);
                 let mut absent = Vec::new();
                 for (encoding, name) in [
@@ -343,6 +346,35 @@ pub fn publish_routes(
         written.extend(write_all(dir, &renamed)?);
     }
     Ok(written)
+}
+
+/// The files of page `route` (an archive, history or article page, made on request) when
+/// the page's file already holds its bytes and both its variants exist: then the page is not
+/// compressed again (most of the cost of writing a page), and its files are left alone. The
+/// variants were made from the same bytes by the same compressors, unless feedpub itself was
+/// upgraded to other compressor settings in between; they are made again when the page
+/// changes.
+fn unchanged_page(snapshot: &Snapshot, route: &Route, dir: &Path, file: &str) -> Option<Vec<File>> {
+    if care_of(route).sync {
+        // Held rendered and compressed in memory: nothing to save.
+        return None;
+    }
+    let variants = [gzip_name(file), brotli_name(file)];
+    if !variants.iter().all(|v| dir.join(v).is_file()) {
+        return None;
+    }
+    let body = snapshot.body(route)?;
+    if fs::read(dir.join(file)).ok()? != body {
+        return None;
+    }
+    let care = care_of(route);
+    let mut files: Vec<File> = Vec::with_capacity(3);
+    for name in variants {
+        let bytes = fs::read(dir.join(&name)).ok()?;
+        files.push((name, Bytes::from(bytes), care));
+    }
+    files.push((file.to_string(), body, care));
+    Some(files)
 }
 
 /// A file to write: its name in the output folder, its bytes, and how.
