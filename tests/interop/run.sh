@@ -953,7 +953,9 @@ if [[ $mode == full ]]; then
   echo
   echo "== static site: build output on nginx, Caddy and a stock nginx"
   static_config
-  for server in ${INTEROP_STATIC:-nginx caddy plain}; do run_static "$server"; done
+  for server in ${INTEROP_STATIC:-nginx caddy plain}; do
+    for corpus in seeds corpus; do run_static "$server" "$corpus"; done
+  done
 fi
 echo
 echo "== self-test: the same checks against broken inputs"

@@ -102,14 +102,24 @@ def parse(url, **kw):
     return feedparser.parse(url, agent="feedpub-interop/feedparser", **kw)
 
 
+def charset_override(d):
+    """The only bozo of an XML feed served as text/xml without a charset: RFC 3023 makes that
+    us-ascii, above the document's own encoding="utf-8", and feedparser says so."""
+    import feedparser
+
+    return isinstance(d.get("bozo_exception"), feedparser.CharacterEncodingOverride)
+
+
 def cmd_fp_feed(a):
     """bozo == 0 and exactly the expected entries (ids, links, titles, dates), in order."""
     want = read_expected(a.expected, a.base, a.prefix)
     d = parse(a.url)
     if d.get("status") != 200:
         raise Fail(f"{a.url}: HTTP status {d.get('status')}, expected 200")
-    if d.bozo:
+    if d.bozo and not (a.allow_charset_override and charset_override(d)):
         raise Fail(f"{a.url}: bozo=1: {d.get('bozo_exception')!r}")
+    if d.bozo:
+        print(f"{a.url}: allowed: {d.get('bozo_exception')!r} (Content-Type {d.headers.get('content-type')!r})")
     got = fp_items(d)
     compare(f"{a.url} ({d.version})", got, want)
     if [g["guid"] for g in got] != [w["guid"] for w in want]:
@@ -362,6 +372,7 @@ def main():
 
     s = sub.add_parser("fp-feed")
     s.add_argument("url")
+    s.add_argument("--allow-charset-override", action="store_true")
     expected_args(s)
     s.set_defaults(func=cmd_fp_feed)
     s = sub.add_parser("fp-same")
