@@ -714,7 +714,8 @@ run_corpus() {
     check_here feedpub "$tag serve: replica B starts (same corpus and --base-url)" \
       start_feedpub "$name-b" "$C/articles" "$C/out-b" "$base" ||
     return 0
-  local a=${URL[$name-a]} b=${URL[$name-b]} la=${LOG[$name-a]} lb=${LOG[$name-b]}
+  local la=${LOG[$name-a]} lb=${LOG[$name-b]}
+  local a=${URL[$name-a]} b=${URL[$name-b]}
   local rss=$a/rss.xml atom=$a/atom.xml exp=("$base" "$ID_PREFIX" "$expected")
   local exp_new=("$base" "$ID_PREFIX" "$expected" "$new_exp")
   fetch "$rss" "$OUT/$name-rss.xml" || true
@@ -861,7 +862,7 @@ run_self_test() {
   expect FAIL newsboat "$tag/atom.xml = expected" chk_newsboat "$nb/dup-atom" each "${exp[@]}"
 
   # An Atom entry without an id.
-  tag=atom-no-id
+  tag="atom-no-id"
   expect FAIL jing "$tag/atom.xml valid (RFC 4287)" chk_jing "$s/$tag/atom.xml"
   expect FAIL feedparser "$tag/atom.xml = expected" chk_fp_feed "$s/$tag/atom.xml" "${exp[@]}"
   expect FAIL sfeed "$tag/atom.xml = expected" chk_sfeed "$s/$tag/atom.xml" "${exp[@]}"
