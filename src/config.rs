@@ -7,8 +7,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono_tz::Tz;
 use serde::Deserialize;
+
+use crate::lang::{normalize_tag, Languages};
+use crate::urls::Route;
 
 /// The name of the configuration file looked up in the current folder.
 pub const DEFAULT_CONFIG_FILE: &str = "feedpub.toml";
@@ -69,6 +74,19 @@ pub struct Config {
     pub base_url_explicit: bool,
     /// Language tag of the content (RSS `language`, Atom `xml:lang`, HTML `lang`).
     pub language: String,
+    /// The site's language with the configured `languages`: what decides each article's
+    /// language (see [`crate::lang`]).
+    pub languages: Languages,
+    /// `icon`: a square image, as an absolute URL (Atom `icon`, JSON Feed `icon` and
+    /// `favicon`, RSS `image`).
+    pub icon: Option<String>,
+    /// `logo`: a wide image, as an absolute URL (Atom `logo`).
+    pub logo: Option<String>,
+    /// `redirects`: request paths answered with 301 to the path beside them (chains already
+    /// followed, so every entry is one hop to a path feedpub serves).
+    pub redirects: BTreeMap<String, String>,
+    /// `gone`: retired paths, answered with 410.
+    pub gone: BTreeSet<String>,
     /// The zone in which the articles' local dates and times are read.
     pub timezone: Tz,
     /// The feed's author.
@@ -145,6 +163,12 @@ struct RawConfig {
     max_header_bytes: Option<i64>,
     max_connections: Option<i64>,
     shutdown_timeout_secs: Option<i64>,
+    // What subscribers see: languages, icons, moved and retired feeds.
+    languages: Option<Vec<String>>,
+    icon: Option<String>,
+    logo: Option<String>,
+    redirects: Option<BTreeMap<String, String>>,
+    gone: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,17 +281,31 @@ impl Config {
                 "must be the start of an absolute URI without spaces, such as `tag:example.org,2018:article:`".into(),
             ));
         }
-        let language = raw.language.unwrap_or_else(|| "en".to_string());
-        if language.is_empty()
-            || !language
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return Err(invalid(
-                "language",
-                format!("`{language}` is not a language tag such as `en` or `fa-IR`"),
-            ));
-        }
+        let language = normalize_tag(raw.language.as_deref().unwrap_or("en"))
+            .map_err(|m| invalid("language", m))?;
+        let languages = Languages {
+            site: language.clone(),
+            listed: raw
+                .languages
+                .unwrap_or_default()
+                .iter()
+                .map(|tag| normalize_tag(tag))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| invalid("languages", m))?,
+        };
+        let image = |key: &'static str, value: Option<String>| {
+            value
+                .map(|v| resolve_image(&v, &site_url))
+                .transpose()
+                .map_err(|m| invalid(key, m))
+        };
+        let icon = image("icon", raw.icon)?;
+        let logo = image("logo", raw.logo)?;
+        let (redirects, gone) = validate_moves(
+            raw.redirects.unwrap_or_default(),
+            raw.gone.unwrap_or_default(),
+        )
+        .map_err(|(key, m)| invalid(key, m))?;
         let addr_text = overrides
             .addr
             .clone()
@@ -323,6 +361,11 @@ impl Config {
             base_url,
             base_url_explicit,
             language,
+            languages,
+            icon,
+            logo,
+            redirects,
+            gone,
             timezone,
             author,
             item_link,
@@ -381,6 +424,11 @@ impl Config {
             base_url,
             base_url_explicit: _,
             language,
+            languages,
+            icon,
+            logo,
+            redirects,
+            gone,
             timezone,
             author,
             item_link,
@@ -408,6 +456,11 @@ impl Config {
             && *site_url == other.site_url
             && *base_url == other.base_url
             && *language == other.language
+            && *languages == other.languages
+            && *icon == other.icon
+            && *logo == other.logo
+            && *redirects == other.redirects
+            && *gone == other.gone
             && *timezone == other.timezone
             && *author == other.author
             && *item_link == other.item_link
@@ -424,6 +477,114 @@ impl Config {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
+}
+
+/// The absolute URL of an image given as `value`: an http(s) URL as it is, or a relative
+/// reference resolved against `site_url` taken as a folder (`icon.png` is
+/// `{site_url}/icon.png`, `/icon.png` is at the root of its host).
+fn resolve_image(value: &str, site_url: &str) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "`{value}` is not a URL or a relative path such as `icon.png` or `/images/icon.png`"
+        )
+    };
+    if value.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | '\\'))
+    {
+        return Err(bad());
+    }
+    if let Ok(absolute) = url::Url::parse(value) {
+        return match absolute.scheme() {
+            "http" | "https" if absolute.has_host() => Ok(absolute.to_string()),
+            _ => Err(bad()),
+        };
+    }
+    let base = url::Url::parse(&format!("{site_url}/")).map_err(|_| bad())?;
+    base.join(value).map(String::from).map_err(|_| bad())
+}
+
+/// Checks `redirects` and `gone`: every path starts with `/`; no redirect or retired path
+/// is one feedpub serves (the built-in aliases may be redirected elsewhere); every redirect
+/// ends, after following the others and the aliases, at a path feedpub serves, without a
+/// loop; no path is both redirected and retired. Redirects come back one hop each. The
+/// error names the key.
+#[allow(clippy::type_complexity)]
+fn validate_moves(
+    redirects: BTreeMap<String, String>,
+    gone: Vec<String>,
+) -> Result<(BTreeMap<String, String>, BTreeSet<String>), (&'static str, String)> {
+    let path_error = |path: &str| {
+        (!path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#'))
+            .then(|| format!("`{path}` is not a path such as `/feed/` (it must start with `/`, without spaces, query or fragment)"))
+    };
+    let served = |path: &str| {
+        !matches!(
+            Route::parse(path),
+            Route::NotFound | Route::Moved(_) | Route::OldArticle(_)
+        )
+    };
+    let mut resolved = BTreeMap::new();
+    for (from, to) in &redirects {
+        if let Some(e) = path_error(from).or_else(|| path_error(to)) {
+            return Err(("redirects", e));
+        }
+        if served(from) {
+            return Err((
+                "redirects",
+                format!("`{from}` is a path feedpub serves; it cannot be redirected"),
+            ));
+        }
+        let mut seen = vec![from.as_str()];
+        let mut target = to.as_str();
+        loop {
+            if seen.contains(&target) {
+                return Err((
+                    "redirects",
+                    format!(
+                        "`{from}` redirects in a loop: {} -> {target}",
+                        seen.join(" -> ")
+                    ),
+                ));
+            }
+            seen.push(target);
+            if let Some(next) = redirects.get(target) {
+                target = next;
+            } else if let Route::Moved(next) = Route::parse(target) {
+                target = next;
+            } else {
+                break;
+            }
+        }
+        if !served(target) {
+            return Err((
+                "redirects",
+                format!("`{from}` redirects to `{target}`, which is not a path feedpub serves"),
+            ));
+        }
+        resolved.insert(from.clone(), target.to_string());
+    }
+    let mut retired = BTreeSet::new();
+    for path in gone {
+        if let Some(e) = path_error(&path) {
+            return Err(("gone", e));
+        }
+        if served(&path) {
+            return Err((
+                "gone",
+                format!("`{path}` is a path feedpub serves; it cannot be retired"),
+            ));
+        }
+        if resolved.contains_key(&path) {
+            return Err((
+                "gone",
+                format!("`{path}` is both redirected (`redirects`) and retired"),
+            ));
+        }
+        retired.insert(path);
+    }
+    Ok((resolved, retired))
 }
 
 /// Checks that `url` is an absolute http(s) URL and removes a trailing slash.

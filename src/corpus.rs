@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use imbl::{OrdMap, Vector};
 
 use crate::article::Article;
+use crate::lang::Languages;
 use crate::loader::Changes;
 use crate::urls::tag_slug;
 
@@ -159,12 +160,16 @@ pub struct Moved {
     pub first_position: Option<usize>,
 }
 
-/// The published articles, overall and by tag, in feed order.
+/// The published articles, overall, by tag and by language, in feed order.
 #[derive(Debug, Clone)]
 pub struct Corpus {
     zone: Tz,
     all: Ranking,
     tags: OrdMap<String, Tag>,
+    /// The rule that gives each article its language.
+    rule: Arc<Languages>,
+    /// The articles of each language, by tag (BCP 47).
+    languages: OrdMap<String, Ranking>,
 }
 
 /// The slugs of `article`'s tags, each with the article's first spelling of it.
@@ -180,9 +185,22 @@ fn tag_spellings(article: &Article) -> Vec<(String, &str)> {
 }
 
 impl Corpus {
-    /// The corpus of `articles` (one per identity), dates read in `zone`.
-    pub fn new(articles: &[Arc<Article>], zone: Tz) -> Corpus {
+    /// The corpus of `articles` (one per identity), dates read in `zone`, each article's
+    /// language given by `rule`.
+    pub fn new(articles: &[Arc<Article>], zone: Tz, rule: &Languages) -> Corpus {
         let all = Ranking::new(articles, zone);
+        let mut by_language: std::collections::BTreeMap<&str, Vec<&Arc<Article>>> =
+            std::collections::BTreeMap::new();
+        for article in articles {
+            by_language
+                .entry(article.language_in(rule))
+                .or_default()
+                .push(article);
+        }
+        let languages = by_language
+            .into_iter()
+            .map(|(code, articles)| (code.to_string(), Ranking::new(articles, zone)))
+            .collect();
         type Tagged<'a> = (Vec<&'a Arc<Article>>, OrdMap<PathBuf, String>);
         let mut tagged: std::collections::BTreeMap<String, Tagged> =
             std::collections::BTreeMap::new();
@@ -200,7 +218,23 @@ impl Corpus {
                 (slug, Tag { spellings, ranking })
             })
             .collect();
-        Corpus { zone, all, tags }
+        Corpus {
+            zone,
+            all,
+            tags,
+            rule: Arc::new(rule.clone()),
+            languages,
+        }
+    }
+
+    /// The rule that gives each article its language.
+    pub fn language_rule(&self) -> &Languages {
+        &self.rule
+    }
+
+    /// The languages that have articles, by tag, each with its articles.
+    pub fn languages(&self) -> impl Iterator<Item = (&String, &Ranking)> {
+        self.languages.iter()
     }
 
     /// The zone dates are read in.
@@ -234,6 +268,13 @@ impl Corpus {
             if let Some(i) = self.all.remove(article, self.zone) {
                 first(len - 1 - i);
             }
+            let code = article.language_in(&self.rule);
+            if let Some(ranking) = self.languages.get_mut(code) {
+                ranking.remove(article, self.zone);
+                if ranking.is_empty() {
+                    self.languages.remove(code);
+                }
+            }
             for (slug, _) in tag_spellings(article) {
                 if let Some(tag) = self.tags.get_mut(&slug) {
                     tag.ranking.remove(article, self.zone);
@@ -247,6 +288,11 @@ impl Corpus {
         for article in &changes.published {
             let i = self.all.insert(Arc::clone(article), self.zone);
             first(self.all.len() - 1 - i);
+            let code = article.language_in(&self.rule).to_string();
+            self.languages
+                .entry(code)
+                .or_default()
+                .insert(Arc::clone(article), self.zone);
             for (slug, spelling) in tag_spellings(article) {
                 let tag = self.tags.entry(slug.clone()).or_default();
                 tag.ranking.insert(Arc::clone(article), self.zone);
@@ -266,8 +312,14 @@ mod tests {
 
     fn article(i: u32, day: u32, tags: &[&str]) -> Arc<Article> {
         let tags: Vec<String> = tags.iter().map(|t| format!("\"{t}\"")).collect();
+        // Every fourth story says it is in Persian.
+        let language = if i.is_multiple_of(4) {
+            "language = \"fa\"\n"
+        } else {
+            ""
+        };
         let text = format!(
-            "+++\ntitle = \"Story {i}\"\ndate = 2024-01-{day:02}T10:00:00Z\ntags = [{}]\n+++\nBody {i}.\n",
+            "+++\ntitle = \"Story {i}\"\ndate = 2024-01-{day:02}T10:00:00Z\ntags = [{}]\n{language}+++\nBody {i}.\n",
             tags.join(", ")
         );
         Arc::new(
@@ -275,6 +327,13 @@ mod tests {
                 .unwrap()
                 .article,
         )
+    }
+
+    fn english() -> Languages {
+        Languages {
+            site: "en".into(),
+            listed: Vec::new(),
+        }
     }
 
     fn ids(ranking: &Ranking) -> Vec<String> {
@@ -287,7 +346,7 @@ mod tests {
         let mut articles: Vec<Arc<Article>> = (1..=30)
             .map(|i| article(i, 1 + i % 9, if i % 3 == 0 { &["Three"] } else { &[] }))
             .collect();
-        let mut corpus = Corpus::new(&articles, zone);
+        let mut corpus = Corpus::new(&articles, zone, &english());
         // Withdraw two, change one's date, add three.
         let changes = Changes {
             withdrawn: vec![
@@ -305,7 +364,7 @@ mod tests {
         let moved = corpus.apply(&changes);
         articles.retain(|a| ![5, 10, 21].contains(&a.title[6..].parse::<u32>().unwrap()));
         articles.extend(changes.published.iter().cloned());
-        let fresh = Corpus::new(&articles, zone);
+        let fresh = Corpus::new(&articles, zone, &english());
         assert_eq!(ids(corpus.all()), ids(fresh.all()));
         let tags = |c: &Corpus| -> Vec<(String, String, Vec<String>)> {
             c.tags()
@@ -313,6 +372,19 @@ mod tests {
                 .collect()
         };
         assert_eq!(tags(&corpus), tags(&fresh));
+        let languages = |c: &Corpus| -> Vec<(String, Vec<String>)> {
+            c.languages()
+                .map(|(code, r)| (code.clone(), ids(r)))
+                .collect()
+        };
+        assert_eq!(languages(&corpus), languages(&fresh));
+        assert_eq!(
+            languages(&corpus)
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>(),
+            ["en", "fa"]
+        );
         // The oldest article (day 1) did not move; a new one of day 1 sorts among them.
         assert!(moved.first_position.is_some_and(|p| p < 5));
     }
@@ -321,7 +393,7 @@ mod tests {
     fn archive_pages_are_oldest_first_chunks() {
         let zone = chrono_tz::UTC;
         let articles: Vec<Arc<Article>> = (1..=7).map(|i| article(i, i, &[])).collect();
-        let corpus = Corpus::new(&articles, zone);
+        let corpus = Corpus::new(&articles, zone, &english());
         let all = corpus.all();
         assert_eq!(all.archive_pages(3), 2);
         let page = |n| -> Vec<String> {

@@ -11,8 +11,8 @@
 use std::fmt::Write;
 
 use crate::config::Config;
-use crate::render::CSP;
-use crate::urls::{Format, ALIASES, HTML_TYPE};
+use crate::render::{CORS_EXPOSE, CSP};
+use crate::urls::{Format, ALIASES, HTML_TYPE, OPML_PATH, OPML_TYPE};
 
 /// The name of the headers file in the output folder.
 pub const HEADERS_FILE: &str = "_headers";
@@ -52,7 +52,11 @@ fn rules(config: &Config) -> Vec<Rule> {
     };
     let mut rules = vec![Rule {
         pattern: "/*".into(),
-        headers: vec![("X-Content-Type-Options", "nosniff".into())],
+        headers: vec![
+            ("X-Content-Type-Options", "nosniff".into()),
+            ("Access-Control-Allow-Origin", "*".into()),
+            ("Access-Control-Expose-Headers", CORS_EXPOSE.into()),
+        ],
     }];
     let mut index = html();
     index.push(cache(config.cache_max_age));
@@ -72,14 +76,23 @@ fn rules(config: &Config) -> Vec<Rule> {
             pattern: format.path().into(),
             headers,
         });
-        rules.push(Rule {
-            pattern: format!("/tags/:tag{}", format.path()),
-            headers: vec![
-                ("Content-Type", format.content_type().to_string()),
-                cache(config.cache_max_age),
-            ],
-        });
+        for folder in ["/tags/:tag", "/lang/:code"] {
+            rules.push(Rule {
+                pattern: format!("{folder}{}", format.path()),
+                headers: vec![
+                    ("Content-Type", format.content_type().to_string()),
+                    cache(config.cache_max_age),
+                ],
+            });
+        }
     }
+    rules.push(Rule {
+        pattern: OPML_PATH.into(),
+        headers: vec![
+            ("Content-Type", OPML_TYPE.to_string()),
+            cache(config.cache_max_age),
+        ],
+    });
     for format in Format::ARCHIVED {
         rules.push(Rule {
             pattern: format!("/archive/{}/*", format.name()),
@@ -119,14 +132,25 @@ pub fn hub_link(config: &Config, path: &str) -> Option<String> {
     })
 }
 
-/// The `_redirects` file: every alias `serve` answers with 301.
-pub fn redirects_file() -> String {
+/// The `_redirects` file: every alias `serve` answers with 301, the configured `redirects`
+/// (to the same absolute URL `serve` gives), and the `gone` paths with 410 (a host that
+/// shows a page with such a status shows the index; Cloudflare Pages, which has no 410,
+/// skips those lines).
+pub fn redirects_file(config: &Config) -> String {
     let mut out = String::from(
         "# Redirects for static hosts that read this file (Netlify, Cloudflare Pages): those\n\
-         # `feedpub serve` answers with 301. Written by feedpub build; edits are overwritten.\n",
+         # `feedpub serve` answers with 301 and 410. Written by feedpub build; edits are overwritten.\n",
     );
     for (from, to) in ALIASES {
-        let _ = writeln!(out, "{from} {to} 301");
+        if !config.redirects.contains_key(*from) && !config.gone.contains(*from) {
+            let _ = writeln!(out, "{from} {to} 301");
+        }
+    }
+    for (from, to) in &config.redirects {
+        let _ = writeln!(out, "{from} {} 301", config.url(to));
+    }
+    for path in &config.gone {
+        let _ = writeln!(out, "{path} / 410");
     }
     out
 }
@@ -184,6 +208,13 @@ mod tests {
                 Some(Format::Atom.content_type()),
                 "300",
             ),
+            ("/lang/fa/rss.xml", Some(Format::Rss.content_type()), "300"),
+            (
+                "/lang/en-US/feed.json",
+                Some(Format::Json.content_type()),
+                "300",
+            ),
+            ("/feeds.opml", Some(OPML_TYPE), "300"),
             (
                 "/archive/rss/3.xml",
                 Some(Format::Rss.content_type()),
@@ -216,6 +247,12 @@ mod tests {
                     .map(|(_, v)| v.as_str())
             };
             assert_eq!(get("X-Content-Type-Options"), Some("nosniff"), "{path}");
+            assert_eq!(get("Access-Control-Allow-Origin"), Some("*"), "{path}");
+            assert_eq!(
+                get("Access-Control-Expose-Headers"),
+                Some(CORS_EXPOSE),
+                "{path}"
+            );
             assert_eq!(get("Content-Type"), content_type, "{path}");
             let cache = format!("public, max-age={max_age}");
             assert_eq!(get("Cache-Control"), Some(cache.as_str()), "{path}");
@@ -229,10 +266,25 @@ mod tests {
 
     #[test]
     fn redirects_are_the_aliases() {
-        let file = redirects_file();
+        let file = redirects_file(&config(""));
         let rules: Vec<&str> = file.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(rules.len(), ALIASES.len());
         assert!(rules.contains(&"/feed /rss.xml 301"));
         assert!(rules.contains(&"/atom /atom.xml 301"));
+    }
+
+    #[test]
+    fn configured_moves_join_the_aliases_and_replace_the_ones_they_name() {
+        let file = redirects_file(&config(
+            "redirects = { \"/index.xml\" = \"/rss.xml\", \"/feed\" = \"/atom.xml\" }\ngone = [\"/old-feed.xml\", \"/rss\"]",
+        ));
+        let rules: Vec<&str> = file.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(rules.contains(&"/index.xml https://news.example/rss.xml 301"));
+        assert!(rules.contains(&"/feed https://news.example/atom.xml 301"));
+        assert!(!rules.contains(&"/feed /rss.xml 301"));
+        assert!(rules.contains(&"/old-feed.xml / 410"));
+        assert!(rules.contains(&"/rss / 410"));
+        assert!(!rules.iter().any(|r| r.starts_with("/rss /rss.xml")));
+        assert_eq!(rules.len(), ALIASES.len() + 2);
     }
 }

@@ -9,8 +9,11 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::article::Article;
 use crate::config::Config;
-use crate::html::{absolutize, paragraphs_html};
-use crate::urls::{item_link, url_id};
+use std::fmt::Write;
+
+use crate::html::{absolutize, escape_html, paragraphs_html};
+use crate::lang::is_rtl;
+use crate::urls::url_id;
 
 /// One entry of every feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,22 +25,38 @@ pub struct FeedItem {
     pub guid: String,
     /// The item's link (RSS `link`, Atom `link rel="alternate"`).
     pub link: String,
-    /// Publication time in the configured zone (RSS `pubDate`, Atom `published` and `updated`).
+    /// Publication time in the configured zone (RSS `pubDate`, Atom `published`, JSON Feed
+    /// `date_published`).
     pub published: DateTime<FixedOffset>,
+    /// Time of the last correction, else `published` (Atom `updated`, JSON Feed
+    /// `date_modified`).
+    pub updated: DateTime<FixedOffset>,
+    /// The article's language, a BCP 47 tag (Atom entry `xml:lang` where it differs from
+    /// the feed's, JSON Feed item `language`, the page's `lang`).
+    pub language: String,
     /// Plain-text summary: the first paragraph cut at a word boundary (RSS `description`,
     /// Atom `summary`).
     pub summary: String,
-    /// The full text as HTML paragraphs (RSS `content:encoded`, Atom `content type="html"`).
+    /// The full text as HTML (RSS `content:encoded`, Atom `content type="html"`, JSON Feed
+    /// `content_html`). Text in a right-to-left language, or in another language than the
+    /// site's, is wrapped in `<div lang=".." dir="rtl|ltr">`, so that readers that ignore
+    /// the feed's language markup still show it the right way round.
     pub content_html: String,
 }
 
 impl FeedItem {
     /// Builds the item of `article` under `config`.
     pub fn new(article: Arc<Article>, config: &Config) -> FeedItem {
+        let language = article.language_in(&config.languages).to_string();
+        let body = match &article.html {
+            Some(html) => absolutize(html, &config.site_url),
+            None => paragraphs_html(&article.paragraphs),
+        };
         FeedItem {
             guid: format!("{}{}", config.id_prefix, url_id(&article.id)),
             link: item_link(config, &article.id),
             published: article.instant(config.timezone),
+            updated: article.updated_instant(config.timezone),
             summary: match &article.summary {
                 Some(summary) => summary.clone(),
                 None => summarize(
@@ -45,10 +64,8 @@ impl FeedItem {
                     config.summary_chars,
                 ),
             },
-            content_html: match &article.html {
-                Some(html) => absolutize(html, &config.site_url),
-                None => paragraphs_html(&article.paragraphs),
-            },
+            content_html: with_direction(body, &language, &config.language),
+            language,
             article,
         }
     }
@@ -63,6 +80,33 @@ pub fn items_of<'a>(
         .into_iter()
         .map(|a| FeedItem::new(Arc::clone(a), config))
         .collect()
+}
+
+/// The link of the article `id` from the `item_link` template.
+fn item_link(config: &Config, id: &str) -> String {
+    config
+        .item_link
+        .replace("{base_url}", &config.base_url)
+        .replace("{id}", &url_id(id))
+}
+
+/// `html` marked with its language and direction when it is right-to-left or not in the
+/// site's language; as it is otherwise.
+fn with_direction(html: String, language: &str, site: &str) -> String {
+    let rtl = is_rtl(language);
+    if !rtl && language == site {
+        return html;
+    }
+    let dir = if rtl { "rtl" } else { "ltr" };
+    let mut out = String::with_capacity(html.len() + 40);
+    let _ = writeln!(
+        out,
+        "<div lang=\"{}\" dir=\"{dir}\">",
+        escape_html(language)
+    );
+    out.push_str(html.trim_end_matches('\n'));
+    out.push_str("\n</div>");
+    out
 }
 
 /// Cuts `text` at a word boundary to at most about `max_chars` characters, adding `…` when cut.

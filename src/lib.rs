@@ -24,7 +24,7 @@
 //!
 //! | layer | modules | owns |
 //! |---|---|---|
-//! | 0 | [`config`], [`urls`], [`html`] | settings; every path, file name and content type; escaping |
+//! | 0 | [`config`], [`urls`], [`html`], [`lang`] | settings; every path, file name and content type; escaping; languages and scripts |
 //! | 1 | [`article`] | bytes → [`Article`]: the scraped and the Markdown format |
 //! | 2 | [`loader`] | the only code that reads the articles folder; says what changed |
 //! | 3 | [`corpus`], [`item`] | feed order, overall and by tag; the format-neutral [`FeedItem`] |
@@ -45,6 +45,7 @@ pub mod hosts;
 pub mod html;
 pub mod http;
 pub mod item;
+pub mod lang;
 pub mod loader;
 pub mod pages;
 pub mod ping;

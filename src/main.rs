@@ -461,9 +461,13 @@ fn serve(options: feedpub::ServeOptions) -> ExitCode {
         println!("  point a feed reader at: {rss}");
         println!("                     or: {atom}");
         println!("                     or: {json}");
+        for (code, [rss, atom, json]) in server.language_feed_urls() {
+            println!("  language {code}: {rss} {atom} {json}");
+        }
         for (tag, [rss, atom, json]) in server.tag_feed_urls() {
             println!("  tag {tag}: {rss} {atom} {json}");
         }
+        println!("  every feed (OPML):     {}", server.opml_url());
         let archives = server.archive_urls();
         if !archives.is_empty() {
             println!("  history (RFC 5005):    {}", archives.join(" "));

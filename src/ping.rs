@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::lang::normalize_tag;
 use crate::publish::{write_atomically, PublishError, Written};
 use crate::urls::{tag_slug, Format, Route};
 use crate::websub::{Notifier, NotifyError};
@@ -252,7 +253,7 @@ fn unreadable(path: &Path, reason: String) -> StateError {
 /// One feed of the output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedFile {
-    /// `Route::Feed` or `Route::Tag`.
+    /// `Route::Feed`, `Route::Tag` or `Route::Language`.
     pub route: Route,
     /// Its URL: the WebSub topic.
     pub topic: String,
@@ -274,35 +275,58 @@ pub fn tag_slug_of_folder(name: &str) -> Option<String> {
     })
 }
 
+/// The language whose feeds `Route::file` puts in the folder `lang/{name}`: a BCP 47 tag
+/// in canonical case; `None` for any other folder.
+pub fn language_of_folder(name: &str) -> Option<String> {
+    normalize_tag(name).ok().filter(|code| code == name)
+}
+
+/// The names of the folders of `parent` that `accept` maps to a key, sorted; none when
+/// `parent` does not exist.
+fn folder_names(
+    parent: &Path,
+    accept: fn(&str) -> Option<String>,
+) -> Result<BTreeSet<String>, PingError> {
+    let mut names = BTreeSet::new();
+    match fs::read_dir(parent) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|source| PingError::ReadFeed {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+                let is_dir = fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
+                let name = entry.file_name().to_str().and_then(accept);
+                if let (true, Some(name)) = (is_dir, name) {
+                    names.insert(name);
+                }
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(PingError::ReadFeed {
+                path: parent.to_path_buf(),
+                source,
+            })
+        }
+    }
+    Ok(names)
+}
+
 /// The feed routes whose files exist in the output folder `output`: the subscription feeds,
-/// then the tag feeds by slug, each in [`Format::ALL`] order.
+/// then the tag feeds by slug, then the language feeds by tag, each in [`Format::ALL`]
+/// order.
 pub fn feed_routes(output: &Path) -> Result<Vec<Route>, PingError> {
     fs::read_dir(output).map_err(|source| PingError::ReadFolder {
         path: output.into(),
         source,
     })?;
     let mut routes: Vec<Route> = Format::ALL.into_iter().map(Route::Feed).collect();
-    let tags = output.join("tags");
-    let mut slugs = BTreeSet::new();
-    match fs::read_dir(&tags) {
-        Ok(entries) => {
-            for entry in entries {
-                let entry = entry.map_err(|source| PingError::ReadFeed {
-                    path: tags.clone(),
-                    source,
-                })?;
-                let is_dir = fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
-                let slug = entry.file_name().to_str().and_then(tag_slug_of_folder);
-                if let (true, Some(slug)) = (is_dir, slug) {
-                    slugs.insert(slug);
-                }
-            }
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => return Err(PingError::ReadFeed { path: tags, source }),
-    }
-    for slug in slugs {
+    for slug in folder_names(&output.join("tags"), tag_slug_of_folder)? {
         routes.extend(Format::ALL.map(|format| Route::Tag(slug.clone(), format)));
+    }
+    for code in folder_names(&output.join("lang"), language_of_folder)? {
+        routes.extend(Format::ALL.map(|format| Route::Language(code.clone(), format)));
     }
     Ok(routes
         .into_iter()

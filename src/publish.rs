@@ -8,8 +8,9 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -240,6 +241,17 @@ fn names_of(route: &Route) -> Option<[String; 3]> {
 /// may write, and at the end as the site's files. The files of routes that are gone are
 /// removed before any is written, which frees the room the new ones may need on a full disk.
 pub fn publish_site(snapshot: &Snapshot, dir: &Path) -> Result<Published, PublishError> {
+    publish_site_until(snapshot, dir, &AtomicBool::new(false))
+}
+
+/// [`publish_site`], stopping between two batches of files once `stop` is set (a server
+/// shutting down): the error is then of kind [`io::ErrorKind::Interrupted`]. Every file
+/// written is whole, and the manifest names them all.
+pub fn publish_site_until(
+    snapshot: &Snapshot,
+    dir: &Path,
+    stop: &AtomicBool,
+) -> Result<Published, PublishError> {
     let routes = snapshot.routes();
     let old = Manifest::read(dir)?;
     let mut possible: HashSet<String> = routes.iter().filter_map(names_of).flatten().collect();
@@ -256,7 +268,7 @@ pub fn publish_site(snapshot: &Snapshot, dir: &Path) -> Result<Published, Publis
     })?;
     planned.write(dir)?;
     sweep_folders(dir);
-    let mut written = publish_routes(snapshot, &routes, dir)?;
+    let mut written = write_routes(snapshot, &routes, dir, stop)?;
     written.extend(write_host_files(snapshot, dir)?);
     let site: BTreeSet<String> = written
         .iter()
@@ -278,6 +290,17 @@ pub fn publish_changes(
     changes: &SiteChanges,
     dir: &Path,
 ) -> Result<Published, PublishError> {
+    publish_changes_until(snapshot, changes, dir, &AtomicBool::new(false))
+}
+
+/// [`publish_changes`], stopping between two batches of files once `stop` is set, as
+/// [`publish_site_until`] does.
+pub fn publish_changes_until(
+    snapshot: &Snapshot,
+    changes: &SiteChanges,
+    dir: &Path,
+    stop: &AtomicBool,
+) -> Result<Published, PublishError> {
     let gone: Vec<String> = changes
         .removed
         .iter()
@@ -297,7 +320,7 @@ pub fn publish_changes(
         .flatten()
         .collect();
     Manifest::append(dir, '+', &new)?;
-    let mut written = publish_routes(snapshot, &changes.changed, dir)?;
+    let mut written = write_routes(snapshot, &changes.changed, dir, stop)?;
     written.extend(write_host_files(snapshot, dir)?);
     Manifest::compact_if_long(dir)?;
     Ok(Published { written, removed })
@@ -311,8 +334,27 @@ pub fn publish_routes(
     routes: &[Route],
     dir: &Path,
 ) -> Result<Vec<Written>, PublishError> {
+    write_routes(snapshot, routes, dir, &AtomicBool::new(false))
+}
+
+/// [`publish_routes`], stopping before the next batch once `stop` is set.
+fn write_routes(
+    snapshot: &Snapshot,
+    routes: &[Route],
+    dir: &Path,
+    stop: &AtomicBool,
+) -> Result<Vec<Written>, PublishError> {
     let mut written = Vec::with_capacity(routes.len() * 3);
     for batch in routes.chunks(BATCH) {
+        if stop.load(Ordering::Relaxed) {
+            return Err(PublishError {
+                path: dir.to_path_buf(),
+                source: io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "stopped: the server is shutting down",
+                ),
+            });
+        }
         let rendered: Vec<(Vec<File>, Vec<String>)> = batch
             .par_iter()
             .filter_map(|route| {
@@ -393,7 +435,7 @@ fn write_host_files(snapshot: &Snapshot, dir: &Path) -> Result<Vec<Written>, Pub
         ),
         (
             hosts::REDIRECTS_FILE,
-            hosts::redirects_file(),
+            hosts::redirects_file(&snapshot.config),
             Care::DURABLE,
         ),
     ];
@@ -456,7 +498,7 @@ fn remove_files<'a>(
 
 /// The folders of the output folder whose many files are written without sweeping their
 /// folder each time (see [`Care::sweep`]): swept once per [`publish_site`] instead.
-const SWEPT: [&str; 3] = ["tags", "articles", "archive"];
+const SWEPT: [&str; 4] = ["tags", "lang", "articles", "archive"];
 
 /// Removes the stale temporary files (`.NAME.*.tmp`) that dead writers left in the
 /// [`SWEPT`] folders, recursively.

@@ -93,6 +93,23 @@ pub struct Resource {
 /// Pages may show inline styles and nothing else that could run or load.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/// `Access-Control-Expose-Headers` of every feed and page: what a script on another origin
+/// needs to poll politely. The feeds are public and use no cookies, so any origin may read
+/// them (`Access-Control-Allow-Origin: *`).
+pub const CORS_EXPOSE: &str = "ETag, Last-Modified, Link";
+
+/// The CORS headers of every feed and page, on 200 and 304 alike.
+pub fn cors_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(CORS_EXPOSE),
+    );
+}
+
 /// The headers every response carries, and those of HTML pages.
 pub fn security_headers(h: &mut HeaderMap, html: bool) {
     h.insert(
@@ -223,7 +240,7 @@ impl Resource {
         not_modified: bool,
     ) -> HeaderMap {
         let html = self.content_type.starts_with("text/html");
-        let mut h = HeaderMap::with_capacity(if html { 16 } else { 12 });
+        let mut h = HeaderMap::with_capacity(if html { 16 } else { 14 });
         h.insert(header::ETAG, variant.etag_header.clone());
         // A placeholder, replaced per response, in place: the map does not grow.
         h.insert(header::DATE, HeaderValue::from_static(""));
@@ -255,6 +272,7 @@ impl Resource {
             );
         }
         security_headers(&mut h, html);
+        cors_headers(&mut h);
         h
     }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -24,7 +25,7 @@ use crate::http::server::{self, Limits};
 use crate::loader::{LoadError, Loader, Scope};
 use crate::publish;
 use crate::snapshot::Snapshot;
-use crate::urls::{archive_path, tag_feed_path, Format, Route};
+use crate::urls::{archive_path, language_feed_path, tag_feed_path, Format, Route, OPML_PATH};
 use crate::websub::Notifier;
 
 /// Why the server could not start.
@@ -420,6 +421,25 @@ impl Server {
             .collect()
     }
 
+    /// The URLs of every language's feeds, by language, in every format.
+    pub fn language_feed_urls(&self) -> Vec<(String, [String; 3])> {
+        let snapshot = self.snapshot();
+        snapshot
+            .languages
+            .keys()
+            .map(|code| {
+                let urls = Format::ALL
+                    .map(|format| snapshot.config.url(&language_feed_path(code, format)));
+                (code.clone(), urls)
+            })
+            .collect()
+    }
+
+    /// The URL of the OPML list of every feed.
+    pub fn opml_url(&self) -> String {
+        self.snapshot().config.url(OPML_PATH)
+    }
+
     /// The URLs of the oldest RFC 5005 archive page of each archived format, when the
     /// history has any: where a reader of the whole history starts.
     pub fn archive_urls(&self) -> Vec<String> {
@@ -459,13 +479,15 @@ struct DiskCopy {
 impl DiskCopy {
     /// Writes `next` to its output folder: what changed since `previous` (which is on disk),
     /// or the whole site. A failure is logged, and feeds are still served from memory.
-    fn follow(&mut self, next: &Snapshot, previous: Option<&Snapshot>) {
+    /// Stops between two batches of files once `stop` is set: a server shutting down does
+    /// not wait for a whole site to be written (the next start writes it again).
+    fn follow(&mut self, next: &Snapshot, previous: Option<&Snapshot>, stop: &AtomicBool) {
         let output = &next.config.output;
         let result = match previous {
             Some(p) if !self.incomplete && p.config.output == *output => {
-                publish::publish_changes(next, &next.changes_since(p), output)
+                publish::publish_changes_until(next, &next.changes_since(p), output, stop)
             }
-            _ => publish::publish_site(next, output),
+            _ => publish::publish_site_until(next, output, stop),
         };
         match result {
             Ok(published) => {
@@ -476,6 +498,10 @@ impl DiskCopy {
                     files_removed = published.removed.len(),
                     "output folder updated"
                 );
+            }
+            Err(e) if e.source.kind() == std::io::ErrorKind::Interrupted => {
+                self.incomplete = true;
+                tracing::info!("stopped writing the output folder: shutting down");
             }
             Err(e) => {
                 self.incomplete = true;
@@ -526,6 +552,14 @@ async fn disk_writer(
 ) {
     let mut copy = DiskCopy { incomplete: true };
     let mut written: Option<Arc<Snapshot>> = None;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let (stop, mut shutdown) = (Arc::clone(&stop), shutdown.clone());
+        tokio::spawn(async move {
+            let _ = shutdown.wait_for(|stopping| *stopping).await;
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
     // After a failed write (a full or read-only disk), the whole site is written again when
     // a new snapshot comes, or after this long, doubled up to a minute while it keeps failing.
     let mut retry = RETRY_FIRST;
@@ -533,8 +567,9 @@ async fn disk_writer(
         let next = Arc::clone(&latest.borrow_and_update());
         let previous = written.take();
         let target = Arc::clone(&next);
+        let stop = Arc::clone(&stop);
         let outcome = tokio::task::spawn_blocking(move || {
-            copy.follow(&target, previous.as_deref());
+            copy.follow(&target, previous.as_deref(), &stop);
             copy
         })
         .await;

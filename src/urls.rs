@@ -5,8 +5,6 @@
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::config::Config;
-
 /// The HTML content type.
 pub const HTML_TYPE: &str = "text/html; charset=utf-8";
 
@@ -116,6 +114,31 @@ pub fn tag_feed_path(tag: &str, format: Format) -> String {
     format!("{}{}", tag_prefix(tag), format.path())
 }
 
+/// The folder of the feeds of the language `code` (a BCP 47 tag): `/lang/{code}`.
+pub fn language_prefix(code: &str) -> String {
+    format!("/lang/{}", url_id(code))
+}
+
+/// The path of the `format` feed of the language `code`: `/lang/{code}/rss.xml`, ...
+pub fn language_feed_path(code: &str, format: Format) -> String {
+    format!("{}{}", language_prefix(code), format.path())
+}
+
+/// The path of the OPML list of every feed of the site.
+pub const OPML_PATH: &str = "/feeds.opml";
+
+/// The content type of the OPML list.
+pub const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
+
+/// Whether `code` can be a language's folder: letters, digits and `-` only (what a
+/// canonical BCP 47 tag is made of), so it never needs escaping in a path.
+fn is_language_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 64
+        && !code.starts_with('-')
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// The path of archive page `number` (from 1) of `format`.
 pub fn archive_path(format: Format, number: usize) -> String {
     format!("/archive/{}/{number}.xml", format.name())
@@ -131,14 +154,6 @@ pub fn history_path(number: usize) -> String {
 /// output folder, so that a static web server answers it without a rewrite or a redirect.
 pub fn article_path(id: &str) -> String {
     format!("/articles/{}.html", url_id(id))
-}
-
-/// The link of the article `id` from the `item_link` template.
-pub fn item_link(config: &Config, id: &str) -> String {
-    config
-        .item_link
-        .replace("{base_url}", &config.base_url)
-        .replace("{id}", &url_id(id))
 }
 
 /// The old and alternative names of resources, answered with 301 to the path beside them.
@@ -167,6 +182,11 @@ pub enum Route {
     OldArticle(String),
     /// `/tags/{slug}/rss.xml`, `/atom.xml` or `/feed.json`: a tag's feed.
     Tag(String, Format),
+    /// `/lang/{code}/rss.xml`, `/atom.xml` or `/feed.json`: the feed of the articles in one
+    /// language.
+    Language(String, Format),
+    /// `/feeds.opml`: every feed of the site, for subscribing to all at once.
+    Opml,
     /// `/archive/{rss|atom}/{n}.xml`: an RFC 5005 archive page.
     Archive(Format, usize),
     /// `/archive/{n}.html`: the HTML page of the articles of archive page `n`.
@@ -185,6 +205,7 @@ impl Route {
         match path {
             "/" => return Route::Index,
             "/healthz" => return Route::Health,
+            OPML_PATH => return Route::Opml,
             _ => {}
         }
         if let Some(format) = Format::ALL.into_iter().find(|f| f.path() == path) {
@@ -198,6 +219,13 @@ impl Route {
         }
         if let Some(rest) = path.strip_prefix("/tags/") {
             return tag_route(rest);
+        }
+        if let Some(rest) = path.strip_prefix("/lang/") {
+            return match rest.split_once('/') {
+                Some((code, file)) if is_language_code(code) => Format::from_file_name(file)
+                    .map_or(Route::NotFound, |f| Route::Language(code.to_string(), f)),
+                _ => Route::NotFound,
+            };
         }
         match path.strip_prefix("/articles/") {
             Some(raw) if !raw.is_empty() && !raw.contains('/') => {
@@ -223,6 +251,8 @@ impl Route {
             Route::Index => Some("/".into()),
             Route::Feed(format) => Some(format.path().into()),
             Route::Tag(slug, format) => Some(format!("/tags/{}{}", url_id(slug), format.path())),
+            Route::Language(code, format) => Some(language_feed_path(code, *format)),
+            Route::Opml => Some(OPML_PATH.into()),
             Route::Archive(format, n) => Some(archive_path(*format, *n)),
             Route::History(n) => Some(history_path(*n)),
             Route::Article(id) => Some(article_path(id)),
@@ -238,6 +268,12 @@ impl Route {
             Route::Index => Some("index.html".into()),
             Route::Feed(format) => Some(format.file_name().into()),
             Route::Tag(slug, format) => Some(format!("tags/{slug}/{}", format.file_name())),
+            Route::Language(code, format) => Some(format!(
+                "lang/{}/{}",
+                file_component(code),
+                format.file_name()
+            )),
+            Route::Opml => Some(OPML_PATH[1..].into()),
             Route::Archive(format, n) => Some(format!("archive/{}/{n}.xml", format.name())),
             Route::History(n) => Some(format!("archive/{n}.html")),
             Route::Article(id) => Some(format!("articles/{}.html", file_component(id))),

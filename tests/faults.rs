@@ -222,6 +222,12 @@ fn check_output(dir: &Path) -> OutputCheck {
                         bytes.len()
                     ));
                 }
+            } else if name.ends_with(".opml") {
+                if let Err(e) = check_well_formed(&bytes) {
+                    check
+                        .broken
+                        .push(format!("{}: {e} ({} bytes)", path.display(), bytes.len()));
+                }
             } else if name.ends_with(".xml") {
                 check.feeds += 1;
                 if let Err(e) = check_well_formed(&bytes) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, bottom first. A module's files are `src/{name}.rs` or `src/{name}/`.
 const LAYERS: &[&[&str]] = &[
-    &["config", "urls", "html"],
+    &["config", "urls", "html", "lang"],
     &["article"],
     &["loader"],
     &["corpus", "item"],

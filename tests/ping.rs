@@ -131,13 +131,16 @@ fn sorted(groups: &[&str]) -> Vec<String> {
 
 const MAIN: &str = "";
 const TAG_TRAFFIC: &str = "/tags/traffic";
+const LANG_EN: &str = "/lang/en";
+const LANG_FA: &str = "/lang/fa";
 
 fn tag_persian() -> String {
     format!("/tags/{PERSIAN_SLUG}")
 }
 
 /// A workspace with a Traffic article, a Persian-tagged one and an untagged one (the feeds:
-/// 3 subscription feeds and 3 per tag), announced to `hubs`.
+/// 3 subscription feeds, 3 per tag and 3 per language, English and Persian), announced to
+/// `hubs`.
 fn site(hubs: &[&Hub]) -> Workspace {
     let workspace = Workspace::new();
     workspace.write_article("traffic.md", TRAFFIC);
@@ -212,8 +215,8 @@ fn each_feed_is_announced_once_per_change_and_gone_feeds_leave_the_state() {
 
     let first = ping(&workspace);
     assert_eq!(first.code, 0, "{first:?}");
-    let all = sorted(&[MAIN, TAG_TRAFFIC, &tag_persian()]);
-    assert_eq!(all.len(), 9);
+    let all = sorted(&[MAIN, TAG_TRAFFIC, &tag_persian(), LANG_EN, LANG_FA]);
+    assert_eq!(all.len(), 15);
     assert_eq!(hub.topics(), all);
     for topic in &all {
         assert!(
@@ -236,12 +239,13 @@ fn each_feed_is_announced_once_per_change_and_gone_feeds_leave_the_state() {
     assert_eq!(ping(&workspace).code, 0);
     assert_eq!(hub.take(), Vec::<String>::new());
 
-    // The Persian article changes: the subscription feeds and its tag's, not Traffic's.
+    // The Persian article changes: the subscription feeds, its tag's and its language's, not
+    // Traffic's or English's.
     workspace.write_article("persian.md", &PERSIAN.replace("شنبه", "یکشنبه"));
     build(&workspace);
     let third = ping(&workspace);
     assert_eq!(third.code, 0, "{third:?}");
-    assert_eq!(hub.topics(), sorted(&[MAIN, &tag_persian()]));
+    assert_eq!(hub.topics(), sorted(&[MAIN, &tag_persian(), LANG_FA]));
     assert_eq!(recorded(&workspace), all);
 
     // The only Traffic article goes: its tag's feeds are gone, announced no more, and
@@ -251,8 +255,11 @@ fn each_feed_is_announced_once_per_change_and_gone_feeds_leave_the_state() {
     assert!(!workspace.output.join("tags/traffic").exists());
     let fourth = ping(&workspace);
     assert_eq!(fourth.code, 0, "{fourth:?}");
-    assert_eq!(hub.topics(), sorted(&[MAIN]));
-    assert_eq!(recorded(&workspace), sorted(&[MAIN, &tag_persian()]));
+    assert_eq!(hub.topics(), sorted(&[MAIN, LANG_EN]));
+    assert_eq!(
+        recorded(&workspace),
+        sorted(&[MAIN, &tag_persian(), LANG_EN, LANG_FA])
+    );
 }
 
 #[test]
@@ -266,7 +273,7 @@ fn a_topic_a_hub_failed_is_kept_for_the_next_ping_and_sent_to_every_hub_again() 
 
     let failed = ping(&workspace);
     assert_eq!(failed.code, 1, "{failed:?}");
-    for topic in feeds_of(MAIN) {
+    for topic in feeds_of(MAIN).into_iter().chain(feeds_of(LANG_EN)) {
         let line = format!("error: {} did not accept {topic}: status 500", failing.url);
         assert!(failed.stderr.contains(&line), "{failed:?}");
         assert!(
@@ -276,7 +283,7 @@ fn a_topic_a_hub_failed_is_kept_for_the_next_ping_and_sent_to_every_hub_again() 
             "{failed:?}"
         );
     }
-    assert_eq!(good.topics(), sorted(&[MAIN]));
+    assert_eq!(good.topics(), sorted(&[MAIN, LANG_EN]));
     // Retried before giving up.
     assert!(failing.take().len() > 3);
     assert_eq!(recorded(&workspace), Vec::<String>::new());
@@ -285,9 +292,9 @@ fn a_topic_a_hub_failed_is_kept_for_the_next_ping_and_sent_to_every_hub_again() 
     failing.set_status(204);
     let retried = ping(&workspace);
     assert_eq!(retried.code, 0, "{retried:?}");
-    assert_eq!(good.topics(), sorted(&[MAIN]));
-    assert_eq!(failing.topics(), sorted(&[MAIN]));
-    assert_eq!(recorded(&workspace), sorted(&[MAIN]));
+    assert_eq!(good.topics(), sorted(&[MAIN, LANG_EN]));
+    assert_eq!(failing.topics(), sorted(&[MAIN, LANG_EN]));
+    assert_eq!(recorded(&workspace), sorted(&[MAIN, LANG_EN]));
     assert_eq!(ping(&workspace).code, 0);
     assert!(good.take().is_empty() && failing.take().is_empty());
 }
@@ -310,7 +317,7 @@ fn a_changed_feed_a_hub_failed_keeps_its_old_digest_until_a_ping_succeeds() {
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(refused.stderr.contains("status 400"), "{refused:?}");
     // A client error is not retried.
-    assert_eq!(hub.topics(), sorted(&[MAIN]));
+    assert_eq!(hub.topics(), sorted(&[MAIN, LANG_EN]));
     assert_eq!(
         fs::read_to_string(state_file(&workspace)).unwrap(),
         before,
@@ -319,8 +326,8 @@ fn a_changed_feed_a_hub_failed_keeps_its_old_digest_until_a_ping_succeeds() {
 
     hub.set_status(202);
     assert_eq!(ping(&workspace).code, 0);
-    assert_eq!(hub.topics(), sorted(&[MAIN]));
-    assert_eq!(recorded(&workspace), sorted(&[MAIN]));
+    assert_eq!(hub.topics(), sorted(&[MAIN, LANG_EN]));
+    assert_eq!(recorded(&workspace), sorted(&[MAIN, LANG_EN]));
 }
 
 #[test]
@@ -330,7 +337,10 @@ fn build_with_ping_announces_what_it_just_wrote() {
     let built = run(&workspace, &["build", "--ping"]);
     assert_eq!(built.code, 0, "{built:?}");
     assert!(built.stdout.contains("published 3 article(s)"), "{built:?}");
-    assert_eq!(hub.topics(), sorted(&[MAIN, TAG_TRAFFIC, &tag_persian()]));
+    assert_eq!(
+        hub.topics(),
+        sorted(&[MAIN, TAG_TRAFFIC, &tag_persian(), LANG_EN, LANG_FA])
+    );
     let again = run(&workspace, &["build", "--ping"]);
     assert_eq!(again.code, 0, "{again:?}");
     assert!(again.stdout.contains("nothing changed"), "{again:?}");
@@ -344,7 +354,7 @@ fn build_with_ping_announces_what_it_just_wrote() {
     assert!(fs::read_to_string(workspace.output.join("rss.xml"))
         .unwrap()
         .contains("Something"));
-    assert_eq!(hub.topics(), sorted(&[MAIN]));
+    assert_eq!(hub.topics(), sorted(&[MAIN, LANG_EN]));
 }
 
 #[test]
@@ -377,8 +387,8 @@ fn a_corrupt_state_file_is_reported_and_every_feed_announced_again() {
         run.stderr.contains("warning:") && run.stderr.contains(".feedpub-pinged:1:"),
         "{run:?}"
     );
-    assert_eq!(hub.topics().len(), 9);
-    assert_eq!(recorded(&workspace).len(), 9);
+    assert_eq!(hub.topics().len(), 15);
+    assert_eq!(recorded(&workspace).len(), 15);
 }
 
 #[test]

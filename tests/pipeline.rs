@@ -325,6 +325,19 @@ fn line_numbers_after(line: &str, name: &str) -> Vec<usize> {
 
 /// Reverses `paragraphs_html`-style markup: `<p>…</p>` lines with HTML-escaped text.
 fn html_paragraphs_text(html: &str) -> Vec<String> {
+    // Text in another language than the site's, or right to left, is wrapped in one
+    // `<div lang=".." dir="..">`.
+    let html = match html.strip_prefix("<div lang=\"") {
+        Some(rest) => {
+            let (open, inner) = rest.split_once('\n').expect("the wrapper's own line");
+            assert!(
+                open.ends_with("\">") && open.contains("\" dir=\""),
+                "{html}"
+            );
+            inner.strip_suffix("\n</div>").expect("the wrapper closes")
+        }
+        None => html,
+    };
     html.lines()
         .map(|line| {
             let inner = line

@@ -172,8 +172,9 @@ fn html_links(body: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every link of an RSS or Atom document: `href` attributes (Atom `link`, `atom:link`) and
-/// the text of `<link>` elements (RSS channel and item links).
+/// Every link of an RSS, Atom or OPML document: `href` attributes (Atom `link`,
+/// `atom:link`), `xmlUrl` attributes (OPML outlines) and the text of `<link>` elements (RSS
+/// channel and item links).
 fn xml_links(what: &str, body: &[u8]) -> Vec<String> {
     use quick_xml::events::Event;
 
@@ -187,8 +188,13 @@ fn xml_links(what: &str, body: &[u8]) -> Vec<String> {
             .unwrap_or_else(|e| panic!("{what}: not well-formed XML: {e}"));
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
+                // `href` of links; `xmlUrl` of the OPML list's outlines.
                 let href = e
                     .try_get_attribute("href")
+                    .and_then(|h| match h {
+                        Some(h) => Ok(Some(h)),
+                        None => e.try_get_attribute("xmlUrl"),
+                    })
                     .unwrap_or_else(|err| panic!("{what}: bad attribute: {err}"));
                 if let Some(href) = href {
                     let value = href
@@ -311,7 +317,7 @@ fn crawl(addr: SocketAddr, built: &Path) -> Crawl {
             html_links(&response.text())
         } else if content_type.contains("json") {
             json_links(&what, &response.body)
-        } else if content_type.contains("xml") {
+        } else if content_type.contains("xml") || content_type.starts_with("text/x-opml") {
             xml_links(&what, &response.body)
         } else {
             crawl.failures.push(format!(
@@ -389,10 +395,16 @@ fn every_page_serve_answers_is_the_file_build_wrote() {
     let mut tags: BTreeMap<Format, BTreeSet<String>> = BTreeMap::new();
     let mut archives: BTreeMap<Format, BTreeSet<usize>> = BTreeMap::new();
     let mut history = BTreeSet::new();
+    let mut languages: BTreeMap<Format, BTreeSet<String>> = BTreeMap::new();
     let mut index = false;
+    let mut opml = false;
     for route in crawl.reached.values() {
         match route {
             Route::Index => index = true,
+            Route::Opml => opml = true,
+            Route::Language(code, format) => {
+                languages.entry(*format).or_default().insert(code.clone());
+            }
             Route::Feed(format) => {
                 feeds.insert(*format);
             }
@@ -440,6 +452,15 @@ fn every_page_serve_answers_is_the_file_build_wrote() {
     );
 
     assert!(index, "the crawl reached the index page");
+    assert!(opml, "the crawl reached the OPML list of feeds");
+    let codes: BTreeSet<String> = ["en", "fa"].map(String::from).into_iter().collect();
+    for format in Format::ALL {
+        assert_eq!(
+            languages.get(&format),
+            Some(&codes),
+            "the crawl reached the {format:?} feed of every language"
+        );
+    }
     assert_eq!(
         feeds,
         Format::ALL.into_iter().collect(),

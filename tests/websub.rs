@@ -186,6 +186,9 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
         vec![
             "http://feeds.test/atom.xml",
             "http://feeds.test/feed.json",
+            "http://feeds.test/lang/en/atom.xml",
+            "http://feeds.test/lang/en/feed.json",
+            "http://feeds.test/lang/en/rss.xml",
             "http://feeds.test/rss.xml"
         ]
     );
@@ -194,6 +197,6 @@ async fn each_changed_feed_is_announced_once_and_a_dead_hub_does_not_delay_the_f
     filetime::set_file_mtime(workspace.article_path("a.txt"), filetime::FileTime::now()).unwrap();
     server.regenerate();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert_eq!(seen.lock().unwrap().len(), 6);
     server.shutdown().await;
 }

@@ -3,7 +3,9 @@
 //!
 //! Front matter keys: `title` (required), `date` (required: RFC 3339, or a local date-time
 //! or date read in the configured zone), `id` (default: the file name without extension),
-//! `summary`, `tags`, `author`, `draft`. Other keys are ignored, so files written for other
+//! `summary`, `tags`, `author`, `draft`, `language` (a BCP 47 tag: the article's language,
+//! instead of the one its script suggests) and `updated` (when it was last corrected, in
+//! the forms of `date`, not earlier than it). Other keys are ignored, so files written for other
 //! site generators load as they are. Errors name the line in the file.
 
 use std::path::Path;
@@ -37,6 +39,8 @@ struct FrontMatter {
     author: Option<String>,
     #[serde(default)]
     draft: bool,
+    language: Option<String>,
+    updated: Option<DateValue>,
 }
 
 /// TOML has a date type; YAML gives dates as text.
@@ -127,15 +131,52 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
             path: path.to_path_buf(),
         });
     };
-    let date_text = match date {
-        DateValue::Toml(d) => d.to_string(),
-        DateValue::Text(t) => t,
+    let read_date = |key: &str, value: DateValue| {
+        let text = match value {
+            DateValue::Toml(d) => d.to_string(),
+            DateValue::Text(t) => t,
+        };
+        parse_date(text.trim()).ok_or_else(|| ArticleError::BadDate {
+            path: path.to_path_buf(),
+            line: find_key(key),
+            what: format!("`{key}`: `{text}` is not a date: expected RFC 3339 (`2024-05-01T10:00:00+03:30`), `2024-05-01 10:00` or `2024-05-01`"),
+        })
     };
-    let (published, offset) = parse_date(date_text.trim()).ok_or_else(|| ArticleError::BadDate {
-        path: path.to_path_buf(),
-        line: find_key("date"),
-        what: format!("`{date_text}` is not a date: expected RFC 3339 (`2024-05-01T10:00:00+03:30`), `2024-05-01 10:00` or `2024-05-01`"),
-    })?;
+    let (published, offset) = read_date("date", date)?;
+    let (updated, updated_offset) = match front.updated {
+        Some(value) => {
+            let (updated, updated_offset) = read_date("updated", value)?;
+            // Compared as instants when both have offsets, else as the local times they are.
+            let earlier = match (offset, updated_offset) {
+                (Some(a), Some(b)) => {
+                    published - chrono::Duration::seconds(a.local_minus_utc().into())
+                        > updated - chrono::Duration::seconds(b.local_minus_utc().into())
+                }
+                _ => published > updated,
+            };
+            if earlier {
+                return Err(ArticleError::BadDate {
+                    path: path.to_path_buf(),
+                    line: find_key("updated"),
+                    what:
+                        "`updated` is earlier than `date`: a correction comes after the publication"
+                            .into(),
+                });
+            }
+            (Some(updated), updated_offset)
+        }
+        None => (None, None),
+    };
+    let language = match front.language.as_deref().map(crate::lang::normalize_tag) {
+        None => None,
+        Some(Ok(tag)) => Some(tag),
+        Some(Err(message)) => {
+            return Err(error(
+                find_key("language"),
+                format!("`language`: {message}"),
+            ))
+        }
+    };
     let id = match front.id {
         Some(DateOrText::Number(n)) => n.to_string(),
         Some(DateOrText::Text(t)) if !t.trim().is_empty() => t.trim().to_string(),
@@ -171,6 +212,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
             tags,
             author: front.author.filter(|a| !a.trim().is_empty()),
             draft: front.draft,
+            language,
+            detected: None,
+            updated,
+            updated_offset,
         },
         warnings,
     })

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, LocalResult, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
+
+use crate::lang::{detect, Detection, Languages};
 /// A parsed article, ready to become a feed item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Article {
@@ -47,18 +49,58 @@ pub struct Article {
     pub author: Option<String>,
     /// A draft is never published.
     pub draft: bool,
+    /// The language its author gave (Markdown `language`), a BCP 47 tag in canonical case.
+    pub language: Option<String>,
+    /// What the letters of its title and text say about its language; with `language` and
+    /// the site's languages it decides the article's language ([`Article::language_in`]).
+    pub detected: Option<Detection>,
+    /// When it was last corrected (Markdown `updated`), local like `published`, never
+    /// earlier than it.
+    pub updated: Option<NaiveDateTime>,
+    /// The UTC offset `updated` is in, when the article says so.
+    pub updated_offset: Option<FixedOffset>,
 }
 
 impl Article {
     /// The publication instant: `published` read at the article's own offset, else in `zone`.
     pub fn instant(&self, zone: Tz) -> DateTime<FixedOffset> {
-        match self.offset {
-            Some(offset) => match offset.from_local_datetime(&self.published) {
-                LocalResult::Single(t) => t.with_timezone(&zone).fixed_offset(),
-                _ => local_time(self.published, zone),
-            },
-            None => local_time(self.published, zone),
+        instant_of(self.published, self.offset, zone)
+    }
+
+    /// The instant of the last correction: `updated` read like `published`, else the
+    /// publication instant.
+    pub fn updated_instant(&self, zone: Tz) -> DateTime<FixedOffset> {
+        match self.updated {
+            Some(updated) => instant_of(updated, self.updated_offset, zone),
+            None => self.instant(zone),
         }
+    }
+
+    /// The article's language among the site's `languages` (the rule of [`crate::lang`]).
+    pub fn language_in<'a>(&'a self, languages: &'a Languages) -> &'a str {
+        languages.resolve(self.language.as_deref(), self.detected)
+    }
+
+    /// Reads the script of the title and the text into `detected`.
+    fn detect_language(&mut self) {
+        self.detected = detect(
+            std::iter::once(self.title.as_str()).chain(self.paragraphs.iter().map(String::as_str)),
+        );
+    }
+}
+
+/// `local` read at `offset` (shown in `zone`), else in `zone`.
+fn instant_of(
+    local: NaiveDateTime,
+    offset: Option<FixedOffset>,
+    zone: Tz,
+) -> DateTime<FixedOffset> {
+    match offset {
+        Some(offset) => match offset.from_local_datetime(&local) {
+            LocalResult::Single(t) => t.with_timezone(&zone).fixed_offset(),
+            _ => local_time(local, zone),
+        },
+        None => local_time(local, zone),
     }
 }
 
@@ -248,12 +290,15 @@ impl Article {
         warnings.append(&mut parsed.warnings);
         parsed.warnings = warnings;
         text::remove_forbidden_characters(&mut parsed, &text, !is_markdown)?;
+        parsed.article.detect_language();
         Ok(parsed)
     }
 
     /// Parses the text of a scraped article file (see [`scraped::parse`]).
     pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
-        scraped::parse(path, text)
+        let mut parsed = scraped::parse(path, text)?;
+        parsed.article.detect_language();
+        Ok(parsed)
     }
 }
 

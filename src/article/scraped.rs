@@ -218,6 +218,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
             tags: Vec::new(),
             author: None,
             draft: false,
+            language: None,
+            detected: None,
+            updated: None,
+            updated_offset: None,
         },
         warnings,
     })

@@ -22,6 +22,7 @@ pub fn links(config: &Config, format: Format, number: usize, total: usize) -> Fe
         next_archive: (number < total).then(|| config.url(&path(format, number + 1))),
         archive: true,
         hubs: Vec::new(),
+        language: None,
     }
 }
 

@@ -60,17 +60,30 @@ pub fn build_atom(items: &[FeedItem], config: &Config, links: &FeedHead) -> Feed
             uri: None,
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
         }),
-        lang: Some(config.language.clone()),
-        entries: items.iter().map(atom_entry).collect(),
+        lang: Some(links.language(config).to_string()),
+        icon: config.icon.clone(),
+        logo: config.logo.clone(),
+        entries: items
+            .iter()
+            .map(|item| atom_entry(item, links.language(config)))
+            .collect(),
         ..Feed::default()
     }
 }
 
-fn atom_entry(item: &FeedItem) -> Entry {
+/// The entry of `item` in a feed in `language`. The entry's language is marked on its
+/// title and content (`xml:lang`) where it differs. There is no `summary`: the whole text
+/// is in `content`, and a reader that prefers plain text to HTML would otherwise show only
+/// the summary (readers make their list views from the content, as feedparser does).
+fn atom_entry(item: &FeedItem, language: &str) -> Entry {
+    let lang = (item.language != language).then(|| item.language.clone());
     Entry {
         id: item.guid.clone(),
-        title: Text::plain(item.article.title.clone()),
-        updated: item.published,
+        title: Text {
+            lang: lang.clone(),
+            ..Text::plain(item.article.title.clone())
+        },
+        updated: item.updated,
         published: Some(item.published),
         links: vec![link(item.link.clone(), "alternate", "text/html")],
         authors: item
@@ -91,10 +104,10 @@ fn atom_entry(item: &FeedItem) -> Entry {
                 ..atom_syndication::Category::default()
             })
             .collect(),
-        summary: Some(Text::plain(item.summary.clone())),
         content: Some(Content {
             value: Some(item.content_html.clone()),
             content_type: Some("html".to_string()),
+            lang,
             ..Content::default()
         }),
         ..Entry::default()

@@ -24,6 +24,12 @@ pub struct JsonFeed<'a> {
     pub description: &'a str,
     /// `language`
     pub language: &'a str,
+    /// `icon`: the configured `icon`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icon: Option<&'a str>,
+    /// `favicon`: the configured `icon` too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub favicon: Option<&'a str>,
     /// `authors`
     pub authors: Vec<JsonAuthor<'a>>,
     /// `hubs`: WebSub hubs, when configured.
@@ -68,8 +74,10 @@ pub struct JsonItem<'a> {
     pub summary: &'a str,
     /// `date_published` (RFC 3339)
     pub date_published: String,
-    /// `date_modified` (RFC 3339)
+    /// `date_modified` (RFC 3339): the last correction, else the publication.
     pub date_modified: String,
+    /// `language`: the article's.
+    pub language: &'a str,
     /// `authors`, when the article names its own.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub authors: Vec<JsonAuthor<'a>>,
@@ -90,7 +98,9 @@ pub fn build_json<'a>(
         home_page_url: &config.site_url,
         feed_url: head.self_url.clone(),
         description: &config.description,
-        language: &config.language,
+        language: head.language(config),
+        icon: config.icon.as_deref(),
+        favicon: config.icon.as_deref(),
         authors: vec![JsonAuthor {
             name: &config.author.name,
             url: config.author.email.as_ref().map(|e| format!("mailto:{e}")),
@@ -112,7 +122,8 @@ pub fn build_json<'a>(
                 content_html: &item.content_html,
                 summary: &item.summary,
                 date_published: item.published.to_rfc3339(),
-                date_modified: item.published.to_rfc3339(),
+                date_modified: item.updated.to_rfc3339(),
+                language: &item.language,
                 authors: item
                     .article
                     .author

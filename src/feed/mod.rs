@@ -19,12 +19,12 @@ pub const GENERATOR: &str = "feedpub";
 /// The namespace of RFC 5005 feed history (`fh:archive`).
 pub const HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 
-/// The feed's date: the newest item's date, never the current time, so that the same
+/// The feed's date: the newest item's date (of publication or correction), never the current time, so that the same
 /// articles always give the same bytes. An empty feed is dated at the Unix epoch.
 pub fn feed_date(items: &[FeedItem]) -> DateTime<FixedOffset> {
     items
         .iter()
-        .map(|i| i.published)
+        .map(|i| i.updated.max(i.published))
         .max()
         .unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
 }
@@ -49,6 +49,9 @@ pub struct FeedHead {
     pub archive: bool,
     /// `rel="hub"`: WebSub hubs.
     pub hubs: Vec<String>,
+    /// The feed's language (RSS `language`, Atom `xml:lang`, JSON Feed `language`) when it
+    /// is not the site's: a language's own feed.
+    pub language: Option<String>,
 }
 
 impl FeedHead {
@@ -63,6 +66,11 @@ impl FeedHead {
             hubs: config.hubs.clone(),
             ..FeedHead::default()
         }
+    }
+
+    /// The feed's language: its own, else the site's.
+    pub fn language<'a>(&'a self, config: &'a Config) -> &'a str {
+        self.language.as_deref().unwrap_or(&config.language)
     }
 
     /// Every link as `(rel, href)`, in a fixed order.

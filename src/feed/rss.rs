@@ -45,7 +45,13 @@ pub fn build_rss(items: &[FeedItem], config: &Config, links: &FeedHead) -> Chann
         title: links.title.clone(),
         link: config.site_url.clone(),
         description: config.description.clone(),
-        language: Some(config.language.clone()),
+        language: Some(links.language(config).to_string()),
+        image: config.icon.as_ref().map(|url| rss::Image {
+            url: url.clone(),
+            title: links.title.clone(),
+            link: config.site_url.clone(),
+            ..rss::Image::default()
+        }),
         generator: Some(GENERATOR.to_string()),
         docs: Some("https://www.rssboard.org/rss-specification".to_string()),
         ttl: Some(config.cache_max_age.div_ceil(60).max(1).to_string()),
@@ -56,11 +62,14 @@ pub fn build_rss(items: &[FeedItem], config: &Config, links: &FeedHead) -> Chann
         extensions,
         ..Channel::default()
     };
-    channel.items = items.iter().map(rss_item).collect();
+    channel.items = items.iter().map(|i| rss_item(i, config)).collect();
     channel
 }
 
-fn rss_item(item: &FeedItem) -> Item {
+/// The item of `item`. Its author is `dc:creator` (the article's, else the configured
+/// one): RSS `author` must be an e-mail address.
+fn rss_item(item: &FeedItem, config: &Config) -> Item {
+    let author = item.article.author.as_ref().unwrap_or(&config.author.name);
     Item {
         title: Some(item.article.title.clone()),
         link: Some(item.link.clone()),
@@ -82,8 +91,8 @@ fn rss_item(item: &FeedItem) -> Item {
                 domain: None,
             })
             .collect(),
-        dublin_core_ext: item.article.author.as_ref().map(|a| DublinCoreExtension {
-            creators: vec![a.clone()],
+        dublin_core_ext: Some(DublinCoreExtension {
+            creators: vec![author.clone()],
             ..DublinCoreExtension::default()
         }),
         ..Item::default()

@@ -9,7 +9,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri};
 
 use super::conditional::{choose_encoding, evaluate, Precondition};
-use crate::render::{http_date, security_headers, Encoding, Resource};
+use crate::render::{cors_headers, http_date, security_headers, Encoding, Resource};
 use crate::snapshot::Snapshot;
 use crate::urls::{article_path, Route};
 
@@ -35,30 +35,48 @@ pub fn respond(
     if uri.path().len() + uri.query().map_or(0, |q| q.len() + 1) > MAX_URI_BYTES {
         return plain(StatusCode::URI_TOO_LONG, "URI too long\n", method);
     }
+    let config = &snapshot.config;
+    // Configured moves come first: they name paths feedpub does not serve otherwise.
+    if let Some(to) = config.redirects.get(uri.path()) {
+        return moved_to(&config.url(to), method);
+    }
+    if config.gone.contains(uri.path()) {
+        let mut response = plain(
+            StatusCode::GONE,
+            "gone: this feed is retired; please unsubscribe\n",
+            method,
+        );
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400"),
+        );
+        return response;
+    }
     let route = Route::parse(uri.path());
     if route == Route::NotFound {
         return plain(StatusCode::NOT_FOUND, "not found\n", method);
     }
     if method != Method::GET && method != Method::HEAD {
-        let status = if method == Method::OPTIONS {
-            StatusCode::NO_CONTENT
+        return if method == Method::OPTIONS {
+            preflight()
         } else {
-            StatusCode::METHOD_NOT_ALLOWED
+            let mut response = plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed\n",
+                method,
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+            response
         };
-        let mut response = if status == StatusCode::NO_CONTENT {
-            empty(status)
-        } else {
-            plain(status, "method not allowed\n", method)
-        };
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
-        return response;
     }
     match route {
         Route::Index
         | Route::Feed(_)
         | Route::Tag(..)
+        | Route::Language(..)
+        | Route::Opml
         | Route::Article(_)
         | Route::Archive(..)
         | Route::History(_) => {
@@ -68,6 +86,7 @@ pub fn respond(
                 None => {
                     let text = match route {
                         Route::Tag(..) => "no such tag\n",
+                        Route::Language(..) => "no articles in this language\n",
                         Route::Article(_) => "no such article\n",
                         Route::Archive(..) | Route::History(_) => "no such archive page\n",
                         _ => "not found\n",
@@ -163,6 +182,43 @@ fn serve(
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     *response.headers_mut() = h;
+    response
+}
+
+/// The answer to `OPTIONS`: 204 with the methods, and the CORS preflight a script on
+/// another origin needs before a conditional request (`If-None-Match` is not a header
+/// browsers send across origins without asking).
+fn preflight() -> Response<Body> {
+    let mut response = empty(StatusCode::NO_CONTENT);
+    let h = response.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOW),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("If-None-Match, If-Modified-Since, Cache-Control"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    cors_headers(h);
+    response
+}
+
+/// 301 to the absolute URL `location`, preserving nothing of the request (a configured
+/// redirect names exactly where the feed now is).
+fn moved_to(location: &str, method: &Method) -> Response<Body> {
+    let mut response = plain(StatusCode::MOVED_PERMANENTLY, "moved\n", method);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     response
 }
 

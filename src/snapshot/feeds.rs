@@ -1,4 +1,4 @@
-//! The documents of one feed (the subscription feed or a tag's): which articles each holds,
+//! The documents of one feed (the subscription feed, a tag's or a language's): which articles each holds,
 //! rendered, and the cut of the whole history into RFC 5005 archive pages.
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use crate::corpus::{Corpus, Ranking};
 use crate::feed::{archive, render, FeedHead, RenderError};
 use crate::item::{items_of, FeedItem};
 
-use crate::urls::{tag_feed_path, tag_slug, url_id, Format};
+use crate::urls::{language_feed_path, tag_feed_path, tag_slug, url_id, Format};
 
 /// The subscription feed documents of one generation, from the same items, and the
 /// division of the whole history into archive pages.
@@ -80,13 +80,38 @@ impl Feeds {
         )
     }
 
+    /// Renders the feeds of the articles in the language `code`, those of `ranking`: like a
+    /// tag's, without archive pages.
+    pub fn render_language_ranking(
+        ranking: Ranking,
+        config: &Config,
+        code: &str,
+    ) -> Result<Feeds, RenderError> {
+        let head = |format: Format| FeedHead {
+            title: format!("{} ({code})", config.title),
+            id: format!("{}lang/{}", config.id_prefix, url_id(code)),
+            self_url: config.url(&language_feed_path(code, format)),
+            hubs: config.hubs.clone(),
+            language: Some(code.to_string()),
+            ..FeedHead::default()
+        };
+        Feeds::render_with(
+            ranking,
+            config,
+            &head(Format::Rss),
+            &head(Format::Atom),
+            &head(Format::Json),
+            0,
+        )
+    }
+
     /// Renders the feeds of every tag of `articles`, as `(tag, feeds)` pairs sorted by slug;
     /// a tag is spelled as the tagged article that comes first by path spells it.
     pub fn render_tags(
         articles: &[Arc<Article>],
         config: &Config,
     ) -> Result<Vec<(String, Feeds)>, RenderError> {
-        let corpus = Corpus::new(articles, config.timezone);
+        let corpus = Corpus::new(articles, config.timezone, &config.languages);
         corpus
             .tags()
             .map(|(_, tag)| {

@@ -16,14 +16,14 @@ pub use feeds::Feeds;
 
 use crate::article::Article;
 use crate::config::Config;
-use crate::corpus::{Corpus, Moved};
+use crate::corpus::{Corpus, Moved, Ranking};
 use crate::feed::RenderError;
 use crate::hosts;
 use crate::item::{items_of, FeedItem};
 use crate::loader::Changes;
 use crate::pages;
 use crate::render::{next_last_modified, truncate_to_second, Policy, Resource};
-use crate::urls::{tag_prefix, Format, Route, HTML_TYPE};
+use crate::urls::{language_prefix, tag_prefix, Format, Route, HTML_TYPE, OPML_TYPE};
 
 /// The routes of a site that changed between two snapshots.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,10 +73,10 @@ impl FeedResources {
     }
 }
 
-/// The feeds of one tag.
+/// The feeds of one tag or one language.
 #[derive(Debug, Clone)]
-pub struct TagFeeds {
-    /// The tag as first spelled.
+pub struct GroupFeeds {
+    /// The tag as first spelled, or the language's BCP 47 tag.
     pub name: String,
     /// Its documents and items.
     pub feeds: Feeds,
@@ -96,7 +96,11 @@ pub struct Snapshot {
     /// `/rss.xml`, `/atom.xml`, `/feed.json`
     pub main: FeedResources,
     /// Each tag's feeds, by slug: `/tags/{slug}/rss.xml`, ...
-    pub tags: BTreeMap<String, Arc<TagFeeds>>,
+    pub tags: BTreeMap<String, Arc<GroupFeeds>>,
+    /// Each language's feeds, by BCP 47 tag: `/lang/{code}/rss.xml`, ...
+    pub languages: BTreeMap<String, Arc<GroupFeeds>>,
+    /// `/feeds.opml`: every feed of the site.
+    pub opml: Resource,
     /// `/`
     pub index: Resource,
     /// Every published article by id.
@@ -235,35 +239,89 @@ impl Assembly<'_> {
 
     /// Each tag's feeds, by slug; a tag whose newest articles and spelling are unchanged
     /// keeps its feeds.
-    fn tag_feeds(&self, corpus: &Corpus) -> Result<BTreeMap<String, Arc<TagFeeds>>, RenderError> {
-        let mut tags = BTreeMap::new();
-        for (slug, tag) in corpus.tags() {
-            let old = self.previous.and_then(|p| p.tags.get(slug));
-            let unchanged = old.filter(|old| {
+    fn tag_feeds(&self, corpus: &Corpus) -> Result<BTreeMap<String, Arc<GroupFeeds>>, RenderError> {
+        let groups = corpus
+            .tags()
+            .map(|(slug, tag)| (slug, tag.name(), &tag.ranking));
+        self.group_feeds(
+            groups,
+            |p| &p.tags,
+            tag_prefix,
+            |ranking, name| Feeds::render_tag_ranking(ranking, self.config, name),
+        )
+    }
+
+    /// Each language's feeds, by tag; a language whose newest articles are unchanged keeps
+    /// its feeds.
+    fn language_feeds(
+        &self,
+        corpus: &Corpus,
+    ) -> Result<BTreeMap<String, Arc<GroupFeeds>>, RenderError> {
+        let groups = corpus
+            .languages()
+            .map(|(code, ranking)| (code, code.as_str(), ranking));
+        self.group_feeds(
+            groups,
+            |p| &p.languages,
+            language_prefix,
+            |ranking, code| Feeds::render_language_ranking(ranking, self.config, code),
+        )
+    }
+
+    /// The feeds of each group (a tag or a language) of `groups`, `(key, name, articles)`,
+    /// kept from the previous snapshot's `old` groups when the name and the newest articles
+    /// are the same; `prefix` gives the folder of a group's feeds, `render` renders them.
+    fn group_feeds<'c>(
+        &self,
+        groups: impl Iterator<Item = (&'c String, &'c str, &'c Ranking)>,
+        old: impl Fn(&Snapshot) -> &BTreeMap<String, Arc<GroupFeeds>>,
+        prefix: impl Fn(&str) -> String,
+        render: impl Fn(Ranking, &str) -> Result<Feeds, RenderError>,
+    ) -> Result<BTreeMap<String, Arc<GroupFeeds>>, RenderError> {
+        let mut all = BTreeMap::new();
+        for (key, name, ranking) in groups {
+            let before = self.previous.and_then(|p| old(p).get(key));
+            let unchanged = before.filter(|before| {
                 self.kept.is_some()
-                    && old.name == tag.name()
+                    && before.name == name
                     && same_articles(
-                        old.feeds.items.iter().map(|i| &i.article),
-                        tag.ranking.newest(self.config.max_items),
+                        before.feeds.items.iter().map(|i| &i.article),
+                        ranking.newest(self.config.max_items),
                     )
             });
-            let tag_feeds = match unchanged {
-                Some(old) => Arc::clone(old),
+            let group = match unchanged {
+                Some(before) => Arc::clone(before),
                 None => {
-                    let name = tag.name().to_string();
-                    let feeds = Feeds::render_tag_ranking(tag.ranking.clone(), self.config, &name)?;
+                    let feeds = render(ranking.clone(), name)?;
                     let resources =
-                        self.feed_resources(&feeds, &tag_prefix(&name), old.map(|t| &t.resources));
-                    Arc::new(TagFeeds {
-                        name,
+                        self.feed_resources(&feeds, &prefix(name), before.map(|t| &t.resources));
+                    Arc::new(GroupFeeds {
+                        name: name.to_string(),
                         feeds,
                         resources,
                     })
                 }
             };
-            tags.insert(slug.clone(), tag_feeds);
+            all.insert(key.clone(), group);
         }
-        Ok(tags)
+        Ok(all)
+    }
+
+    /// `/feeds.opml`: every feed of the site; kept while its bytes are the same.
+    fn opml(
+        &self,
+        tags: &BTreeMap<String, Arc<GroupFeeds>>,
+        languages: &BTreeMap<String, Arc<GroupFeeds>>,
+    ) -> Resource {
+        let tag_names: Vec<&str> = tags.values().map(|t| t.name.as_str()).collect();
+        let codes: Vec<&str> = languages.keys().map(String::as_str).collect();
+        let body = pages::opml(self.config, &tag_names, &codes);
+        self.resource(
+            OPML_TYPE,
+            body.into_bytes(),
+            self.previous.map(|p| &p.opml),
+            self.page_policy(),
+        )
     }
 
     /// The index page: the newest articles (at least 100) and the tags. Kept when those are
@@ -272,16 +330,19 @@ impl Assembly<'_> {
         &self,
         corpus: &Corpus,
         feeds: &Feeds,
-        tags: &BTreeMap<String, Arc<TagFeeds>>,
+        tags: &BTreeMap<String, Arc<GroupFeeds>>,
+        languages: &BTreeMap<String, Arc<GroupFeeds>>,
     ) -> Resource {
         let all = corpus.all();
         let listed = self.config.max_items.max(100);
         let tag_names: Vec<String> = tags.values().map(|t| t.name.clone()).collect();
+        let codes: Vec<String> = languages.keys().cloned().collect();
         let history = feeds.archive_pages();
         let unchanged = self.kept.filter(|p| {
             p.corpus.all().len() == all.len()
                 && p.feeds.archive_pages() == history
                 && p.tags.values().map(|t| &t.name).eq(tag_names.iter())
+                && p.languages.keys().eq(codes.iter())
                 && same_articles(p.corpus.all().newest(listed), all.newest(listed))
         });
         if let Some(p) = unchanged {
@@ -297,7 +358,16 @@ impl Assembly<'_> {
                 self.config,
             ))
             .collect();
-        let html = pages::index_html(self.config, &items, all.len(), &tag_names, history);
+        let html = pages::index_html(
+            self.config,
+            &items,
+            all.len(),
+            &pages::Groups {
+                tags: &tag_names,
+                languages: &codes,
+            },
+            history,
+        );
         self.resource(
             HTML_TYPE,
             html.into_bytes(),
@@ -372,27 +442,20 @@ impl Assembly<'_> {
 
     /// The generation of the new snapshot: one more than the previous one's when any feed
     /// or the index changed its bytes, or the configuration its output.
-    fn generation(
-        &self,
-        main: &FeedResources,
-        tags: &BTreeMap<String, Arc<TagFeeds>>,
-        index: &Resource,
-    ) -> u64 {
-        let digests =
-            |main: &FeedResources, tags: &BTreeMap<String, Arc<TagFeeds>>, index: &Resource| {
-                let mut all: Vec<[u8; 32]> = main.all().iter().map(|(r, _)| r.digest).collect();
-                for tag in tags.values() {
-                    all.extend(tag.resources.all().iter().map(|(r, _)| r.digest));
-                }
-                all.push(index.digest);
-                all
-            };
+    fn generation(&self, new: &Snapshot) -> u64 {
+        let digests = |s: &Snapshot| {
+            let mut all: Vec<[u8; 32]> = s.main.all().iter().map(|(r, _)| r.digest).collect();
+            for group in s.tags.values().chain(s.languages.values()) {
+                all.extend(group.resources.all().iter().map(|(r, _)| r.digest));
+            }
+            all.push(s.index.digest);
+            all.push(s.opml.digest);
+            all
+        };
         match self.previous {
             None => 1,
             Some(p) if self.kept.is_none() => p.generation + 1,
-            Some(p) if digests(&p.main, &p.tags, &p.index) != digests(main, tags, index) => {
-                p.generation + 1
-            }
+            Some(p) if digests(p) != digests(new) => p.generation + 1,
             Some(p) => p.generation,
         }
     }
@@ -410,7 +473,7 @@ impl Snapshot {
         first_seen: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<Snapshot, RenderError> {
-        let corpus = Corpus::new(articles, config.timezone);
+        let corpus = Corpus::new(articles, config.timezone, &config.languages);
         Snapshot::assemble(config, corpus, Delta::Unknown, previous, first_seen, now)
     }
 
@@ -426,6 +489,11 @@ impl Snapshot {
     ) -> Result<Snapshot, RenderError> {
         let mut corpus = self.corpus.clone();
         let moved = corpus.apply(changes);
+        if *corpus.language_rule() != config.languages {
+            // Another rule can give any article another language.
+            let all: Vec<Arc<Article>> = corpus.all().iter().cloned().collect();
+            corpus = Corpus::new(&all, config.timezone, &config.languages);
+        }
         let delta = if config.same_output(&self.config) {
             Delta::Known(changes, moved)
         } else {
@@ -453,31 +521,37 @@ impl Snapshot {
         };
         let (feeds, main) = step.main_feeds(&corpus)?;
         let tags = step.tag_feeds(&corpus)?;
-        let index = step.index(&corpus, &feeds, &tags);
+        let languages = step.language_feeds(&corpus)?;
+        let index = step.index(&corpus, &feeds, &tags, &languages);
+        let opml = step.opml(&tags, &languages);
         let archive_modified = step.archive_dates(&feeds, &delta);
         let articles = step.article_entries(&corpus, &delta);
-        let generation = step.generation(&main, &tags, &index);
-        Ok(Snapshot {
-            generation,
-            config,
+        let mut snapshot = Snapshot {
+            generation: 0,
+            config: Arc::clone(&config),
             feeds,
             main,
             tags,
+            languages,
+            opml,
             index,
             articles,
             archive_modified,
             corpus,
-        })
+        };
+        snapshot.generation = step.generation(&snapshot);
+        Ok(snapshot)
     }
 
     /// Dates every resource of a first snapshot at `time` (the time the same feeds were
     /// written to disk by an earlier run).
     pub fn date_all(&mut self, time: SystemTime) {
         self.index.set_last_modified(time);
+        self.opml.set_last_modified(time);
         for resource in self.main.all_mut() {
             resource.set_last_modified(time);
         }
-        for tag in self.tags.values_mut() {
+        for tag in self.tags.values_mut().chain(self.languages.values_mut()) {
             for resource in Arc::make_mut(tag).resources.all_mut() {
                 resource.set_last_modified(time);
             }
@@ -491,13 +565,17 @@ impl Snapshot {
     }
 
     /// Every route this snapshot answers with 200 (the site): the subscription feeds, the
-    /// index, the tags' feeds, the archive and history pages and the article pages, in that
-    /// order.
+    /// index, the OPML list, the tags' and the languages' feeds, the archive and history
+    /// pages and the article pages, in that order.
     pub fn routes(&self) -> Vec<Route> {
         let mut routes: Vec<Route> = Format::ALL.into_iter().map(Route::Feed).collect();
         routes.push(Route::Index);
+        routes.push(Route::Opml);
         for slug in self.tags.keys() {
             routes.extend(Format::ALL.map(|f| Route::Tag(slug.clone(), f)));
+        }
+        for code in self.languages.keys() {
+            routes.extend(Format::ALL.map(|f| Route::Language(code.clone(), f)));
         }
         for n in 1..=self.archive_modified.len() {
             routes.extend(Format::ARCHIVED.map(|f| Route::Archive(f, n)));
@@ -519,6 +597,11 @@ impl Snapshot {
                 .tags
                 .get(slug)
                 .map(|t| Cow::Borrowed(t.resources.get(*format))),
+            Route::Language(code, format) => self
+                .languages
+                .get(code)
+                .map(|l| Cow::Borrowed(l.resources.get(*format))),
+            Route::Opml => Some(Cow::Borrowed(&self.opml)),
             Route::Archive(format, n) => self.archive_page(*format, *n).map(Cow::Owned),
             Route::History(n) => self.history_page(*n).map(Cow::Owned),
             Route::Article(id) => self.article_page(id).map(Cow::Owned),
@@ -532,6 +615,9 @@ impl Snapshot {
         let mut changed = self.changed_feeds(previous);
         if self.index.digest != previous.index.digest {
             changed.push(Route::Index);
+        }
+        if self.opml.digest != previous.opml.digest {
+            changed.push(Route::Opml);
         }
         for (n, modified) in self.archive_modified.iter().enumerate() {
             if previous.archive_modified.get(n) != Some(modified) {
@@ -549,6 +635,11 @@ impl Snapshot {
         for slug in previous.tags.keys().filter(|s| !self.tags.contains_key(*s)) {
             removed.extend(Format::ALL.map(|f| Route::Tag(slug.clone(), f)));
         }
+        for code in previous.languages.keys() {
+            if !self.languages.contains_key(code) {
+                removed.extend(Format::ALL.map(|f| Route::Language(code.clone(), f)));
+            }
+        }
         for n in self.archive_modified.len() + 1..=previous.archive_modified.len() {
             removed.extend(Format::ARCHIVED.map(|f| Route::Archive(f, n)));
             removed.push(Route::History(n));
@@ -561,7 +652,7 @@ impl Snapshot {
         SiteChanges { changed, removed }
     }
 
-    /// The URLs of the feeds (subscription and tag feeds) whose bytes differ from those of
+    /// The URLs of the feeds (subscription, tag and language feeds) whose bytes differ from those of
     /// `previous`: the topics to announce to WebSub hubs.
     pub fn changed_topics(&self, previous: &Snapshot) -> Vec<String> {
         self.changed_feeds(previous)
@@ -571,8 +662,8 @@ impl Snapshot {
             .collect()
     }
 
-    /// The subscription and tag feeds whose bytes differ from those of `previous` (or that
-    /// it did not have).
+    /// The subscription, tag and language feeds whose bytes differ from those of `previous`
+    /// (or that it did not have).
     fn changed_feeds(&self, previous: &Snapshot) -> Vec<Route> {
         let mut changed = Vec::new();
         let mut compare =
@@ -588,6 +679,12 @@ impl Snapshot {
             let old = previous.tags.get(slug).map(|t| &t.resources);
             compare(&tag.resources, old, &|format| {
                 Route::Tag(slug.clone(), format)
+            });
+        }
+        for (code, language) in &self.languages {
+            let old = previous.languages.get(code).map(|l| &l.resources);
+            compare(&language.resources, old, &|format| {
+                Route::Language(code.clone(), format)
             });
         }
         changed
