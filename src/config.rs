@@ -677,4 +677,31 @@ mod tests {
         assert_eq!(c.base_url, "https://feeds.example.org");
         assert_eq!(c.articles, PathBuf::from("x/in"));
     }
+
+    #[test]
+    fn languages_icons_and_moves_are_normalized_once() {
+        let c = parse(
+            "site_url = \"https://news.example/en/\"\nlanguage = \"EN-gb\"\nlanguages = [\"fa\", \"AR\"]\nicon = \"img/icon.png\"\nlogo = \"https://cdn.example/logo.svg\"\nredirects = { \"/a\" = \"/b\", \"/b\" = \"/feed\", \"/feed.xml\" = \"/atom.xml\" }\ngone = [\"/old.xml\"]",
+        )
+        .unwrap();
+        assert_eq!(c.language, "en-GB");
+        assert_eq!(c.languages.site, "en-GB");
+        assert_eq!(c.languages.listed, ["fa", "ar"]);
+        assert_eq!(
+            c.icon.as_deref(),
+            Some("https://news.example/en/img/icon.png")
+        );
+        assert_eq!(c.logo.as_deref(), Some("https://cdn.example/logo.svg"));
+        // Chains through other redirects and the built-in aliases are one hop.
+        assert_eq!(c.redirects["/a"], "/rss.xml");
+        assert_eq!(c.redirects["/b"], "/rss.xml");
+        assert_eq!(c.redirects["/feed.xml"], "/atom.xml");
+        assert!(c.gone.contains("/old.xml"));
+        let e = parse("icon = \"ftp://x.example/i.png\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid value for `icon`"), "{e}");
+        let e = parse("redirects = { \"/a\" = \"/tags/x/feed.json\" }");
+        assert!(e.is_ok(), "a tag's feed is a path feedpub serves: {e:?}");
+    }
 }

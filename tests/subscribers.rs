@@ -548,3 +548,48 @@ fn the_same_articles_give_the_same_bytes() {
         );
     }
 }
+
+#[test]
+fn a_new_article_changes_its_language_feeds_and_leaves_the_others_alone() {
+    let workspace = site("");
+    let server = serve(&workspace);
+    let addr = server.addr();
+    let etag = |path: &str| get(addr, path, &[]).etag();
+    let (fa, en, de) = (
+        etag("/lang/fa/atom.xml"),
+        etag("/lang/en/atom.xml"),
+        etag("/lang/de/feed.json"),
+    );
+    workspace.write_article(
+        "new_persian.md",
+        "+++\ntitle = \"هشدار پلیس راهور\"\ndate = 2025-06-01T10:00:00+03:30\n+++\n\nرانندگان احتیاط کنند.\n",
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "the Persian feed to change",
+        || etag("/lang/fa/atom.xml") != fa,
+    );
+    let titles: Vec<String> = atom(&body(&server, "/lang/fa/atom.xml"))
+        .entries
+        .iter()
+        .map(|e| e.title.value.clone())
+        .collect();
+    assert_eq!(titles[0], "هشدار پلیس راهور");
+    assert_eq!(
+        etag("/lang/en/atom.xml"),
+        en,
+        "English's feed is not touched"
+    );
+    assert_eq!(etag("/lang/de/feed.json"), de);
+    // The only German article goes: its feeds go with it, and the OPML list forgets them.
+    fs::remove_file(workspace.article_path("german.md")).unwrap();
+    wait_until(Duration::from_secs(20), "the German feeds to go", || {
+        get(addr, "/lang/de/feed.json", &[]).status == 404
+    });
+    assert!(!get(addr, "/feeds.opml", &[]).text().contains("/lang/de/"));
+    wait_until(
+        Duration::from_secs(20),
+        "the German feed files to be removed",
+        || !workspace.output.join("lang/de/feed.json").exists(),
+    );
+}

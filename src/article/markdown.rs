@@ -408,6 +408,41 @@ mod tests {
     }
 
     #[test]
+    fn language_and_updated_are_read_checked_and_named_by_line() {
+        let a = md("+++\ntitle = \"t\"\ndate = 2024-05-01T10:00:00+03:30\nlanguage = \"FA-ir\"\nupdated = \"2024-05-02 08:00\"\n+++\nBody.\n")
+            .unwrap()
+            .article;
+        assert_eq!(a.language.as_deref(), Some("fa-IR"));
+        assert_eq!(
+            a.updated.map(|u| u.to_string()).as_deref(),
+            Some("2024-05-02 08:00:00")
+        );
+        assert_eq!(a.updated_offset, None);
+        // The same instant written in another offset is not earlier.
+        let same = md("+++\ntitle = \"t\"\ndate = 2024-05-01T10:00:00+03:30\nupdated = 2024-05-01T06:30:00Z\n+++\nB.\n");
+        assert!(same.is_ok(), "{same:?}");
+        let early = md("+++\ntitle = \"t\"\ndate = 2024-05-01T10:00:00+03:30\nupdated = 2024-05-01T06:29:59Z\n+++\nB.\n")
+            .unwrap_err();
+        assert_eq!(
+            early.to_string(),
+            "posts/hello-world.md:4: `updated` is earlier than `date`: a correction comes after the publication"
+        );
+        let bad = md("---\ntitle: t\ndate: 2024-05-01\n\nlanguage: xx_YY!\n---\nB.\n").unwrap_err();
+        assert!(
+            bad.to_string().starts_with("posts/hello-world.md:5: front matter: `language`: `xx_YY!` is not a BCP 47 language tag"),
+            "{bad}"
+        );
+        let not_a_date =
+            md("+++\ntitle = \"t\"\ndate = 2024-05-01\nupdated = \"soon\"\n+++\nB.\n").unwrap_err();
+        assert!(
+            not_a_date
+                .to_string()
+                .starts_with("posts/hello-world.md:4: `updated`: `soon` is not a date"),
+            "{not_a_date}"
+        );
+    }
+
+    #[test]
     fn script_urls_in_links_and_images_are_neutralized() {
         let a = md("+++\ntitle = \"t\"\ndate = 2024-05-01\n+++\n[a](javascript:alert(1)) [b](JaVa%09Script:x) ![c](data:text/html,x) [d](https://ok.example/) [e](page.html) [f](mailto:x@example.org) <vbscript:x>\n")
             .unwrap()

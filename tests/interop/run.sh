@@ -8,6 +8,7 @@
 #   FEEDPUB_BIN=PATH                use this binary instead of `cargo build --release`
 #   INTEROP_CORPORA="seeds corpus"  the corpora to check (default: both; empty: none)
 #   INTEROP_STATIC="nginx caddy plain"  the static servers to check (default: all three)
+#   INTEROP_SUBSCRIBERS=0  leaves out the subscriber checks (languages, direction, CORS, OPML, moves)
 #   INTEROP_NO_INSTALL=1            never call apt-get: fail when a tool is missing
 #
 # Prints one row per check (reader | check | PASS/FAIL) as it goes, the whole table at the end,
@@ -268,11 +269,13 @@ declare -A URL PID LOG
 
 # start_feedpub NAME ARTICLES OUT BASE_URL: `feedpub serve` on a port the system picks; sets
 # URL[NAME], PID[NAME], LOG[NAME] (stderr, with RUST_LOG=feedpub=debug: one line per request).
+# The configuration is the suite's, or the file FEEDPUB_CONFIG names; FEEDPUB_ADDR gives the
+# address to listen on instead.
 start_feedpub() {
   local name=$1 articles=$2 out=$3 base=$4 stdout=$WORK/$1.stdout
   LOG[$name]=$LOGS/feedpub-$name.log
-  RUST_LOG=feedpub=debug "$FEEDPUB" serve --config "$WORK/etc/feedpub.toml" --articles "$articles" \
-    --out "$out" --addr 127.0.0.1:0 --base-url "$base" >"$stdout" 2>"${LOG[$name]}" </dev/null &
+  RUST_LOG=feedpub=debug "$FEEDPUB" serve --config "${FEEDPUB_CONFIG:-$WORK/etc/feedpub.toml}" --articles "$articles" \
+    --out "$out" --addr "${FEEDPUB_ADDR:-127.0.0.1:0}" --base-url "$base" >"$stdout" 2>"${LOG[$name]}" </dev/null &
   PID[$name]=$!
   PIDS+=("${PID[$name]}")
   local addr=
@@ -934,6 +937,8 @@ print_table() {
 
 # shellcheck source=tests/interop/static.sh
 source "$HERE/static.sh"
+# shellcheck source=tests/interop/subscribers.sh
+source "$HERE/subscribers.sh"
 
 install_tools
 install_json_reader
@@ -951,6 +956,11 @@ if [[ $mode == full ]]; then
     *) die "unknown corpus $corpus (seeds, corpus)" ;;
     esac
   done
+  if [[ ${INTEROP_SUBSCRIBERS:-1} != 0 ]]; then
+    echo
+    echo "== what every subscriber sees: languages, direction, CORS, OPML, moves"
+    run_subscribers
+  fi
   echo
   echo "== static site: build output on nginx, Caddy and a stock nginx"
   static_config

@@ -44,10 +44,14 @@ RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 JSON_TYPE = "application/feed+json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
+OPML_TYPE = "text/x-opml; charset=utf-8"
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag, Last-Modified, Link"}
 FRESH = "public, max-age=300"  # cache_max_age's default: feeds, the index, article pages
 ARCHIVED = "public, max-age=86400"  # archive_max_age's default: archive and history pages
-# A stock server maps .xml and .json by extension only.
+# A stock server maps .xml and .json by extension only, and has no type for .opml (its
+# default type then).
 LOOSE_TYPES = {"text/xml", "application/xml", "application/json", "text/html"}
+LOOSE_OPML = {"text/plain", "application/octet-stream"}
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -88,12 +92,14 @@ def expected(path):
         return ATOM_TYPE, ARCHIVED
     if re.fullmatch(r"/archive/[^/]+\.html", path):
         return HTML_TYPE, ARCHIVED
-    if re.fullmatch(r"(/tags/[^/]+)?/rss\.xml", path):
+    if re.fullmatch(r"(/(tags|lang)/[^/]+)?/rss\.xml", path):
         return RSS_TYPE, FRESH
-    if re.fullmatch(r"(/tags/[^/]+)?/atom\.xml", path):
+    if re.fullmatch(r"(/(tags|lang)/[^/]+)?/atom\.xml", path):
         return ATOM_TYPE, FRESH
-    if re.fullmatch(r"(/tags/[^/]+)?/feed\.json", path):
+    if re.fullmatch(r"(/(tags|lang)/[^/]+)?/feed\.json", path):
         return JSON_TYPE, FRESH
+    if path == "/feeds.opml":
+        return OPML_TYPE, FRESH
     if re.fullmatch(r"/articles/[^/]+\.html", path):
         return HTML_TYPE, FRESH
     return None, None
@@ -111,8 +117,9 @@ class Links(html.parser.HTMLParser):
 
 
 def links_of(content_type, body):
-    """Every link of an HTML page (href), a JSON Feed (url, home_page_url, feed_url, next_url)
-    or an RSS or Atom document (<link> text, <link href>, <atom:link href>)."""
+    """Every link of an HTML page (href), a JSON Feed (url, home_page_url, feed_url, next_url),
+    an RSS or Atom document (<link> text, <link href>, <atom:link href>) or an OPML list
+    (<outline xmlUrl>)."""
     if content_type.startswith("text/html"):
         parser = Links()
         parser.feed(body.decode("utf-8"))
@@ -129,6 +136,8 @@ def links_of(content_type, body):
             found.append(element.text.strip())
         if element.tag in ("link", ATOM + "link") and element.get("href"):
             found.append(element.get("href"))
+        if element.tag == "outline" and element.get("xmlUrl"):
+            found.append(element.get("xmlUrl"))
     return found
 
 
@@ -160,7 +169,8 @@ def crawl(base, site, loose=False):
         content_type = headers.get("Content-Type", "")
         want, _ = expected(path)
         if loose:
-            if content_type not in LOOSE_TYPES | {want} and content_type.split(";")[0] not in LOOSE_TYPES:
+            loose_types = LOOSE_TYPES | (LOOSE_OPML if path.endswith(".opml") else set())
+            if content_type not in loose_types | {want} and content_type.split(";")[0] not in loose_types:
                 problems.append(f"{url} (from {source}): Content-Type {content_type!r}")
                 continue
         elif content_type != want:
@@ -373,7 +383,7 @@ def headers(base, site):
             problems.append(f"{path}: a file of the site that `serve` does not answer")
             continue
         status, h, _ = get(url_of(base, path))
-        want = {"Content-Type": content_type, "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
+        want = {"Content-Type": content_type, "Cache-Control": cache, "X-Content-Type-Options": "nosniff", **CORS}
         if content_type == HTML_TYPE:
             want["Content-Security-Policy"] = CSP
             want["Referrer-Policy"] = "no-referrer"
