@@ -87,6 +87,10 @@ pub struct Config {
     pub redirects: BTreeMap<String, String>,
     /// `gone`: retired paths, answered with 410.
     pub gone: BTreeSet<String>,
+    /// `stale-while-revalidate` of feeds and pages, in seconds (0: none).
+    pub stale_while_revalidate: u64,
+    /// `stale-if-error` of feeds and pages, in seconds (0: none).
+    pub stale_if_error: u64,
     /// The zone in which the articles' local dates and times are read.
     pub timezone: Tz,
     /// The feed's author.
@@ -130,6 +134,9 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// The most connections served at once; more wait in the listen queue.
     pub max_connections: usize,
+    /// `tls_cert` and `tls_key`: the PEM certificate chain and private key `serve` speaks
+    /// TLS with (HTTP/2 and HTTP/1.1 by ALPN); both or neither.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// How long a graceful shutdown waits for in-flight responses.
     pub shutdown_timeout: Duration,
 }
@@ -169,6 +176,12 @@ struct RawConfig {
     logo: Option<String>,
     redirects: Option<BTreeMap<String, String>>,
     gone: Option<Vec<String>>,
+    // Caches in front.
+    stale_while_revalidate_secs: Option<i64>,
+    stale_if_error_secs: Option<i64>,
+    // TLS.
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,6 +365,22 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| invalid("hubs", m))?;
         let resolve = |p: PathBuf| if p.is_relative() { base_dir.join(p) } else { p };
+        let tls = match (raw.tls_cert, raw.tls_key) {
+            (Some(cert), Some(key)) => Some((resolve(cert), resolve(key))),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(invalid(
+                    "tls_key",
+                    "`tls_cert` is set: the private key's file is needed too".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "tls_cert",
+                    "`tls_key` is set: the certificate's file is needed too".into(),
+                ))
+            }
+        };
         Ok(Config {
             title: raw.title.unwrap_or_else(|| "feedpub".to_string()),
             description: raw
@@ -391,6 +420,12 @@ impl Config {
             max_article_bytes: positive("max_article_bytes", raw.max_article_bytes, 1024 * 1024)?,
             addr,
             cache_max_age: non_negative("cache_max_age", raw.cache_max_age, 300)?,
+            stale_while_revalidate: non_negative(
+                "stale_while_revalidate_secs",
+                raw.stale_while_revalidate_secs,
+                60,
+            )?,
+            stale_if_error: non_negative("stale_if_error_secs", raw.stale_if_error_secs, 86_400)?,
             debounce: Duration::from_millis(non_negative("debounce_ms", raw.debounce_ms, 200)?),
             rescan_interval: Duration::from_secs(positive(
                 "rescan_interval_secs",
@@ -405,6 +440,7 @@ impl Config {
             max_header_bytes: positive("max_header_bytes", raw.max_header_bytes, 16 * 1024)?
                 .max(8192) as usize,
             max_connections: positive("max_connections", raw.max_connections, 10_000)? as usize,
+            tls,
             shutdown_timeout: Duration::from_secs(positive(
                 "shutdown_timeout_secs",
                 raw.shutdown_timeout_secs,
@@ -429,6 +465,8 @@ impl Config {
             logo,
             redirects,
             gone,
+            stale_while_revalidate,
+            stale_if_error,
             timezone,
             author,
             item_link,
@@ -449,6 +487,7 @@ impl Config {
             header_read_timeout: _,
             max_header_bytes: _,
             max_connections: _,
+            tls: _,
             shutdown_timeout: _,
         } = self;
         *title == other.title
@@ -461,6 +500,8 @@ impl Config {
             && *logo == other.logo
             && *redirects == other.redirects
             && *gone == other.gone
+            && *stale_while_revalidate == other.stale_while_revalidate
+            && *stale_if_error == other.stale_if_error
             && *timezone == other.timezone
             && *author == other.author
             && *item_link == other.item_link

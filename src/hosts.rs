@@ -11,7 +11,7 @@
 use std::fmt::Write;
 
 use crate::config::Config;
-use crate::render::{CORS_EXPOSE, CSP};
+use crate::render::{cache_control_text, CORS_EXPOSE, CSP};
 use crate::urls::{Format, ALIASES, HTML_TYPE, OPML_PATH, OPML_TYPE};
 
 /// The name of the headers file in the output folder.
@@ -43,7 +43,14 @@ pub fn headers_file(config: &Config) -> String {
 
 /// The header rules, in order.
 fn rules(config: &Config) -> Vec<Rule> {
-    let cache = |max_age: u64| ("Cache-Control", format!("public, max-age={max_age}"));
+    let cache = |max_age: u64| {
+        let value = cache_control_text(
+            max_age,
+            config.stale_while_revalidate,
+            config.stale_if_error,
+        );
+        ("Cache-Control", value)
+    };
     let html = || {
         vec![
             ("Content-Security-Policy", CSP.to_string()),
@@ -254,7 +261,9 @@ mod tests {
                 "{path}"
             );
             assert_eq!(get("Content-Type"), content_type, "{path}");
-            let cache = format!("public, max-age={max_age}");
+            let cache = format!(
+                "public, max-age={max_age}, stale-while-revalidate=60, stale-if-error=86400"
+            );
             assert_eq!(get("Cache-Control"), Some(cache.as_str()), "{path}");
             let html = path.ends_with(".html") || path == "/";
             assert_eq!(get("Content-Security-Policy").is_some(), html, "{path}");

@@ -445,7 +445,7 @@ fn serve(options: feedpub::ServeOptions) -> ExitCode {
     runtime.block_on(async move {
         let server = match feedpub::Server::start(options).await {
             Ok(server) => server,
-            Err(feedpub::ServeError::Config(e)) => {
+            Err(e @ (feedpub::ServeError::Config(_) | feedpub::ServeError::Tls(_))) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
@@ -457,7 +457,8 @@ fn serve(options: feedpub::ServeOptions) -> ExitCode {
         // Handlers first, so that a signal sent as soon as the banner appears is handled.
         let stop = stop_signal();
         let [rss, atom, json] = server.feed_urls();
-        println!("feedpub is serving on http://{}", server.addr());
+        let scheme = if server.is_tls() { "https" } else { "http" };
+        println!("feedpub is serving on {scheme}://{}", server.addr());
         println!("  point a feed reader at: {rss}");
         println!("                     or: {atom}");
         println!("                     or: {json}");
@@ -472,7 +473,7 @@ fn serve(options: feedpub::ServeOptions) -> ExitCode {
         if !archives.is_empty() {
             println!("  history (RFC 5005):    {}", archives.join(" "));
         }
-        println!("  index page:            http://{}/", server.addr());
+        println!("  index page:            {scheme}://{}/", server.addr());
         stop.await;
         tracing::info!("shutting down");
         server.shutdown().await;

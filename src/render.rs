@@ -61,8 +61,44 @@ impl Variant {
 pub struct Policy {
     /// The `Cache-Control` max-age, in seconds.
     pub max_age: u64,
+    /// `stale-while-revalidate`, in seconds; 0 leaves it out.
+    pub stale_while_revalidate: u64,
+    /// `stale-if-error`, in seconds; 0 leaves it out.
+    pub stale_if_error: u64,
     /// A `Link` header to send with it.
     pub link: Option<String>,
+}
+
+impl Policy {
+    /// The `Cache-Control` value: `public, max-age=N`, then the stale directives that are
+    /// set (RFC 5861), which let a cache in front answer while it revalidates, or while the
+    /// origin is down or restarting.
+    pub fn cache_control(&self) -> String {
+        cache_control_text(
+            self.max_age,
+            self.stale_while_revalidate,
+            self.stale_if_error,
+        )
+    }
+}
+
+/// `public, max-age=N[, stale-while-revalidate=N][, stale-if-error=N]`: what every feed and
+/// page says, here and in the static hosts' files.
+pub fn cache_control_text(
+    max_age: u64,
+    stale_while_revalidate: u64,
+    stale_if_error: u64,
+) -> String {
+    let mut value = format!("public, max-age={max_age}");
+    if stale_while_revalidate > 0 {
+        value.push_str(&format!(
+            ", stale-while-revalidate={stale_while_revalidate}"
+        ));
+    }
+    if stale_if_error > 0 {
+        value.push_str(&format!(", stale-if-error={stale_if_error}"));
+    }
+    value
 }
 
 /// A resource ready to be served: identity, gzip and brotli bodies, validators, type, and
@@ -128,14 +164,11 @@ pub fn security_headers(h: &mut HeaderMap, html: bool) {
     }
 }
 
-/// `public, max-age=N`; the usual values are not formatted anew.
-fn cache_control(max_age: u64) -> HeaderValue {
-    match max_age {
-        300 => HeaderValue::from_static("public, max-age=300"),
-        86_400 => HeaderValue::from_static("public, max-age=86400"),
-        n => HeaderValue::from_str(&format!("public, max-age={n}"))
-            .unwrap_or_else(|_| HeaderValue::from_static("public")),
-    }
+/// The `Cache-Control` header of `policy` (made once per resource).
+fn cache_control(policy: &Policy) -> HeaderValue {
+    // Digits, commas and letters only: always a valid header value.
+    HeaderValue::from_str(&policy.cache_control())
+        .unwrap_or_else(|_| HeaderValue::from_static("public"))
 }
 
 /// Bodies smaller than this are not worth compressing.
@@ -245,7 +278,7 @@ impl Resource {
         // A placeholder, replaced per response, in place: the map does not grow.
         h.insert(header::DATE, HeaderValue::from_static(""));
         h.insert(header::LAST_MODIFIED, http_date(self.last_modified));
-        h.insert(header::CACHE_CONTROL, cache_control(self.policy.max_age));
+        h.insert(header::CACHE_CONTROL, cache_control(&self.policy));
         h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         if let Some(v) = self
             .policy

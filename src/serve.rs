@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError, Overrides, DEFAULT_CONFIG_FILE};
 use crate::feed::RenderError;
 use crate::http::server::{self, Limits};
+use crate::http::tls::{Tls, TlsError, TlsFiles};
 use crate::loader::{LoadError, Loader, Scope};
 use crate::publish;
 use crate::snapshot::Snapshot;
@@ -51,6 +52,9 @@ pub enum ServeError {
     /// A background task failed (it panicked or was cancelled).
     #[error("internal error: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Why a regeneration made no new snapshot; the last good one is still served.
@@ -76,6 +80,7 @@ pub struct ServeOptions {
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<ArcSwap<Snapshot>>,
     trigger: mpsc::UnboundedSender<Wake>,
     shutdown: watch::Sender<bool>,
@@ -268,7 +273,12 @@ async fn bind(mut config: Config) -> Result<(TcpListener, SocketAddr, Arc<Config
     let listener = TcpListener::bind(config.addr).await.map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
     if !config.base_url_explicit {
-        let listen_base = format!("http://{addr}");
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let listen_base = format!("{scheme}://{addr}");
         if config.site_url == config.base_url {
             config.site_url.clone_from(&listen_base);
         }
@@ -331,6 +341,13 @@ impl Server {
             default.exists().then_some(default)
         });
         let config = Config::load(config_path.as_deref(), &options.overrides)?;
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(Tls::load(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            })?),
+            None => None,
+        };
         let (listener, addr, config) = bind(config).await?;
         // Everything that triggers a regeneration is in place before the first scan, so a
         // change (or a SIGHUP) made at any moment after `start` returns is seen.
@@ -340,6 +357,7 @@ impl Server {
             _watcher: watch_files(&config.articles, config_path.as_deref(), trigger.clone()),
             #[cfg(unix)]
             hangup: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
+            tls: tls.clone(),
         };
         let regenerator = Regenerator {
             config_stamp: config_path.as_deref().and_then(Regenerator::stamp),
@@ -379,9 +397,11 @@ impl Server {
             async move {
                 let _ = http_shutdown.wait_for(|stop| *stop).await;
             },
+            tls.clone(),
         ));
         Ok(Server {
             addr,
+            tls: tls.is_some(),
             state,
             trigger,
             shutdown,
@@ -394,6 +414,11 @@ impl Server {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether it speaks TLS (`https://`).
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// The snapshot being served now.
@@ -541,6 +566,8 @@ struct Triggers {
     /// SIGHUP.
     #[cfg(unix)]
     hangup: Option<tokio::signal::unix::Signal>,
+    /// The TLS identity a SIGHUP reads again (renewed certificates).
+    tls: Option<Tls>,
 }
 
 /// Keeps the output folder a copy of the newest snapshot sent on `latest`: the whole site
@@ -649,6 +676,12 @@ async fn regeneration_loop(
             _ = hup => {
                 tracing::info!("SIGHUP: regenerating");
                 pending.everything = true;
+                if let Some(tls) = &triggers.tls {
+                    match tls.reload() {
+                        Ok(()) => tracing::info!(cert = %tls.files.cert.display(), "SIGHUP: TLS certificate and key reloaded"),
+                        Err(e) => tracing::error!("{e}; the certificate in use stays"),
+                    }
+                }
             }
             _ = shutdown.changed() => break,
         }

@@ -401,7 +401,10 @@ async fn not_modified_carries_validators_and_cache_headers_without_body() {
     assert_status(&r, 304, "If-None-Match with the current ETag");
     assert_eq!(r.header("etag"), Some(etag.as_str()));
     assert_eq!(r.header("last-modified"), Some(last_modified.as_str()));
-    assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=300, stale-while-revalidate=60, stale-if-error=86400")
+    );
     let vary = r.expect_header("vary").to_ascii_lowercase();
     assert!(vary.contains("accept-encoding"), "Vary: {vary}");
     r.date_header("date");
@@ -418,7 +421,21 @@ async fn not_modified_carries_validators_and_cache_headers_without_body() {
 async fn cache_max_age_setting_is_sent_in_cache_control() {
     let (_fixture, server) = corpus_server("cache_max_age = 42").await;
     let r = fetch_get(server.addr(), "/rss.xml", &[]).await;
-    assert_eq!(r.header("cache-control"), Some("public, max-age=42"));
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=42, stale-while-revalidate=60, stale-if-error=86400")
+    );
+    server.shutdown().await;
+    // Each stale directive can be set, or left out with 0.
+    let (_fixture, server) = corpus_server(
+        "cache_max_age = 42\nstale_while_revalidate_secs = 0\nstale_if_error_secs = 3600",
+    )
+    .await;
+    let r = fetch_get(server.addr(), "/rss.xml", &[]).await;
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=42, stale-if-error=3600")
+    );
     server.shutdown().await;
 }
 

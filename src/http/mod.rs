@@ -1,5 +1,6 @@
-//! HTTP: the conditional-request decision, the request handler and the server.
+//! HTTP: the conditional-request decision, the request handler, the server and its TLS.
 
 pub mod conditional;
 pub mod routes;
 pub mod server;
+pub mod tls;

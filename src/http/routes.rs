@@ -272,6 +272,7 @@ mod tests {
         let policy = Policy {
             max_age: 300,
             link: Some("<https://hub.example>; rel=\"hub\"".into()),
+            ..Policy::default()
         };
         Resource::new("application/rss+xml", body, lm, true, policy)
     }
@@ -320,12 +321,14 @@ mod tests {
         // Another policy, another date: the headers are made again.
         let calmer = r.clone().with_policy(Policy {
             max_age: 60,
+            stale_while_revalidate: 30,
+            stale_if_error: 600,
             link: None,
         });
         let response = serve(&calmer, &Method::GET, &gzip, later);
         assert_eq!(
             response.headers()[header::CACHE_CONTROL],
-            "public, max-age=60"
+            "public, max-age=60, stale-while-revalidate=30, stale-if-error=600"
         );
         assert!(response.headers().get(header::LINK).is_none());
         let mut moved = r.clone();
@@ -452,7 +455,12 @@ mod tests {
                 vec![
                     ("etag", Some(&rss_tag)),
                     ("content-type", None),
-                    ("cache-control", Some("public, max-age=300")),
+                    (
+                        "cache-control",
+                        Some(
+                            "public, max-age=300, stale-while-revalidate=60, stale-if-error=86400",
+                        ),
+                    ),
                 ],
             ),
             ("GET", "/rss.xml", vec![("if-none-match", "*")], 304, vec![]),
@@ -528,7 +536,10 @@ mod tests {
                 "/archive/rss/1.xml",
                 vec![],
                 200,
-                vec![("cache-control", Some("public, max-age=86400"))],
+                vec![(
+                    "cache-control",
+                    Some("public, max-age=86400, stale-while-revalidate=60, stale-if-error=86400"),
+                )],
             ),
             ("GET", "/archive/atom/2.xml", vec![], 200, vec![]),
             ("GET", "/archive/atom/3.xml", vec![], 404, vec![]),

@@ -1,4 +1,4 @@
-//! The accept loop: connection limits, timeouts, HTTP/1.1 keep-alive and HTTP/2, and
+//! The accept loop: connection limits, timeouts, TLS, HTTP/1.1 keep-alive and HTTP/2, and
 //! graceful shutdown.
 
 use std::convert::Infallible;
@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::routes::respond;
+use super::tls::Tls;
 use crate::snapshot::Snapshot;
 
 /// The limits a public server needs.
@@ -33,12 +34,15 @@ pub struct Limits {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then stops accepting and lets
-/// in-flight connections finish within the shutdown timeout.
+/// in-flight connections finish within the shutdown timeout. With `tls`, every connection
+/// starts with a TLS handshake (which must end within the header read timeout) and speaks
+/// the protocol ALPN chose.
 pub async fn run(
     listener: TcpListener,
     state: Arc<ArcSwap<Snapshot>>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
+    tls: Option<Tls>,
 ) {
     // The protocol is known from peeking before a connection is handed to hyper, so each
     // protocol's own builder serves it directly (no rewinding reader in between).
@@ -106,6 +110,42 @@ pub async fn run(
         let watcher = graceful.watcher();
         let mut stopping = stop_rx.clone();
         let timeout = limits.header_read_timeout;
+        if let Some(tls) = &tls {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+            tokio::spawn(async move {
+                // A client that stalls the handshake is cut like one that stalls its headers.
+                let handshake = tokio::select! {
+                    done = tokio::time::timeout(timeout, acceptor.accept(stream)) => done,
+                    _ = stopping.changed() => return,
+                };
+                let stream = match handshake {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "no TLS handshake within the header read timeout; closing");
+                        return;
+                    }
+                };
+                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                let (h1, h2_builder) = &*builders;
+                let io = TokioIo::new(stream);
+                let result = if h2 {
+                    watcher
+                        .watch(h2_builder.serve_connection(io, service))
+                        .await
+                } else {
+                    watcher.watch(h1.serve_connection(io, service)).await
+                };
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        }
         tokio::spawn(async move {
             // hyper's header read timeout only starts once the protocol is known; a client
             // that sends nothing (or dribbles the HTTP/2 preface) must not hold a permit forever.

@@ -134,6 +134,17 @@ fn same_articles<'a>(
     }
 }
 
+/// The caching policy of a resource kept `max_age` seconds, with the configured stale
+/// directives and no `Link`.
+fn policy(config: &Config, max_age: u64) -> Policy {
+    Policy {
+        max_age,
+        stale_while_revalidate: config.stale_while_revalidate,
+        stale_if_error: config.stale_if_error,
+        link: None,
+    }
+}
+
 /// What one assembly of a snapshot reuses and how it dates what changed.
 struct Assembly<'a> {
     config: &'a Config,
@@ -174,10 +185,7 @@ impl Assembly<'_> {
 
     /// The policy of the feeds and pages: the configured max-age, and no `Link`.
     fn page_policy(&self) -> Policy {
-        Policy {
-            max_age: self.config.cache_max_age,
-            link: None,
-        }
+        policy(self.config, self.config.cache_max_age)
     }
 
     /// The WebSub `Link` header of the feed at `path`, when hubs are configured.
@@ -728,10 +736,7 @@ impl Snapshot {
     /// bytes `serve` sends).
     pub fn archive_page(&self, format: Format, number: usize) -> Option<Resource> {
         let bytes = self.archive_bytes(format, number)?;
-        let policy = Policy {
-            max_age: self.config.archive_max_age,
-            link: None,
-        };
+        let policy = policy(&self.config, self.config.archive_max_age);
         Some(Resource::new(
             format.content_type(),
             bytes,
@@ -748,10 +753,7 @@ impl Snapshot {
             self.history_bytes(number)?,
             self.archive_modified[number - 1],
             true,
-            Policy {
-                max_age: self.config.archive_max_age,
-                link: None,
-            },
+            policy(&self.config, self.config.archive_max_age),
         ))
     }
 
@@ -764,10 +766,7 @@ impl Snapshot {
             self.article_bytes(id)?,
             entry.last_modified,
             true,
-            Policy {
-                max_age: self.config.cache_max_age,
-                link: None,
-            },
+            policy(&self.config, self.config.cache_max_age),
         ))
     }
 }

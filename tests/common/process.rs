@@ -19,6 +19,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_feedpub");
 /// The first line `feedpub serve` prints, before the address.
 pub const SERVING_ON: &str = "feedpub is serving on http://";
 
+/// The same line when the server speaks TLS.
+pub const SERVING_ON_TLS: &str = "feedpub is serving on https://";
+
 /// A command for the binary, run in `cwd`.
 pub fn feedpub(cwd: &Path) -> Command {
     let mut command = Command::new(BIN);
@@ -173,7 +176,10 @@ impl ServerProcess {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(rest) = line.strip_prefix(SERVING_ON) {
+                    let rest = line
+                        .strip_prefix(SERVING_ON)
+                        .or_else(|| line.strip_prefix(SERVING_ON_TLS));
+                    if let Some(rest) = rest {
                         self.addr =
                             Some(rest.trim().parse().unwrap_or_else(|e| {
                                 panic!("bad address in {line:?}: {e}")
@@ -196,7 +202,9 @@ impl ServerProcess {
     /// Waits (at most `timeout`) for the first line, `feedpub is serving on http://ADDR`;
     /// returns the address.
     pub fn wait_for_address(&mut self, timeout: Duration) -> SocketAddr {
-        self.wait_for_line(timeout, |line| line.starts_with(SERVING_ON));
+        self.wait_for_line(timeout, |line| {
+            line.starts_with(SERVING_ON) || line.starts_with(SERVING_ON_TLS)
+        });
         self.addr()
     }
 

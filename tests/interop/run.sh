@@ -257,6 +257,9 @@ max_items = 100
 summary_chars = 300
 max_article_bytes = 1048576
 cache_max_age = $MAX_AGE
+# nginx in front must revalidate once max-age has passed (the checks count the 304s), not
+# answer from its stale copy while it does; stale-if-error stays at its default of a day.
+stale_while_revalidate_secs = 0
 debounce_ms = 100
 rescan_interval_secs = 1
 EOF
@@ -671,6 +674,40 @@ chk_nginx_fresh() { # NGINX_URL DIRECT_URL: once max-age has passed, nginx serve
   cmp "$b" "$direct"
 }
 
+chk_nginx_stale() { # NGINX_URL COPY: with every upstream down and max-age passed, nginx still
+  # answers 200 from its cache (X-Cache: STALE), the bytes it had: feedpub's stale-if-error
+  local h b
+  h=$(tmpfile) b=$(tmpfile)
+  sleep $((MAX_AGE + 1))
+  nginx_get "$1" "$h" "$b"
+  grep -i '^cache-control' "$h"
+  [[ $(header "$h" x-cache) == STALE ]]
+  cmp "$b" "$2"
+}
+
+chk_nginx_follows() { # NGINX_URL DIRECT_URL: once an upstream is back, nginx serves its bytes
+  # (within 20 s: nginx rests a failed upstream for its fail_timeout, 10 s, before it asks again)
+  local h b direct
+  h=$(tmpfile) b=$(tmpfile) direct=$(tmpfile)
+  for i in $(seq 40); do
+    fetch "$2" "$direct"
+    nginx_get "$1" "$h" "$b"
+    if cmp -s "$b" "$direct"; then
+      echo "nginx serves the upstream's bytes after $((i / 2)) s"
+      return 0
+    fi
+    sleep 0.5
+  done
+  return 1
+}
+
+chk_differs() { # URL FILE: the URL's bytes now differ from FILE's
+  local now
+  now=$(tmpfile)
+  fetch "$1" "$now"
+  ! cmp -s "$now" "$2"
+}
+
 chk_etag_changes() { # URL=OLD_ETAG...: every URL's ETag changes from its old value
   local pair
   for pair in "$@"; do wait_etag_change "${pair%%=*}" "${pair#*=}" 15; done
@@ -811,10 +848,25 @@ run_corpus() {
   check newsboat "$tag Show Count change: both subscribed: no duplicate" chk_newsboat "$nb/both" merged "${exp_new[@]}"
 
   check feedpub "$tag SIGHUP: regenerates, keeps serving the same feed" chk_sighup "$name-a" "$a"
-  [[ -z $ngx ]] || stop_pid "${PID[nginx-$name]}" || true
+  local cached=$C/nginx-cached-rss.xml
+  [[ -z $ngx ]] || fetch "$ngx/rss.xml" "$cached" || true
   check_here feedpub "$tag SIGTERM: replica A exits 0" chk_sigterm "$name-a" || true
   check_here feedpub "$tag SIGTERM: replica B exits 0" chk_sigterm "$name-b" || true
   check feedpub "$tag no ERROR and no panic in either replica's log" chk_log_clean "$la" "$lb"
+  if [[ -n $ngx ]]; then
+    # Both replicas are down: the cache in front keeps answering (stale-if-error), and follows
+    # again once one is back.
+    check nginx "$tag replicas stopped: after max-age nginx serves the stale rss.xml" \
+      chk_nginx_stale "$ngx/rss.xml" "$cached"
+    "$PY" "$HERE/lib/mutate.py" body "$C/articles/$edit_file" "Update: written while every replica was down."
+    FEEDPUB_ADDR=${a#http://} check_here feedpub "$tag replica A starts again on its port" \
+      start_feedpub "$name-a2" "$C/articles" "$C/out-a" "$base" || true
+    check nginx "$tag restarted: nginx serves replica A's new rss.xml again" \
+      chk_nginx_follows "$ngx/rss.xml" "$a/rss.xml"
+    check nginx "$tag restarted: the bytes nginx serves are new" chk_differs "$ngx/rss.xml" "$cached"
+    stop_pid "${PID[nginx-$name]}" || true
+    check_here feedpub "$tag SIGTERM: restarted replica A exits 0" chk_sigterm "$name-a2" || true
+  fi
   cp -R "$C/newsboat" "$OUT/$name-newsboat" 2>/dev/null || true
 }
 

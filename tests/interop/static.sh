@@ -10,7 +10,7 @@ STATIC_ITEMS=4 # max_items and archive_page_size of the static site: the history
 # max-ages (which contrib/ writes in).
 static_config() {
   sed -e "s/^max_items = .*/max_items = $STATIC_ITEMS\narchive_page_size = $STATIC_ITEMS/" \
-    -e '/^cache_max_age = /d' "$WORK/etc/feedpub.toml" >"$WORK/etc/static.toml"
+    -e '/^cache_max_age = /d' -e '/^stale_while_revalidate_secs = /d' "$WORK/etc/feedpub.toml" >"$WORK/etc/static.toml"
 }
 
 # static_build NAME ARTICLES BASE: builds the site for the server at BASE into $WORK/site-NAME.

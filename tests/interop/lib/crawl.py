@@ -46,8 +46,8 @@ JSON_TYPE = "application/feed+json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 OPML_TYPE = "text/x-opml; charset=utf-8"
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag, Last-Modified, Link"}
-FRESH = "public, max-age=300"  # cache_max_age's default: feeds, the index, article pages
-ARCHIVED = "public, max-age=86400"  # archive_max_age's default: archive and history pages
+FRESH = "public, max-age=300, stale-while-revalidate=60, stale-if-error=86400"  # cache_max_age's default: feeds, the index, article pages
+ARCHIVED = "public, max-age=86400, stale-while-revalidate=60, stale-if-error=86400"  # archive_max_age's default: archive and history pages
 # A stock server maps .xml and .json by extension only, and has no type for .opml (its
 # default type then).
 LOOSE_TYPES = {"text/xml", "application/xml", "application/json", "text/html"}

@@ -1,0 +1,425 @@
+//! TLS through `feedpub serve` on a real socket, with certificates made in the test (rcgen)
+//! and a rustls client that trusts only the test's CA: HTTP/2 and HTTP/1.1 by ALPN, feeds read
+//! over https, a renewed certificate presented after SIGHUP while a broken renewal keeps the
+//! old one, start-up errors naming the file, and handshakes that stall or are garbage.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const STARTUP: Duration = Duration::from_secs(30);
+
+/// A test CA and what it signs.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+/// A server certificate (PEM) and its key (PEM).
+struct Identity {
+    cert_pem: String,
+    key_pem: String,
+    der: Vec<u8>,
+}
+
+impl Ca {
+    fn new() -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "feedpub test CA");
+        let cert = params.self_signed(&key).unwrap();
+        Ca { cert, key }
+    }
+
+    /// A certificate for localhost and 127.0.0.1, named `name` (its common name), with a key
+    /// of its own.
+    fn issue(&self, name: &str) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Identity {
+            cert_pem: cert.pem() + &self.cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().to_vec(),
+        }
+    }
+}
+
+fn write_identity(workspace: &Workspace, identity: &Identity) {
+    fs::write(workspace.path("cert.pem"), &identity.cert_pem).unwrap();
+    fs::write(workspace.path("key.pem"), &identity.key_pem).unwrap();
+}
+
+/// A workspace with the corpus, serving TLS with `identity`.
+fn tls_site(identity: &Identity, extra: &str) -> Workspace {
+    let workspace = Workspace::with_corpus(&format!(
+        "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n{extra}"
+    ));
+    write_identity(&workspace, identity);
+    workspace
+}
+
+fn client_config(ca: &Ca, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(ca.cert.der().to_vec()))
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// What one TLS connection saw: the protocol ALPN chose, the server's certificate, and the
+/// answer to `GET path` over HTTP/1.1 (when ALPN did not choose HTTP/2).
+struct Visit {
+    alpn: Option<Vec<u8>>,
+    certificate: Vec<u8>,
+    response: Option<Response>,
+}
+
+fn visit(addr: SocketAddr, ca: &Ca, alpn: &[&[u8]], path: &str) -> Visit {
+    let config = client_config(ca, alpn);
+    let path = path.to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut tls = tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp))
+            .await
+            .expect("the handshake ends in time")
+            .expect("the handshake succeeds");
+        let (_, session) = tls.get_ref();
+        let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
+        let certificate = session.peer_certificates().unwrap()[0].to_vec();
+        let response = if alpn.as_deref() == Some(b"h2") {
+            None
+        } else {
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            tls.write_all(request.as_bytes()).await.unwrap();
+            let mut raw = Vec::new();
+            let _ = tls.read_to_end(&mut raw).await;
+            Some(parse_response(&raw, false))
+        };
+        Visit {
+            alpn,
+            certificate,
+            response,
+        }
+    })
+}
+
+fn start(workspace: &Workspace) -> ServerProcess {
+    let mut server = ServerProcess::spawn(serve_command(&workspace.config));
+    server.wait_for_banner(STARTUP);
+    server
+}
+
+#[test]
+fn feeds_are_served_over_https_with_http2_offered_by_alpn() {
+    let ca = Ca::new();
+    let identity = ca.issue("first");
+    let workspace = tls_site(&identity, "");
+    let server = start(&workspace);
+    assert!(
+        server
+            .stdout()
+            .contains("feedpub is serving on https://127.0.0.1:"),
+        "{}",
+        server.stdout()
+    );
+    assert!(server
+        .stdout()
+        .contains("point a feed reader at: https://127.0.0.1:"));
+    let addr = server.addr();
+
+    let h2 = visit(addr, &ca, &[b"h2", b"http/1.1"], "/rss.xml");
+    assert_eq!(
+        h2.alpn.as_deref(),
+        Some(&b"h2"[..]),
+        "HTTP/2 is chosen when offered"
+    );
+    assert_eq!(h2.certificate, identity.der);
+
+    let h1 = visit(addr, &ca, &[b"http/1.1"], "/rss.xml");
+    assert_eq!(h1.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    let response = h1.response.unwrap();
+    assert_eq!(response.status, 200);
+    let feed = check_feed("rss.xml over https", &response.body);
+    assert!(!feed.entries.is_empty());
+    // The self link says https: the base URL follows the listener.
+    assert!(response.text().contains(&format!("https://{addr}/rss.xml")));
+
+    // A client that offers no ALPN at all speaks HTTP/1.1.
+    let plain = visit(addr, &ca, &[], "/atom.xml");
+    assert_eq!(plain.alpn, None);
+    assert_eq!(plain.response.unwrap().status, 200);
+
+    // curl, trusting the test CA, gets HTTP/2 and a 304 for its ETag.
+    fs::write(workspace.path("ca.pem"), ca.cert.pem()).unwrap();
+    let url = format!("https://localhost:{}/feed.json", addr.port());
+    let curl = |args: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-sS", "--http2", "--cacert"])
+            .arg(workspace.path("ca.pem"))
+            .args(["--resolve", &format!("localhost:{}:127.0.0.1", addr.port())])
+            .args(args)
+            .arg(&url)
+            .output()
+            .expect("curl runs")
+    };
+    let out = curl(&["-o", "/dev/null", "-w", "%{http_version} %{http_code}"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 200", "{out:?}");
+    let head = curl(&["-D", "-", "-o", "/dev/null"]);
+    let head = String::from_utf8_lossy(&head.stdout).to_string();
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap_or_else(|| panic!("an etag in {head}"))
+        .trim()
+        .to_string();
+    let out = curl(&[
+        "-H",
+        &format!("If-None-Match: {etag}"),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{http_code}",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 304", "{out:?}");
+}
+
+/// Waits until a new handshake presents `der`.
+fn wait_for_certificate(addr: SocketAddr, ca: &Ca, der: &[u8], what: &str) {
+    wait_until(Duration::from_secs(20), what, || {
+        visit(addr, ca, &[b"http/1.1"], "/healthz").certificate == der
+    });
+}
+
+#[test]
+fn sighup_presents_a_renewed_certificate_and_a_broken_renewal_keeps_the_old_one() {
+    let ca = Ca::new();
+    let first = ca.issue("first");
+    let workspace = tls_site(&first, "");
+    let mut server = start(&workspace);
+    let addr = server.addr();
+    assert_eq!(visit(addr, &ca, &[b"http/1.1"], "/").certificate, first.der);
+
+    // Renewed: a new certificate and a new key, replaced in place as an ACME client does.
+    let second = ca.issue("second");
+    write_identity(&workspace, &second);
+    assert_eq!(
+        visit(addr, &ca, &[b"http/1.1"], "/").certificate,
+        first.der,
+        "nothing changes before the SIGHUP"
+    );
+    server.hup();
+    wait_for_certificate(
+        addr,
+        &ca,
+        &second.der,
+        "the renewed certificate after SIGHUP",
+    );
+
+    // Broken renewals: garbage, a missing file, a key that is not the certificate's.
+    let third = ca.issue("third");
+    type Breakage<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let breakages: [Breakage; 3] = [
+        (
+            "cert.pem",
+            Box::new(|| fs::write(workspace.path("cert.pem"), "not a certificate\n").unwrap()),
+        ),
+        (
+            "key.pem",
+            Box::new(|| {
+                fs::write(workspace.path("cert.pem"), &second.cert_pem).unwrap();
+                fs::remove_file(workspace.path("key.pem")).unwrap();
+            }),
+        ),
+        (
+            "key.pem",
+            Box::new(|| {
+                fs::write(workspace.path("cert.pem"), &second.cert_pem).unwrap();
+                fs::write(workspace.path("key.pem"), &third.key_pem).unwrap();
+            }),
+        ),
+    ];
+    for (n, (file, breakage)) in breakages.iter().enumerate() {
+        breakage();
+        let errors_before = server
+            .stderr()
+            .matches("the certificate in use stays")
+            .count();
+        server.hup();
+        wait_until(
+            Duration::from_secs(20),
+            "the failed reload to be logged",
+            || {
+                server
+                    .stderr()
+                    .matches("the certificate in use stays")
+                    .count()
+                    > errors_before
+            },
+        );
+        let stderr = server.stderr();
+        let line = stderr
+            .lines()
+            .filter(|l| l.contains("the certificate in use stays"))
+            .nth(errors_before)
+            .unwrap()
+            .to_string();
+        assert!(
+            line.contains(file),
+            "breakage {n}: the error names {file}: {line}"
+        );
+        let seen = visit(addr, &ca, &[b"http/1.1"], "/rss.xml");
+        assert_eq!(
+            seen.certificate, second.der,
+            "breakage {n}: the renewed certificate stays"
+        );
+        assert_eq!(
+            seen.response.unwrap().status,
+            200,
+            "breakage {n}: still serving"
+        );
+    }
+    assert!(server.running());
+}
+
+#[test]
+fn a_bad_certificate_or_key_stops_the_start_with_exit_2_naming_the_file() {
+    let ca = Ca::new();
+    let good = ca.issue("good");
+    let other = ca.issue("other");
+    let cases: [(&str, &str, &str, &str); 4] = [
+        (
+            "not a certificate\n",
+            &good.key_pem,
+            "cert.pem",
+            "no PEM certificate",
+        ),
+        (
+            &good.cert_pem,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            "key.pem",
+            "private key",
+        ),
+        (
+            &good.cert_pem,
+            &other.key_pem,
+            "key.pem",
+            "cannot be used with the certificate",
+        ),
+        ("", "", "cert.pem", "no PEM certificate"),
+    ];
+    for (cert, key, file, message) in cases {
+        let workspace = Workspace::with_corpus("tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"");
+        fs::write(workspace.path("cert.pem"), cert).unwrap();
+        fs::write(workspace.path("key.pem"), key).unwrap();
+        let (status, _, stderr) = serve_to_exit(&workspace.config);
+        assert_eq!(status.code(), Some(2), "{file}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{file}:")) && stderr.contains(message),
+            "{file}: {stderr}"
+        );
+    }
+    let workspace = Workspace::with_corpus("tls_cert = \"missing.pem\"\ntls_key = \"key.pem\"");
+    let (status, _, stderr) = serve_to_exit(&workspace.config);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing.pem: cannot read"), "{stderr}");
+    let workspace = Workspace::with_corpus("tls_cert = \"cert.pem\"");
+    let (status, _, stderr) = serve_to_exit(&workspace.config);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid value for `tls_key`"), "{stderr}");
+}
+
+/// How long the server takes to close a connection that sent `bytes` and then nothing.
+fn closed_after(addr: SocketAddr, bytes: &[u8]) -> Duration {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(bytes).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return start.elapsed(),
+            Ok(_) => {}
+        }
+    }
+}
+
+#[test]
+fn a_stalled_or_garbage_handshake_is_cut_and_readers_are_still_served() {
+    let ca = Ca::new();
+    let identity = ca.issue("server");
+    let workspace = tls_site(&identity, "header_read_timeout_secs = 1");
+    let server = start(&workspace);
+    let addr = server.addr();
+
+    // Nothing at all, and half a ClientHello: cut by the header read timeout.
+    let silent = closed_after(addr, b"");
+    assert!(
+        silent < Duration::from_secs(5),
+        "silent client closed after {silent:?}"
+    );
+    let half_hello = [
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    let stalled = closed_after(addr, &half_hello);
+    assert!(
+        stalled < Duration::from_secs(5),
+        "stalled handshake closed after {stalled:?}"
+    );
+    // Plain HTTP on the TLS port is not a ClientHello: refused at once.
+    let plain = closed_after(addr, b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        plain < Duration::from_secs(1),
+        "plain HTTP closed after {plain:?}"
+    );
+
+    // Many stalled handshakes at once do not keep a reader waiting.
+    let stalled: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(&half_hello).unwrap();
+            s
+        })
+        .collect();
+    let start = Instant::now();
+    let seen = visit(addr, &ca, &[b"http/1.1"], "/rss.xml");
+    assert_eq!(seen.response.unwrap().status, 200);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "a reader waited {:?} behind 200 stalled handshakes",
+        start.elapsed()
+    );
+    drop(stalled);
+    assert!(Path::new(&workspace.path("cert.pem")).exists());
+}
