@@ -29,7 +29,7 @@
 //! | 2 | [`loader`] | the only code that reads the articles folder; says what changed |
 //! | 3 | [`corpus`], [`item`] | feed order, overall and by tag; the format-neutral [`FeedItem`] |
 //! | 4 | [`feed`], [`pages`] | items in, bytes out: RSS, Atom, JSON Feed, archive pages, HTML |
-//! | 5 | [`render`] | bytes → compressed variants and validators |
+//! | 5 | [`render`], [`hosts`], [`metrics`] | bytes → compressed variants and validators; the static hosts' files; the server's metrics |
 //! | 6 | [`snapshot`] | one generation of the whole site: what each document holds |
 //! | 7 | [`publish`], [`http`] | the snapshot to disk; the snapshot over HTTP |
 //! | 8 | [`serve`], [`websub`], [`ping`] | life cycle, regeneration and watching; hubs; pings for a static site |
@@ -47,6 +47,7 @@ pub mod http;
 pub mod item;
 pub mod lang;
 pub mod loader;
+pub mod metrics;
 pub mod pages;
 pub mod ping;
 pub mod publish;

@@ -1,6 +1,8 @@
 //! HTTP: the conditional-request decision, the request handler, the server and its TLS.
 
+pub mod access_log;
 pub mod conditional;
+pub mod polite;
 pub mod routes;
 pub mod server;
 pub mod tls;

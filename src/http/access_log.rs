@@ -1,0 +1,315 @@
+//! The access log: one line per response in the combined log format of nginx and Apache,
+//! written by a thread of its own so that no request waits on the disk, and reopened on
+//! SIGHUP so that logrotate can move the file away.
+//!
+//! Everything a client sends is escaped the way nginx escapes it (`"`, `\` and bytes outside
+//! printable ASCII as `\xHH`) and cut to a bounded length, so no request line or User-Agent
+//! can forge a line, break one, or make one huge.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+/// The longest request target logged, in bytes; longer ones are cut (and end in `...`).
+pub const MAX_TARGET: usize = 2048;
+
+/// The longest `Referer` or `User-Agent` logged, in bytes.
+pub const MAX_HEADER: usize = 1024;
+
+/// How many lines may wait for the writer; more are dropped and counted.
+pub const QUEUE: usize = 16_384;
+
+/// One response, as the log line tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The client: the peer, or the address a trusted proxy forwarded.
+    pub client: IpAddr,
+    /// When the response was made.
+    pub time: SystemTime,
+    /// The method, as sent.
+    pub method: String,
+    /// The request target (path and query), as sent.
+    pub target: String,
+    /// `HTTP/1.1`, `HTTP/2.0`, ...
+    pub version: &'static str,
+    /// The status code.
+    pub status: u16,
+    /// The body bytes sent.
+    pub bytes: u64,
+    /// The `Referer` header, if any.
+    pub referer: Option<Vec<u8>>,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<Vec<u8>>,
+}
+
+/// Appends `bytes` escaped as nginx does, cut to `max` bytes of input (`...` marks a cut).
+fn escaped(out: &mut String, bytes: &[u8], max: usize) {
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02X}")),
+        }
+    }
+    if bytes.len() > max {
+        out.push_str("...");
+    }
+}
+
+/// The combined-format line of `entry`, with its newline:
+/// `ADDR - - [01/Dec/2026:18:30:00 +0000] "GET /rss.xml HTTP/1.1" 304 0 "-" "UA"`.
+pub fn combined_line(entry: &Entry) -> String {
+    let mut line = String::with_capacity(160);
+    let time: DateTime<Utc> = entry.time.into();
+    line.push_str(&entry.client.to_string());
+    line.push_str(" - - [");
+    line.push_str(&time.format("%d/%b/%Y:%H:%M:%S +0000").to_string());
+    line.push_str("] \"");
+    escaped(&mut line, entry.method.as_bytes(), 32);
+    line.push(' ');
+    escaped(&mut line, entry.target.as_bytes(), MAX_TARGET);
+    line.push(' ');
+    line.push_str(entry.version);
+    line.push_str("\" ");
+    line.push_str(&entry.status.to_string());
+    line.push(' ');
+    line.push_str(&entry.bytes.to_string());
+    for header in [&entry.referer, &entry.user_agent] {
+        line.push_str(" \"");
+        match header {
+            Some(value) if !value.is_empty() => escaped(&mut line, value, MAX_HEADER),
+            _ => line.push('-'),
+        }
+        line.push('"');
+    }
+    line.push('\n');
+    line
+}
+
+/// Where the log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Standard output (`access_log = "-"`).
+    Stdout,
+    /// A file, appended to.
+    File(PathBuf),
+}
+
+impl Target {
+    /// `-` is standard output; anything else a file.
+    pub fn parse(value: &Path) -> Target {
+        if value == Path::new("-") {
+            Target::Stdout
+        } else {
+            Target::File(value.to_path_buf())
+        }
+    }
+
+    fn open(&self) -> io::Result<Box<dyn Write + Send>> {
+        match self {
+            Target::Stdout => Ok(Box::new(io::stdout())),
+            Target::File(path) => {
+                let file: File = OpenOptions::new().create(true).append(true).open(path)?;
+                Ok(Box::new(file))
+            }
+        }
+    }
+}
+
+/// Why the access log cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: cannot open the access log: {source}", path.display())]
+pub struct AccessLogError {
+    /// The file.
+    pub path: PathBuf,
+    /// The operating system's error.
+    pub source: io::Error,
+}
+
+/// The handle the server records responses with.
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    queue: SyncSender<Entry>,
+    reopen: Arc<AtomicBool>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl AccessLog {
+    /// Opens `target` (an error here stops the start) and starts the writer thread.
+    pub fn open(target: Target) -> Result<AccessLog, AccessLogError> {
+        let path = match &target {
+            Target::File(path) => path.clone(),
+            Target::Stdout => PathBuf::from("-"),
+        };
+        let out = target.open().map_err(|source| AccessLogError {
+            path: path.clone(),
+            source,
+        })?;
+        let (queue, lines) = sync_channel(QUEUE);
+        let log = AccessLog {
+            queue,
+            reopen: Arc::new(AtomicBool::new(false)),
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        let reopen = Arc::clone(&log.reopen);
+        std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(move || write_lines(target, out, lines, &reopen))
+            .map_err(|source| AccessLogError { path, source })?;
+        Ok(log)
+    }
+
+    /// Queues the line of `entry`; never waits. A full queue drops it (and counts it).
+    pub fn record(&self, entry: Entry) {
+        if let Err(TrySendError::Full(_)) = self.queue.try_send(entry) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Asks the writer to reopen the file before its next line (SIGHUP, after logrotate).
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::Relaxed);
+    }
+
+    /// How many lines were dropped because the writer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The writer thread: lines are written through a buffer, flushed as soon as no more are
+/// waiting (a line is on disk a moment after its response), and the file is reopened when
+/// asked. A write that fails (a full disk) is reported once until one succeeds again.
+fn write_lines(
+    target: Target,
+    out: Box<dyn Write + Send>,
+    lines: Receiver<Entry>,
+    reopen: &AtomicBool,
+) {
+    let mut out = BufWriter::with_capacity(64 * 1024, out);
+    let mut failing = false;
+    loop {
+        let entry = match lines.recv_timeout(Duration::from_millis(200)) {
+            Ok(entry) => Some(entry),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if reopen.swap(false, Ordering::Relaxed) {
+            let _ = out.flush();
+            match target.open() {
+                Ok(file) => {
+                    out = BufWriter::with_capacity(64 * 1024, file);
+                    tracing::info!("access log reopened");
+                }
+                Err(e) => tracing::error!(
+                    "{target:?}: cannot reopen the access log: {e}; writing to the old file"
+                ),
+            }
+        }
+        let Some(entry) = entry else { continue };
+        let mut result = out.write_all(combined_line(&entry).as_bytes());
+        while let Ok(more) = lines.try_recv() {
+            result = result.and_then(|()| out.write_all(combined_line(&more).as_bytes()));
+        }
+        result = result.and_then(|()| out.flush());
+        match result {
+            Ok(()) => failing = false,
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(
+                    "{target:?}: cannot write the access log: {e}; lines are lost until it can"
+                );
+            }
+            Err(_) => {}
+        }
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(target: &str, user_agent: &[u8]) -> Entry {
+        Entry {
+            client: "203.0.113.7".parse().unwrap(),
+            time: std::time::UNIX_EPOCH + Duration::from_secs(1_796_149_800),
+            method: "GET".into(),
+            target: target.into(),
+            version: "HTTP/1.1",
+            status: 304,
+            bytes: 0,
+            referer: None,
+            user_agent: Some(user_agent.to_vec()),
+        }
+    }
+
+    #[test]
+    fn a_line_is_in_the_combined_format() {
+        assert_eq!(
+            combined_line(&entry("/rss.xml", b"Feedly/1.0 (+http://www.feedly.com/fetcher.html; 12 subscribers)")),
+            "203.0.113.7 - - [01/Dec/2026:18:30:00 +0000] \"GET /rss.xml HTTP/1.1\" 304 0 \"-\" \"Feedly/1.0 (+http://www.feedly.com/fetcher.html; 12 subscribers)\"\n"
+        );
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_and_cut_and_never_breaks_the_line() {
+        let line = combined_line(&entry(
+            "/x\" 200 0 \"-\" \"forged\n203.0.113.9 - - [x] \"GET / HTTP/1.1\"",
+            b"a\"b\\c\r\nd\x00\xff",
+        ));
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(
+            line.ends_with("\"a\\\"b\\\\c\\x0D\\x0Ad\\x00\\xFF\"\n"),
+            "{line}"
+        );
+        assert!(
+            line.contains("/x\\\" 200 0 \\\"-\\\" \\\"forged\\x0A203.0.113.9"),
+            "{line}"
+        );
+        let long = combined_line(&entry(&"a".repeat(10_000), &[b'u'; 10_000]));
+        assert!(long.len() < MAX_TARGET + MAX_HEADER + 200, "{}", long.len());
+        assert!(long.contains("a..."));
+        assert!(long.contains("u...\""));
+    }
+
+    #[test]
+    fn lines_reach_the_file_and_a_reopen_follows_logrotate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let log = AccessLog::open(Target::File(path.clone())).unwrap();
+        log.record(entry("/one", b"ua"));
+        let wait_for = |path: &Path, text: &str| {
+            for _ in 0..200 {
+                if std::fs::read_to_string(path).is_ok_and(|t| t.contains(text)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            panic!("{text} never reached {}", path.display());
+        };
+        wait_for(&path, "/one");
+        std::fs::rename(&path, dir.path().join("access.log.1")).unwrap();
+        log.reopen();
+        log.record(entry("/two", b"ua"));
+        wait_for(&path, "/two");
+        let rotated = std::fs::read_to_string(dir.path().join("access.log.1")).unwrap();
+        assert!(!rotated.contains("/two"));
+        assert_eq!(log.dropped(), 0);
+        let missing = AccessLog::open(Target::File(dir.path().join("no/such/dir/log")));
+        assert!(missing
+            .unwrap_err()
+            .to_string()
+            .contains("no/such/dir/log: cannot open the access log"));
+    }
+}
