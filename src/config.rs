@@ -114,7 +114,46 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a graceful shutdown waits for in-flight responses.
     pub shutdown_timeout: Duration,
+    // Subscriber statistics (`stats`, `stats_db`, `admin_token`, `trusted_proxies`).
+    /// Subscriber statistics: whether polls are recorded, where, and who may see them.
+    pub stats: StatsConfig,
 }
+
+/// A secret: compared in constant time by its users, never printed (`Debug` hides it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's bytes, for a constant-time comparison.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The keys of the subscriber statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsConfig {
+    /// `stats`: whether `serve` records polls (default true). When false the database is
+    /// not touched at all.
+    pub enabled: bool,
+    /// `stats_db`: the SQLite file (default `feedpub-stats.sqlite` beside the
+    /// configuration file, or in the current folder).
+    pub db: PathBuf,
+    /// `admin_token`: the bearer token of `/stats` and `/stats.json`; without it they are
+    /// not served at all.
+    pub admin_token: Option<Secret>,
+    /// `trusted_proxies`: addresses and networks whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// The default name of the statistics database.
+pub const DEFAULT_STATS_DB: &str = "feedpub-stats.sqlite";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +184,11 @@ struct RawConfig {
     max_header_bytes: Option<i64>,
     max_connections: Option<i64>,
     shutdown_timeout_secs: Option<i64>,
+    // Subscriber statistics.
+    stats: Option<bool>,
+    stats_db: Option<PathBuf>,
+    admin_token: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -314,6 +358,14 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| invalid("hubs", m))?;
         let resolve = |p: PathBuf| if p.is_relative() { base_dir.join(p) } else { p };
+        let stats = parse_stats(
+            raw.stats,
+            raw.stats_db,
+            raw.admin_token,
+            raw.trusted_proxies,
+            &resolve,
+        )
+        .map_err(|(key, m)| invalid(key, m))?;
         Ok(Config {
             title: raw.title.unwrap_or_else(|| "feedpub".to_string()),
             description: raw
@@ -367,6 +419,7 @@ impl Config {
                 raw.shutdown_timeout_secs,
                 10,
             )?),
+            stats,
         })
     }
 
@@ -402,6 +455,7 @@ impl Config {
             max_header_bytes: _,
             max_connections: _,
             shutdown_timeout: _,
+            stats: _,
         } = self;
         *title == other.title
             && *description == other.description
@@ -424,6 +478,46 @@ impl Config {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
+}
+
+/// The statistics keys, validated: the key and the message of the first bad one.
+fn parse_stats(
+    enabled: Option<bool>,
+    db: Option<PathBuf>,
+    token: Option<String>,
+    proxies: Option<Vec<String>>,
+    resolve: &dyn Fn(PathBuf) -> PathBuf,
+) -> Result<StatsConfig, (&'static str, String)> {
+    let admin_token = match token {
+        None => None,
+        Some(t) if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err((
+                "admin_token",
+                "must be at least 16 printable characters without spaces".into(),
+            ))
+        }
+        Some(t) => Some(Secret(t)),
+    };
+    let trusted_proxies = proxies
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    (
+                        "trusted_proxies",
+                        format!("`{p}` is not an address or network such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(StatsConfig {
+        enabled: enabled.unwrap_or(true),
+        db: resolve(db.unwrap_or_else(|| DEFAULT_STATS_DB.into())),
+        admin_token,
+        trusted_proxies,
+    })
 }
 
 /// Checks that `url` is an absolute http(s) URL and removes a trailing slash.

@@ -18,6 +18,7 @@
 //!        │     hubs ◀──ping::announce── ping::Plan::read ◀────┘           (`ping`,
 //!        │                                                                `build --ping`)
 //!        └── http::routes::respond(Route::parse(path)) ──▶ 200 / 304     (`serve`)
+//!              polls ──stats::Recorder::observe──▶ stats::Writer (once a second) ──▶ SQLite
 //! ```
 //!
 //! Layers, each referring only to those below it (`tests/layers.rs` keeps it so):
@@ -29,7 +30,7 @@
 //! | 2 | [`loader`] | the only code that reads the articles folder; says what changed |
 //! | 3 | [`corpus`], [`item`] | feed order, overall and by tag; the format-neutral [`FeedItem`] |
 //! | 4 | [`feed`], [`pages`] | items in, bytes out: RSS, Atom, JSON Feed, archive pages, HTML |
-//! | 5 | [`render`] | bytes → compressed variants and validators |
+//! | 5 | [`render`], [`stats`] | bytes → compressed variants and validators; subscriber statistics from the polls |
 //! | 6 | [`snapshot`] | one generation of the whole site: what each document holds |
 //! | 7 | [`publish`], [`http`] | the snapshot to disk; the snapshot over HTTP |
 //! | 8 | [`serve`], [`websub`], [`ping`] | life cycle, regeneration and watching; hubs; pings for a static site |
@@ -52,6 +53,7 @@ pub mod publish;
 pub mod render;
 pub mod serve;
 pub mod snapshot;
+pub mod stats;
 pub mod urls;
 pub mod websub;
 

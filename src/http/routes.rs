@@ -39,6 +39,10 @@ pub fn respond(
     if route == Route::NotFound {
         return plain(StatusCode::NOT_FOUND, "not found\n", method);
     }
+    // The statistics are answered by `http::admin` when they are served at all.
+    if matches!(route, Route::Stats | Route::StatsJson) {
+        return plain(StatusCode::NOT_FOUND, "not found\n", method);
+    }
     if method != Method::GET && method != Method::HEAD {
         let status = if method == Method::OPTIONS {
             StatusCode::NO_CONTENT
@@ -90,6 +94,7 @@ pub fn respond(
         }
         Route::OldArticle(_) => plain(StatusCode::NOT_FOUND, "no such article\n", method),
         Route::NotFound => plain(StatusCode::NOT_FOUND, "not found\n", method),
+        Route::Stats | Route::StatsJson => plain(StatusCode::NOT_FOUND, "not found\n", method),
     }
 }
 

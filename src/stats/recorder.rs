@@ -1,0 +1,197 @@
+//! The hand-off from the accept loop to the database. [`Recorder::observe`] runs on the
+//! request path: it decides whether the exchange was a poll and, if so, puts a small record
+//! into a bounded queue without waiting (a full queue drops the poll and counts it). The
+//! [`Writer`] is a thread of its own: it aggregates what arrives and writes it once a
+//! second in one transaction, so no disk write ever holds up a response.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use hyper::header::{self, HeaderMap};
+use hyper::{Method, StatusCode, Uri};
+use ipnet::IpNet;
+
+use super::store::{day_of, Batch, Store};
+use super::{client_address, clip_agent, is_poll, Poll};
+use crate::urls::Route;
+
+/// The polls the queue holds at most between the accept loop and the writer.
+pub const QUEUE: usize = 8_192;
+
+/// How often the writer writes.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often old rows are pruned.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+enum Message {
+    Poll(Poll),
+    Stop,
+}
+
+/// The request side: cheap to clone, never blocks.
+#[derive(Clone)]
+pub struct Recorder {
+    queue: SyncSender<Message>,
+    dropped: Arc<AtomicU64>,
+    trusted: Arc<[IpNet]>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Records the exchange when it was a poll: `status` is the response's. Allocates only
+    /// for a poll (the User-Agent, and the path of a tag feed).
+    pub fn observe(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        status: StatusCode,
+        peer: SocketAddr,
+        now: SystemTime,
+    ) {
+        let status = status.as_u16();
+        if status != 200 && status != 304 {
+            return;
+        }
+        let route = Route::parse(uri.path());
+        if !is_poll(method.as_str(), &route, status) {
+            return;
+        }
+        let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let client = client_address(peer.ip(), text("x-forwarded-for"), &self.trusted);
+        let poll = Poll {
+            feed: route.path().unwrap_or_default(),
+            conditional: headers.contains_key(header::IF_NONE_MATCH)
+                || headers.contains_key(header::IF_MODIFIED_SINCE),
+            agent: clip_agent(text("user-agent").unwrap_or("")).to_string(),
+            client,
+            time: now,
+        };
+        self.send(poll);
+    }
+
+    /// Queues `poll`, or counts it as dropped when the queue is full.
+    pub fn send(&self, poll: Poll) {
+        match self.queue.try_send(Message::Poll(poll)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+/// The background writer.
+pub struct Writer {
+    queue: SyncSender<Message>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer on `store`; returns it and the recorder that feeds it. Addresses of
+    /// `X-Forwarded-For` are taken only from peers in `trusted`.
+    pub fn start(store: Store, trusted: Vec<IpNet>) -> std::io::Result<(Writer, Recorder)> {
+        let (queue, polls) = mpsc::sync_channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&dropped);
+        let thread = std::thread::Builder::new()
+            .name("stats-writer".into())
+            .spawn(move || write_loop(store, polls, counter))?;
+        let recorder = Recorder {
+            queue: queue.clone(),
+            dropped,
+            trusted: trusted.into(),
+        };
+        Ok((
+            Writer {
+                queue,
+                thread: Some(thread),
+            },
+            recorder,
+        ))
+    }
+
+    /// Writes what is pending and stops. Blocks until the last write is done.
+    pub fn stop(mut self) {
+        let _ = self.queue.send(Message::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Whether a write failed for lack of space.
+fn is_disk_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
+}
+
+/// Gathers polls into a batch and writes it every [`FLUSH_INTERVAL`]. A failed write drops
+/// that batch with one warning (then nothing more until a write succeeds again): serving
+/// feeds matters more than counting them.
+fn write_loop(mut store: Store, polls: Receiver<Message>, dropped: Arc<AtomicU64>) {
+    let key = store.key().clone();
+    let mut batch = Batch::default();
+    let mut next_flush = Instant::now() + FLUSH_INTERVAL;
+    let mut next_prune = Instant::now() + PRUNE_INTERVAL;
+    let mut failing = false;
+    let mut flush = |batch: &mut Batch, store: &mut Store| {
+        batch.add_dropped(
+            day_of(SystemTime::now()),
+            dropped.swap(0, Ordering::Relaxed),
+        );
+        if batch.is_empty() {
+            return;
+        }
+        match store.write(batch) {
+            Ok(()) if failing => {
+                failing = false;
+                tracing::info!(path = %store.path().display(), "statistics are written again");
+            }
+            Ok(()) => {}
+            Err(e) if !failing => {
+                failing = true;
+                let why = if is_disk_full(&e) {
+                    "the disk is full"
+                } else {
+                    "the write failed"
+                };
+                tracing::warn!(path = %store.path().display(), error = %e, "statistics dropped: {why}; feeds are still served");
+            }
+            Err(_) => {}
+        }
+        *batch = Batch::default();
+    };
+    loop {
+        let wait = next_flush.saturating_duration_since(Instant::now());
+        match polls.recv_timeout(wait) {
+            Ok(Message::Poll(poll)) => batch.add(&key, &poll),
+            Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                flush(&mut batch, &mut store);
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let now = Instant::now();
+        if now >= next_flush {
+            flush(&mut batch, &mut store);
+            next_flush = now + FLUSH_INTERVAL;
+            if now >= next_prune {
+                if let Err(e) = store.prune(SystemTime::now()) {
+                    tracing::debug!(error = %e, "pruning old statistics failed");
+                }
+                next_prune = now + PRUNE_INTERVAL;
+            }
+        }
+    }
+}
