@@ -7,7 +7,8 @@
 # Environment:
 #   FEEDPUB_BIN=PATH                use this binary instead of `cargo build --release`
 #   INTEROP_CORPORA="seeds corpus"  the corpora to check (default: both; empty: none)
-#   INTEROP_STATIC="nginx caddy plain"  the static servers to check (default: all three)
+#   INTEROP_STATIC="nginx caddy plain"  the static servers to check (default: all three; empty: none)
+#   INTEROP_STATS=0                 skip the subscriber statistics part (stats.sh)
 #   INTEROP_NO_INSTALL=1            never call apt-get: fail when a tool is missing
 #
 # Prints one row per check (reader | check | PASS/FAIL) as it goes, the whole table at the end,
@@ -29,7 +30,7 @@ case "${1:-}" in
 "") ;;
 --self-test) mode=self ;;
 -h | --help)
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
   ;;
 *)
@@ -258,6 +259,8 @@ max_article_bytes = 1048576
 cache_max_age = $MAX_AGE
 debounce_ms = 100
 rescan_interval_secs = 1
+# Replicas share this file; the statistics part (stats.sh) records with a configuration of its own.
+stats = false
 EOF
 }
 
@@ -934,6 +937,8 @@ print_table() {
 
 # shellcheck source=tests/interop/static.sh
 source "$HERE/static.sh"
+# shellcheck source=tests/interop/stats.sh
+source "$HERE/stats.sh"
 
 install_tools
 install_json_reader
@@ -954,9 +959,14 @@ if [[ $mode == full ]]; then
   echo
   echo "== static site: build output on nginx, Caddy and a stock nginx"
   static_config
-  for server in ${INTEROP_STATIC:-nginx caddy plain}; do
+  for server in ${INTEROP_STATIC-nginx caddy plain}; do
     for corpus in seeds corpus; do run_static "$server" "$corpus"; done
   done
+  if [[ ${INTEROP_STATS:-1} != 0 ]]; then
+    echo
+    echo "== subscriber statistics: three readers, an nginx log, the /stats page"
+    run_stats
+  fi
 fi
 echo
 echo "== self-test: the same checks against broken inputs"
