@@ -540,6 +540,49 @@ fn validate_url(url: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn statistics_keys_are_validated_and_the_database_sits_beside_the_file() {
+        let parse = |text: &str| {
+            Config::parse(
+                Path::new("/etc/feedpub/feedpub.toml"),
+                text,
+                &Overrides::default(),
+            )
+        };
+        let config = parse("").unwrap();
+        assert!(config.stats.enabled);
+        assert_eq!(
+            config.stats.db,
+            Path::new("/etc/feedpub/feedpub-stats.sqlite")
+        );
+        assert!(config.stats.admin_token.is_none() && config.stats.trusted_proxies.is_empty());
+        let config = parse(
+            "stats = false\nstats_db = \"/var/lib/s.sqlite\"\nadmin_token = \"0123456789abcdefXYZ\"\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]",
+        )
+        .unwrap();
+        assert!(!config.stats.enabled);
+        assert_eq!(config.stats.db, Path::new("/var/lib/s.sqlite"));
+        assert_eq!(config.stats.trusted_proxies.len(), 3);
+        assert!(
+            !format!("{config:?}").contains("0123456789abcdefXYZ"),
+            "the token is never printed"
+        );
+        for (text, key) in [
+            ("admin_token = \"short\"", "admin_token"),
+            (
+                "admin_token = \"has a space in it somewhere\"",
+                "admin_token",
+            ),
+            ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies"),
+            ("trusted_proxies = [\"proxy.example\"]", "trusted_proxies"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let here = Config::parse(Path::new("feedpub.toml"), "", &Overrides::default()).unwrap();
+        assert_eq!(here.stats.db, Path::new("feedpub-stats.sqlite"));
+    }
     use super::*;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {

@@ -498,3 +498,139 @@ fn stats_without_a_database_is_a_clear_error() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("feedpub-stats.sqlite"), "{run:?}");
 }
+
+/// The figures' total, or `None` while the server cannot answer.
+fn total(addr: std::net::SocketAddr) -> Option<u64> {
+    let auth = format!("Bearer {TOKEN}");
+    let r = get(addr, "/stats.json", &[("Authorization", &auth)]);
+    let json: Value = serde_json::from_slice(&r.body).ok()?;
+    json["subscribers"].as_u64()
+}
+
+#[test]
+fn kill_9_while_polls_arrive_never_corrupts_the_database_and_loses_at_most_the_last_batch() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let ws = stats_workspace("");
+    let db = ws.path("feedpub-stats.sqlite");
+    let next_reader = Arc::new(AtomicU64::new(0));
+    let mut written = 0;
+    for round in 0..4 {
+        let server = start(&ws);
+        let addr = server.addr();
+        // Everything written before this start is still there.
+        let now = poll_for(WRITTEN, || total(addr)).expect("the figures are served");
+        assert!(
+            now >= written,
+            "round {round}: {now} < {written} written before the kill"
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let (stop, next) = (Arc::clone(&stop), Arc::clone(&next_reader));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let agent = format!("reader-{n}/1.0");
+                    let _ = std::panic::catch_unwind(|| {
+                        request_from(
+                            ip("127.0.0.1"),
+                            addr,
+                            "GET",
+                            "/rss.xml",
+                            &[("User-Agent", &agent)],
+                        )
+                    });
+                }
+            })
+        };
+        // Some polls are written, then more arrive, and the server is killed mid-batch.
+        std::thread::sleep(Duration::from_millis(1500));
+        written =
+            poll_for(WRITTEN, || total(addr).filter(|&t| t > now)).expect("new polls are written");
+        std::thread::sleep(Duration::from_millis(300 + 250 * round));
+        drop(server); // SIGKILL
+        stop.store(true, Ordering::Relaxed);
+        poller.join().unwrap();
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "round {round}");
+    }
+}
+
+/// A tmpfs mounted for the length of a test, when the test may mount one.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_drops_statistics_with_one_warning_and_feeds_are_still_served() {
+    let ws = stats_workspace("stats_db = \"small/stats.sqlite\"");
+    let Some(_tmpfs) = Tmpfs::mount(&ws.path("small"), "96k") else {
+        eprintln!("SKIPPED: mounting a tmpfs is not permitted here");
+        return;
+    };
+    let server = start(&ws);
+    let long = "x".repeat(240);
+    let started = std::time::Instant::now();
+    let mut full = false;
+    for n in 0..4000 {
+        let agent = format!("filler-{n}-{long}");
+        assert_eq!(
+            poll(&server, "127.0.0.1", "/rss.xml", &agent),
+            200,
+            "poll {n}"
+        );
+        if n % 200 == 199 {
+            std::thread::sleep(Duration::from_millis(1100));
+            if server.stderr().contains("statistics dropped") {
+                full = true;
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the disk never filled"
+        );
+    }
+    assert!(full, "the disk never filled: {}", server.stderr());
+    // More polls, more failed writes: still one warning, and feeds are served.
+    for n in 0..300 {
+        assert_eq!(
+            poll(
+                &server,
+                "127.0.0.1",
+                "/rss.xml",
+                &format!("more-{n}-{long}")
+            ),
+            200
+        );
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(get(server.addr(), "/atom.xml", &[]).status, 200);
+    let log = server.stderr();
+    assert_eq!(log.matches("statistics dropped").count(), 1, "{log}");
+    assert!(
+        log.contains("statistics dropped: the disk is full"),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -19,6 +19,7 @@ pub mod recorder;
 pub mod report;
 pub mod store;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -94,6 +95,14 @@ pub fn is_poll_route(route: &Route) -> bool {
     matches!(route, Route::Feed(_) | Route::Tag(..))
 }
 
+/// The path a poll of `route` is counted under.
+pub fn feed_path(route: &Route) -> Cow<'static, str> {
+    match route {
+        Route::Feed(format) => Cow::Borrowed(format.path()),
+        other => Cow::Owned(other.path().unwrap_or_default()),
+    }
+}
+
 /// Whether a request for `route` answered `status` is a poll: `GET` or `HEAD` of a feed
 /// answered 200 or 304. A redirect is not a poll (the request that follows it is).
 pub fn is_poll(method: &str, route: &Route, status: u16) -> bool {
@@ -104,8 +113,9 @@ pub fn is_poll(method: &str, route: &Route, status: u16) -> bool {
 /// only lives in memory until the writer replaces it with its keyed hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Poll {
-    /// The feed's path.
-    pub feed: String,
+    /// The feed's path: borrowed for the main feeds, so that recording their polls
+    /// allocates nothing but the User-Agent.
+    pub feed: Cow<'static, str>,
     /// Whether the request was conditional (`If-None-Match` or `If-Modified-Since`).
     pub conditional: bool,
     /// The User-Agent, at most [`MAX_AGENT_BYTES`].

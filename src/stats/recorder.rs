@@ -16,7 +16,7 @@ use hyper::{Method, StatusCode, Uri};
 use ipnet::IpNet;
 
 use super::store::{day_of, Batch, Store};
-use super::{client_address, clip_agent, is_poll, Poll};
+use super::{client_address, clip_agent, feed_path, is_poll, Poll};
 use crate::urls::Route;
 
 /// The polls the queue holds at most between the accept loop and the writer.
@@ -70,7 +70,7 @@ impl Recorder {
         let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
         let client = client_address(peer.ip(), text("x-forwarded-for"), &self.trusted);
         let poll = Poll {
-            feed: route.path().unwrap_or_default(),
+            feed: feed_path(&route),
             conditional: headers.contains_key(header::IF_NONE_MATCH)
                 || headers.contains_key(header::IF_MODIFIED_SINCE),
             agent: clip_agent(text("user-agent").unwrap_or("")).to_string(),
@@ -193,5 +193,67 @@ fn write_loop(mut store: Store, polls: Receiver<Message>, dropped: Arc<AtomicU64
                 next_prune = now + PRUNE_INTERVAL;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &str, agent: &str) -> (Method, Uri, HeaderMap) {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::USER_AGENT, agent.parse().unwrap());
+        (Method::GET, path.parse().unwrap(), headers)
+    }
+
+    /// A recorder whose queue nobody reads: what a writer that cannot keep up looks like.
+    fn stalled() -> (Recorder, Receiver<Message>) {
+        let (queue, polls) = mpsc::sync_channel(QUEUE);
+        let recorder = Recorder {
+            queue,
+            dropped: Arc::new(AtomicU64::new(0)),
+            trusted: Vec::new().into(),
+        };
+        (recorder, polls)
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let (recorder, polls) = stalled();
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let started = Instant::now();
+        for i in 0..QUEUE + 25 {
+            let (m, u, h) = request("/rss.xml", &format!("agent-{i}"));
+            recorder.observe(&m, &u, &h, StatusCode::OK, peer, SystemTime::now());
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never waits");
+        assert_eq!(recorder.dropped.load(Ordering::Relaxed), 25);
+        assert_eq!(polls.try_iter().count(), QUEUE);
+    }
+
+    #[test]
+    fn only_polls_are_queued() {
+        let (recorder, polls) = stalled();
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let now = SystemTime::now();
+        for (path, status) in [
+            ("/rss.xml", StatusCode::NOT_MODIFIED),
+            ("/tags/roads/atom.xml", StatusCode::OK),
+            ("/feed", StatusCode::MOVED_PERMANENTLY),
+            ("/rss.xml", StatusCode::NOT_ACCEPTABLE),
+            ("/", StatusCode::OK),
+            ("/stats.json", StatusCode::OK),
+        ] {
+            let (m, u, h) = request(path, "newsboat/2.30");
+            recorder.observe(&m, &u, &h, status, peer, now);
+        }
+        let queued: Vec<String> = polls
+            .try_iter()
+            .filter_map(|m| match m {
+                Message::Poll(p) => Some(p.feed.into_owned()),
+                Message::Stop => None,
+            })
+            .collect();
+        assert_eq!(queued, ["/rss.xml", "/tags/roads/atom.xml"]);
     }
 }

@@ -204,7 +204,7 @@ impl Batch {
         }
         match agents::reported(&poll.agent) {
             Some(r) => {
-                let k = (day, poll.feed.clone(), r.name, r.feed_id);
+                let k = (day, poll.feed.to_string(), r.name, r.feed_id);
                 let t = unix(poll.time);
                 self.aggregators
                     .entry(k)
@@ -219,7 +219,7 @@ impl Batch {
             None => {
                 let k = (
                     day,
-                    poll.feed.clone(),
+                    poll.feed.to_string(),
                     key.client(poll.client),
                     poll.agent.clone(),
                 );
@@ -535,7 +535,7 @@ impl Store {
                     continue;
                 }
                 let poll = Poll {
-                    feed: route.path().unwrap_or(entry.path),
+                    feed: super::feed_path(&route),
                     conditional: entry.status == 304,
                     agent: super::clip_agent(&entry.agent).to_string(),
                     client: entry.client,
@@ -705,7 +705,7 @@ mod tests {
 
     fn poll(feed: &str, agent: &str, client: &str, secs: u64) -> Poll {
         Poll {
-            feed: feed.into(),
+            feed: feed.to_string().into(),
             conditional: secs.is_multiple_of(2),
             agent: agent.into(),
             client: client.parse().unwrap(),
