@@ -7,6 +7,7 @@
 //! (`{database}.key`, mode 0600). The hash tells clients apart within one database, and
 //! cannot be turned back into an address without the key.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -164,6 +165,9 @@ struct Tally {
     conditional: u64,
     first: i64,
     last: i64,
+    /// The arrival number of the last poll within its batch: of two reports in one second,
+    /// the later one counts.
+    seq: u64,
 }
 
 impl Tally {
@@ -174,90 +178,143 @@ impl Tally {
             conditional: u64::from(poll.conditional),
             first: t,
             last: t,
+            seq: 0,
         }
     }
 
-    fn add(&mut self, poll: &Poll) {
-        let t = unix(poll.time);
-        self.polls += 1;
-        self.conditional += u64::from(poll.conditional);
-        self.first = self.first.min(t);
-        self.last = self.last.max(t);
+    /// Whether `other`'s last poll came after this one's.
+    fn is_before(&self, other: &Tally) -> bool {
+        (self.last, self.seq) <= (other.last, other.seq)
+    }
+
+    fn merge(&mut self, other: &Tally) {
+        if self.is_before(other) {
+            self.seq = other.seq;
+        }
+        self.polls += other.polls;
+        self.conditional += other.conditional;
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
     }
 }
 
-/// The polls gathered between two writes, aggregated by what is stored.
+/// The day number (days since 1970, UTC) of a Unix time.
+fn day_number(secs: i64) -> i64 {
+    secs.div_euclid(86_400)
+}
+
+/// `YYYY-MM-DD` of a day number.
+fn day_text(day: i64) -> String {
+    day_of(UNIX_EPOCH + Duration::from_secs(day.max(0) as u64 * 86_400))
+}
+
+/// A batch's key: the day, the feed, the client and its User-Agent, as they arrived.
+type RawKey = (i64, Cow<'static, str>, IpAddr, String);
+
+/// The polls gathered between two writes. Adding a poll is one hash-map update; what costs
+/// more (the User-Agent table, the keyed hash of the address, the day's name) is done once
+/// per distinct key when the batch is written, off the request path and off the hot loop.
 #[derive(Debug, Default)]
 pub struct Batch {
-    direct: HashMap<(String, String, [u8; 16], String), Tally>,
-    aggregators: HashMap<(String, String, String, String), (Tally, u64)>,
-    dropped: HashMap<String, u64>,
+    raw: HashMap<RawKey, Tally>,
+    dropped: HashMap<i64, u64>,
+    arrived: u64,
 }
 
 impl Batch {
-    /// Adds one poll; when the batch is full, counts it as dropped instead.
-    pub fn add(&mut self, key: &ClientKey, poll: &Poll) {
-        let day = day_of(poll.time);
-        if self.direct.len() + self.aggregators.len() >= MAX_BATCH_KEYS {
+    /// Adds one poll; when the batch holds [`MAX_BATCH_KEYS`] keys already, counts it as
+    /// dropped instead.
+    pub fn add(&mut self, poll: Poll) {
+        let day = day_number(unix(poll.time));
+        self.arrived += 1;
+        let tally = Tally {
+            seq: self.arrived,
+            ..Tally::new(&poll)
+        };
+        let key = (day, poll.feed, poll.client, poll.agent);
+        if let Some(t) = self.raw.get_mut(&key) {
+            t.merge(&tally);
+        } else if self.raw.len() >= MAX_BATCH_KEYS {
             *self.dropped.entry(day).or_default() += 1;
-            return;
-        }
-        match agents::reported(&poll.agent) {
-            Some(r) => {
-                let k = (day, poll.feed.to_string(), r.name, r.feed_id);
-                let t = unix(poll.time);
-                self.aggregators
-                    .entry(k)
-                    .and_modify(|(tally, subscribers)| {
-                        if t >= tally.last {
-                            *subscribers = r.subscribers;
-                        }
-                        tally.add(poll);
-                    })
-                    .or_insert((Tally::new(poll), r.subscribers));
-            }
-            None => {
-                let k = (
-                    day,
-                    poll.feed.to_string(),
-                    key.client(poll.client),
-                    poll.agent.clone(),
-                );
-                self.direct
-                    .entry(k)
-                    .and_modify(|tally| tally.add(poll))
-                    .or_insert_with(|| Tally::new(poll));
-            }
+        } else {
+            self.raw.insert(key, tally);
         }
     }
 
-    /// Counts `count` polls of `day` that were dropped before they reached the batch.
-    pub fn add_dropped(&mut self, day: String, count: u64) {
+    /// Counts `count` polls at `time` that were dropped before they reached the batch.
+    pub fn add_dropped(&mut self, time: SystemTime, count: u64) {
         if count > 0 {
-            *self.dropped.entry(day).or_default() += count;
+            *self.dropped.entry(day_number(unix(time))).or_default() += count;
         }
     }
 
     /// Whether nothing is to be written.
     pub fn is_empty(&self) -> bool {
-        self.direct.is_empty() && self.aggregators.is_empty() && self.dropped.is_empty()
+        self.raw.is_empty() && self.dropped.is_empty()
     }
 
     /// Distinct keys held.
     pub fn len(&self) -> usize {
-        self.direct.len() + self.aggregators.len()
+        self.raw.len()
     }
 
-    fn write(&self, tx: &Transaction) -> rusqlite::Result<()> {
-        let mut direct = tx.prepare_cached(
+    /// Polls counted as dropped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+
+    fn write(&self, tx: &Transaction, key: &ClientKey) -> rusqlite::Result<()> {
+        let mut days: HashMap<i64, String> = HashMap::new();
+        let mut reports: HashMap<&str, Option<agents::Reported>> = HashMap::new();
+        let mut clients: HashMap<IpAddr, [u8; 16]> = HashMap::new();
+        let mut direct: HashMap<(&str, &str, [u8; 16], &str), Tally> = HashMap::new();
+        let mut aggregated: HashMap<(&str, &str, String, String), (Tally, u64)> = HashMap::new();
+        for day in self
+            .raw
+            .keys()
+            .map(|k| k.0)
+            .chain(self.dropped.keys().copied())
+        {
+            days.entry(day).or_insert_with(|| day_text(day));
+        }
+        for ((day, feed, ip, agent), tally) in &self.raw {
+            let day = days.get(day).map_or("", String::as_str);
+            let report = reports
+                .entry(agent.as_str())
+                .or_insert_with(|| agents::reported(agent));
+            match report {
+                Some(r) => {
+                    let k = (day, feed.as_ref(), r.name.clone(), r.feed_id.clone());
+                    match aggregated.get_mut(&k) {
+                        Some((t, subscribers)) => {
+                            if t.is_before(tally) {
+                                *subscribers = r.subscribers;
+                            }
+                            t.merge(tally);
+                        }
+                        None => {
+                            aggregated.insert(k, (*tally, r.subscribers));
+                        }
+                    }
+                }
+                None => {
+                    let client = *clients.entry(*ip).or_insert_with(|| key.client(*ip));
+                    direct
+                        .entry((day, feed.as_ref(), client, agent.as_str()))
+                        .and_modify(|t| t.merge(tally))
+                        .or_insert(*tally);
+                }
+            }
+        }
+        let mut statement = tx.prepare_cached(
             "INSERT INTO direct VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT DO UPDATE SET polls = polls + excluded.polls,
                conditional = conditional + excluded.conditional,
                first_seen = min(first_seen, excluded.first_seen),
                last_seen = max(last_seen, excluded.last_seen)",
         )?;
-        for ((day, feed, client, agent), t) in &self.direct {
-            direct.execute(params![
+        for ((day, feed, client, agent), t) in &direct {
+            statement.execute(params![
                 day,
                 feed,
                 &client[..],
@@ -268,7 +325,7 @@ impl Batch {
                 t.last
             ])?;
         }
-        let mut aggregator = tx.prepare_cached(
+        let mut statement = tx.prepare_cached(
             "INSERT INTO aggregator VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT DO UPDATE SET
                subscribers = CASE WHEN excluded.last_seen >= last_seen
@@ -278,8 +335,8 @@ impl Batch {
                first_seen = min(first_seen, excluded.first_seen),
                last_seen = max(last_seen, excluded.last_seen)",
         )?;
-        for ((day, feed, name, feed_id), (t, subscribers)) in &self.aggregators {
-            aggregator.execute(params![
+        for ((day, feed, name, feed_id), (t, subscribers)) in &aggregated {
+            statement.execute(params![
                 day,
                 feed,
                 name,
@@ -291,12 +348,13 @@ impl Batch {
                 t.last
             ])?;
         }
-        let mut dropped = tx.prepare_cached(
+        let mut statement = tx.prepare_cached(
             "INSERT INTO dropped VALUES (?1, ?2)
              ON CONFLICT DO UPDATE SET polls = polls + excluded.polls",
         )?;
         for (day, count) in &self.dropped {
-            dropped.execute(params![day, *count as i64])?;
+            let day = days.get(day).map_or("", String::as_str);
+            statement.execute(params![day, *count as i64])?;
         }
         Ok(())
     }
@@ -472,7 +530,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        batch.write(&tx)?;
+        batch.write(&tx, &self.key)?;
         tx.commit()
     }
 
@@ -573,20 +631,18 @@ impl Store {
         let mut batch = Batch::default();
         {
             let mut seen = tx.prepare_cached("INSERT OR IGNORE INTO imported VALUES (?1, ?2)")?;
-            for (hash, poll) in pending.iter() {
+            for (hash, poll) in pending.drain(..) {
                 if seen.execute(params![&hash[..], day_of(poll.time)])? == 0 {
                     report.duplicates += 1;
                     continue;
                 }
                 report.polls += 1;
                 // A chunk is far smaller than the batch cap: nothing is dropped here.
-                batch.add(&key, poll);
+                batch.add(poll);
             }
         }
-        batch.write(&tx)?;
-        tx.commit()?;
-        pending.clear();
-        Ok(())
+        batch.write(&tx, &key)?;
+        tx.commit()
     }
 }
 
@@ -720,7 +776,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("s.sqlite");
         let mut store = Store::open_for_recording(&db).unwrap();
-        let key = store.key().clone();
         let mut batch = Batch::default();
         for p in [
             poll("/rss.xml", "newsboat/2.30", "127.0.0.1", T0),
@@ -752,20 +807,17 @@ mod tests {
                 T0,
             ),
         ] {
-            batch.add(&key, &p);
+            batch.add(p);
         }
         store.write(&batch).unwrap();
         // A later batch with an older report does not win.
         let mut later = Batch::default();
-        later.add(
-            &key,
-            &poll(
-                "/rss.xml",
-                "Feedbin feed-id:1 - 1 subscribers",
-                "10.0.0.1",
-                T0 + 1,
-            ),
-        );
+        later.add(poll(
+            "/rss.xml",
+            "Feedbin feed-id:1 - 1 subscribers",
+            "10.0.0.1",
+            T0 + 1,
+        ));
         store.write(&later).unwrap();
         let mut reader = Reader::open(&db).unwrap();
         let mut rows = reader
@@ -789,6 +841,29 @@ mod tests {
             .unwrap();
         assert!(rows.aggregators.is_empty() && rows.direct.is_empty());
         assert_eq!(rows.history.len(), 1);
+    }
+
+    #[test]
+    fn of_two_reports_in_one_second_the_later_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.sqlite");
+        let mut store = Store::open(&db).unwrap();
+        for first in [5, 500] {
+            let mut batch = Batch::default();
+            for n in [first, 123] {
+                let agent = format!("Feedly/1.0 (x; {n} subscribers;)");
+                batch.add(poll("/rss.xml", &agent, "10.0.0.1", T0 + 1));
+            }
+            store.write(&batch).unwrap();
+            let rows = Reader::open(&db)
+                .unwrap()
+                .rows(UNIX_EPOCH + Duration::from_secs(T0 + 10))
+                .unwrap();
+            assert_eq!(
+                rows.aggregators,
+                vec![("/rss.xml".into(), "Feedly".into(), 123)]
+            );
+        }
     }
 
     #[test]
@@ -854,15 +929,13 @@ mod tests {
 
     #[test]
     fn a_full_batch_counts_what_it_drops() {
-        let key = ClientKey::from_bytes([1; 32]);
         let mut batch = Batch::default();
         for i in 0..(MAX_BATCH_KEYS + 10) {
-            batch.add(
-                &key,
-                &poll("/rss.xml", &format!("agent-{i}"), "127.0.0.1", T0),
-            );
+            batch.add(poll("/rss.xml", &format!("agent-{i}"), "127.0.0.1", T0));
         }
+        // A key already held is still counted.
+        batch.add(poll("/rss.xml", "agent-0", "127.0.0.1", T0 + 5));
         assert_eq!(batch.len(), MAX_BATCH_KEYS);
-        assert_eq!(batch.dropped.values().sum::<u64>(), 10);
+        assert_eq!(batch.dropped(), 10);
     }
 }
