@@ -634,3 +634,45 @@ fn a_full_disk_drops_statistics_with_one_warning_and_feeds_are_still_served() {
     );
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+    let ws = stats_workspace("trusted_proxies = [\"127.0.0.1\"]");
+    let server = start(&ws);
+    let addr = server.addr();
+    let agent = ("User-Agent", "newsboat/2.30 (Linux x86_64)");
+    // Through the trusted proxy: one client per forwarded address (the last untrusted one).
+    for forwarded in [
+        "198.51.100.1",
+        "198.51.100.2",
+        "203.0.113.7, 198.51.100.2",
+        "198.51.100.3, 127.0.0.1",
+    ] {
+        let r = request_from(
+            ip("127.0.0.1"),
+            addr,
+            "GET",
+            "/rss.xml",
+            &[agent, ("X-Forwarded-For", forwarded)],
+        );
+        assert_eq!(r.status, 200);
+    }
+    // From anyone else the header is ignored: one client, whatever it says.
+    for forwarded in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        let r = request_from(
+            ip("127.55.0.2"),
+            addr,
+            "GET",
+            "/rss.xml",
+            &[agent, ("X-Forwarded-For", forwarded)],
+        );
+        assert_eq!(r.status, 200);
+    }
+    let json = wait_for_total(&server, 4);
+    assert_eq!(feed(&json, "/rss.xml")["direct_clients"], 4, "{json:#}");
+    drop(server);
+    let bytes = database_bytes(&ws.path("feedpub-stats.sqlite"));
+    for address in ["198.51.100.1", "198.51.100.3", "192.0.2.1"] {
+        assert!(!contains(&bytes, address.as_bytes()), "{address}");
+    }
+}
