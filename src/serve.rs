@@ -163,6 +163,9 @@ impl Regenerator {
                 if config.addr != self.config.addr {
                     tracing::warn!(addr = %config.addr, "a new `addr` takes effect at the next start");
                 }
+                if config.stats != self.config.stats {
+                    tracing::warn!("new statistics settings take effect at the next start");
+                }
                 if config.articles != self.config.articles
                     || config.max_article_bytes != self.config.max_article_bytes
                     || config.debounce != self.config.debounce

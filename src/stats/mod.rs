@@ -73,6 +73,12 @@ pub enum StatsError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The writer thread could not be started.
+    #[error("cannot start the statistics writer: {source}")]
+    Writer {
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A file (an access log) could not be read.
     #[error("{path}: cannot read: {source}")]
     Read {
