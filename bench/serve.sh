@@ -4,8 +4,10 @@
 #
 #   bench/serve.sh            3 rounds x {identity, gzip, 304} x {-c50, -c200} x 10 s
 #   bench/serve.sh --quick    1 round, -c50, -d2s (CI smoke: fails when a server misbehaves)
+#   bench/serve.sh --stats    also feedpub-stats: feedpub with subscriber statistics on, side by
+#                             side with feedpub (statistics off), to measure what recording costs
 #
-# Options: --rounds N, --duration SECS, --conns "50 200", --no-build, --keep (leave the
+# Options: --rounds N, --duration SECS, --conns "50 200", --stats, --no-build, --keep (leave the
 # work folder in /tmp for inspection). Servers are pinned to core 0 (single tokio worker,
 # one nginx worker), wrk to core 1. Results: bench/results/serve-*.{tsv,md}.
 set -euo pipefail
@@ -17,11 +19,13 @@ ROUNDS=3
 DURATION=10
 CONNS="50 200"
 TARGET_BYTES=102400
+STATS=0
 COMMON_OPTIONS="--quick --rounds --duration --no-build --keep"
 quick_defaults() { ROUNDS=1; DURATION=2; CONNS="50"; }
 own_option() {
   case "$1" in
     --conns) CONNS="$2"; OPT_SHIFT=2 ;;
+    --stats) STATS=1 ;;
     *) return 1 ;;
   esac
 }
@@ -43,7 +47,7 @@ work_folder serve
 chmod 755 "$WORK"
 FEEDPUB="$(private_copy "$FEEDPUB" feedpub)"
 MINIMAL="$(private_copy "$MINIMAL" minimal)"
-read -r P_NGINX P_FEEDPUB P_MINIMAL <<<"$(free_ports 3)"
+read -r P_NGINX P_FEEDPUB P_MINIMAL P_STATS <<<"$(free_ports 4)"
 
 # --- corpus and feed ---------------------------------------------------------------------
 N=1000
@@ -63,6 +67,7 @@ output = "feeds"
 max_items = $1
 cache_max_age = 300
 rescan_interval_secs = 3600
+stats = false
 EOF
 }
 build_feed() {
@@ -135,6 +140,16 @@ TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c "$SERVER_CPU" \
   "$FEEDPUB" serve --config "$WORK/feedpub.toml" --addr "127.0.0.1:$P_FEEDPUB" >"$WORK/feedpub.log" 2>&1 &
 PIDS+=($!)
 declare -A SPID=([feedpub]=$!)
+if [ "$STATS" = 1 ]; then
+  # The same server with statistics on: its own output folder and database. Every request of
+  # the benchmark is a poll (one client address and User-Agent), so each one is recorded.
+  sed -e 's/^output = .*/output = "serve-out-stats"/' -e 's/^stats = false/stats = true\nstats_db = "stats.sqlite"/' \
+    "$WORK/feedpub.toml" >"$WORK/feedpub-stats.toml"
+  TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c "$SERVER_CPU" \
+    "$FEEDPUB" serve --config "$WORK/feedpub-stats.toml" --addr "127.0.0.1:$P_STATS" >"$WORK/feedpub-stats.log" 2>&1 &
+  PIDS+=($!)
+  SPID[feedpub-stats]=$!
+fi
 TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CPU" \
   "$MINIMAL" "127.0.0.1:$P_MINIMAL" "$WORK/feeds/rss.xml" "$WORK/feeds/rss.xml.gz" >"$WORK/minimal.log" 2>&1 &
 PIDS+=($!)
@@ -146,9 +161,16 @@ declare -A URL=(
   [minimal]="http://127.0.0.1:$P_MINIMAL/rss.xml"
 )
 SERVERS=(nginx minimal feedpub)
+if [ "$STATS" = 1 ]; then
+  URL[feedpub-stats]="http://127.0.0.1:$P_STATS/rss.xml"
+  SERVERS+=(feedpub-stats)
+fi
 wait_http200 "${URL[nginx]}" 30 "$NGINX_MASTER" "$WORK/nginx/logs/error.log"
 wait_http200 "${URL[minimal]}" 30 "${SPID[minimal]}" "$WORK/minimal.log"
 wait_http200 "${URL[feedpub]}" 30 "${SPID[feedpub]}" "$WORK/feedpub.log"
+if [ "$STATS" = 1 ]; then
+  wait_http200 "${URL[feedpub-stats]}" 30 "${SPID[feedpub-stats]}" "$WORK/feedpub-stats.log"
+fi
 
 # The process whose CPU time is charged to each server: nginx's single worker.
 SPID[nginx]="$(pgrep -P "$NGINX_MASTER" | head -n 1 || true)"
@@ -208,7 +230,8 @@ for round in $(seq 1 "$ROUNDS"); do
     for c in $CONNS; do
       # Rotate the order of servers every round so none always runs first.
       order=()
-      for i in 0 1 2; do order+=("${SERVERS[$(( (i + round + ${#case}) % 3 ))]}"); done
+      n=${#SERVERS[@]}
+      for ((i = 0; i < n; i++)); do order+=("${SERVERS[$(( (i + round + ${#case}) % n ))]}"); done
       for s in "${order[@]}"; do
         read -r rps p50 p99 bad sockerr _requests cpu <<<"$(run_wrk "$s" "$case" "$c")"
         if [ "$bad" != 0 ] || [ "$sockerr" != 0 ]; then

@@ -92,6 +92,9 @@ def table(path, targets):
         head.append("feedpub/nginx")
     if "feedpub" in names and "minimal" in names:
         head.append("feedpub/minimal")
+    stats = "feedpub" in names and "feedpub-stats" in names
+    if stats:
+        head.append("stats on/off")
     head += ["p50 " + "/".join(names), "p99 " + "/".join(names)]
     rounds = max((len(v) for d in data.values() for v in d.values()), default=0)
     print("| " + " | ".join(head) + " |")
@@ -109,6 +112,9 @@ def table(path, targets):
                     cell += " ≥%.1f: %s" % (target, "met" if ok else "**MISSED**")
                     verdicts.append((case, conns, other, r, target, ok))
                 cells.append(cell)
+        if stats:
+            r, lo, hi = paired(key, "feedpub-stats", "feedpub")
+            cells.append("%.3f× (%.3f–%.3f)" % (r, lo, hi))
         cells.append(" / ".join(fmt_us(med(key, n, 2)) for n in names))
         cells.append(" / ".join(fmt_us(med(key, n, 3)) for n in names))
         print("| " + " | ".join(cells) + " |")

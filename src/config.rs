@@ -139,7 +139,46 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// How long a graceful shutdown waits for in-flight responses.
     pub shutdown_timeout: Duration,
+    // Subscriber statistics (`stats`, `stats_db`, `admin_token`, `trusted_proxies`).
+    /// Subscriber statistics: whether polls are recorded, where, and who may see them.
+    pub stats: StatsConfig,
 }
+
+/// A secret: compared in constant time by its users, never printed (`Debug` hides it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's bytes, for a constant-time comparison.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The keys of the subscriber statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsConfig {
+    /// `stats`: whether `serve` records polls (default true). When false the database is
+    /// not touched at all.
+    pub enabled: bool,
+    /// `stats_db`: the SQLite file (default `feedpub-stats.sqlite` beside the
+    /// configuration file, or in the current folder).
+    pub db: PathBuf,
+    /// `admin_token`: the bearer token of `/stats` and `/stats.json`; without it they are
+    /// not served at all.
+    pub admin_token: Option<Secret>,
+    /// `trusted_proxies`: addresses and networks whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// The default name of the statistics database.
+pub const DEFAULT_STATS_DB: &str = "feedpub-stats.sqlite";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +221,11 @@ struct RawConfig {
     // TLS.
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    // Subscriber statistics.
+    stats: Option<bool>,
+    stats_db: Option<PathBuf>,
+    admin_token: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -381,6 +425,14 @@ impl Config {
                 ))
             }
         };
+        let stats = parse_stats(
+            raw.stats,
+            raw.stats_db,
+            raw.admin_token,
+            raw.trusted_proxies,
+            &resolve,
+        )
+        .map_err(|(key, m)| invalid(key, m))?;
         Ok(Config {
             title: raw.title.unwrap_or_else(|| "feedpub".to_string()),
             description: raw
@@ -446,6 +498,7 @@ impl Config {
                 raw.shutdown_timeout_secs,
                 10,
             )?),
+            stats,
         })
     }
 
@@ -489,6 +542,7 @@ impl Config {
             max_connections: _,
             tls: _,
             shutdown_timeout: _,
+            stats: _,
         } = self;
         *title == other.title
             && *description == other.description
@@ -628,6 +682,46 @@ fn validate_moves(
     Ok((resolved, retired))
 }
 
+/// The statistics keys, validated: the key and the message of the first bad one.
+fn parse_stats(
+    enabled: Option<bool>,
+    db: Option<PathBuf>,
+    token: Option<String>,
+    proxies: Option<Vec<String>>,
+    resolve: &dyn Fn(PathBuf) -> PathBuf,
+) -> Result<StatsConfig, (&'static str, String)> {
+    let admin_token = match token {
+        None => None,
+        Some(t) if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err((
+                "admin_token",
+                "must be at least 16 printable characters without spaces".into(),
+            ))
+        }
+        Some(t) => Some(Secret(t)),
+    };
+    let trusted_proxies = proxies
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    (
+                        "trusted_proxies",
+                        format!("`{p}` is not an address or network such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(StatsConfig {
+        enabled: enabled.unwrap_or(true),
+        db: resolve(db.unwrap_or_else(|| DEFAULT_STATS_DB.into())),
+        admin_token,
+        trusted_proxies,
+    })
+}
+
 /// Checks that `url` is an absolute http(s) URL and removes a trailing slash.
 fn validate_url(url: &str) -> Result<String, String> {
     let trimmed = url.trim();
@@ -648,6 +742,49 @@ fn validate_url(url: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn statistics_keys_are_validated_and_the_database_sits_beside_the_file() {
+        let parse = |text: &str| {
+            Config::parse(
+                Path::new("/etc/feedpub/feedpub.toml"),
+                text,
+                &Overrides::default(),
+            )
+        };
+        let config = parse("").unwrap();
+        assert!(config.stats.enabled);
+        assert_eq!(
+            config.stats.db,
+            Path::new("/etc/feedpub/feedpub-stats.sqlite")
+        );
+        assert!(config.stats.admin_token.is_none() && config.stats.trusted_proxies.is_empty());
+        let config = parse(
+            "stats = false\nstats_db = \"/var/lib/s.sqlite\"\nadmin_token = \"0123456789abcdefXYZ\"\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]",
+        )
+        .unwrap();
+        assert!(!config.stats.enabled);
+        assert_eq!(config.stats.db, Path::new("/var/lib/s.sqlite"));
+        assert_eq!(config.stats.trusted_proxies.len(), 3);
+        assert!(
+            !format!("{config:?}").contains("0123456789abcdefXYZ"),
+            "the token is never printed"
+        );
+        for (text, key) in [
+            ("admin_token = \"short\"", "admin_token"),
+            (
+                "admin_token = \"has a space in it somewhere\"",
+                "admin_token",
+            ),
+            ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies"),
+            ("trusted_proxies = [\"proxy.example\"]", "trusted_proxies"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let here = Config::parse(Path::new("feedpub.toml"), "", &Overrides::default()).unwrap();
+        assert_eq!(here.stats.db, Path::new("feedpub-stats.sqlite"));
+    }
     use super::*;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {

@@ -18,6 +18,7 @@
 //!        │     hubs ◀──ping::announce── ping::Plan::read ◀────┘           (`ping`,
 //!        │                                                                `build --ping`)
 //!        └── http::routes::respond(Route::parse(path)) ──▶ 200 / 304     (`serve`)
+//!              polls ──stats::Recorder::observe──▶ stats::Writer (once a second) ──▶ SQLite
 //! ```
 //!
 //! Layers, each referring only to those below it (`tests/layers.rs` keeps it so):
@@ -29,7 +30,7 @@
 //! | 2 | [`loader`] | the only code that reads the articles folder; says what changed |
 //! | 3 | [`corpus`], [`item`] | feed order, overall and by tag; the format-neutral [`FeedItem`] |
 //! | 4 | [`feed`], [`pages`] | items in, bytes out: RSS, Atom, JSON Feed, archive pages, HTML |
-//! | 5 | [`render`], [`hosts`], [`metrics`] | bytes → compressed variants and validators; the static hosts' files; the server's metrics |
+//! | 5 | [`render`], [`hosts`], [`metrics`], [`stats`] | bytes → compressed variants and validators; the static hosts' files; the server's metrics; subscriber statistics from the polls |
 //! | 6 | [`snapshot`] | one generation of the whole site: what each document holds |
 //! | 7 | [`publish`], [`http`] | the snapshot to disk; the snapshot over HTTP |
 //! | 8 | [`serve`], [`websub`], [`ping`] | life cycle, regeneration and watching; hubs; pings for a static site |
@@ -54,6 +55,7 @@ pub mod publish;
 pub mod render;
 pub mod serve;
 pub mod snapshot;
+pub mod stats;
 pub mod urls;
 pub mod websub;
 

@@ -94,6 +94,36 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Subscriber statistics from the database `serve` records polls into (`stats_db`):
+    /// subscribers per feed over the last 24 hours, aggregators, how readers poll, history.
+    ///
+    /// Exits 1 when there is no database or it cannot be read, 2 on a configuration error.
+    #[command(args_conflicts_with_subcommands = true)]
+    Stats {
+        /// Configuration file (default: ./feedpub.toml when it exists).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print JSON (what /stats.json answers) instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<StatsAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StatsAction {
+    /// Add the feed polls of access logs in the combined format (nginx's and Apache's
+    /// `combined`); lines already imported are not counted again. Lines that are not in
+    /// the format are counted and reported, never fatal.
+    Import {
+        /// Configuration file (default: ./feedpub.toml when it exists).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Access logs to read.
+        #[arg(value_name = "LOG", required = true)]
+        logs: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -164,6 +194,24 @@ fn main() -> ExitCode {
             };
             serve(options)
         }
+        Command::Stats {
+            config,
+            json,
+            action,
+        } => match action {
+            None => {
+                let Some(config) = load_config(config, &Overrides::default()) else {
+                    return ExitCode::from(2);
+                };
+                show_stats(&config, json)
+            }
+            Some(StatsAction::Import { config, logs }) => {
+                let Some(config) = load_config(config, &Overrides::default()) else {
+                    return ExitCode::from(2);
+                };
+                import_logs(&config, &logs)
+            }
+        },
         Command::Check { common } => {
             let overrides = Overrides {
                 articles: common.articles,
@@ -449,6 +497,10 @@ fn serve(options: feedpub::ServeOptions) -> ExitCode {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
+            Err(feedpub::ServeError::Stats(e)) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(1);
@@ -479,6 +531,70 @@ fn serve(options: feedpub::ServeOptions) -> ExitCode {
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// `stats`: the figures from the database, as a table or JSON.
+fn show_stats(config: &Config, json: bool) -> ExitCode {
+    let rows = feedpub::stats::store::Reader::open(&config.stats.db).and_then(|mut reader| {
+        reader
+            .rows(SystemTime::now())
+            .map_err(|source| feedpub::stats::StatsError::Database {
+                path: config.stats.db.clone(),
+                source,
+            })
+    });
+    match rows {
+        Ok(rows) => {
+            let figures = feedpub::stats::report::figures(&rows);
+            if json {
+                println!("{}", figures.to_json());
+            } else {
+                print!("{}", figures.to_table());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `stats import`: adds the polls of access logs.
+fn import_logs(config: &Config, logs: &[PathBuf]) -> ExitCode {
+    let report = feedpub::stats::Store::open(&config.stats.db)
+        .and_then(|mut store| store.import(logs, SystemTime::now()));
+    match report {
+        Ok(report) => {
+            println!(
+                "imported {} poll(s) from {} line(s) of {} log(s) into {}; {} already imported",
+                report.polls,
+                report.lines,
+                logs.len(),
+                config.stats.db.display(),
+                report.duplicates
+            );
+            if report.too_old > 0 {
+                println!(
+                    "{} poll(s) older than the {} days kept were left out",
+                    report.too_old,
+                    feedpub::stats::store::RETENTION_DAYS
+                );
+            }
+            if let Some((file, line)) = &report.first_skipped {
+                println!(
+                    "{} lines skipped, first at {}:{line}",
+                    report.skipped,
+                    file.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Installs the SIGTERM and SIGINT handlers now and returns a future that completes when

@@ -75,6 +75,7 @@ pub fn route_family(route: &Route) -> &'static str {
         Route::Article(_) => "article",
         Route::OldArticle(_) | Route::Moved(_) => "redirect",
         Route::Health => "health",
+        Route::Stats | Route::StatsJson => "stats",
         Route::NotFound => "other",
     }
 }

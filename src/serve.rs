@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, Overrides, DEFAULT_CONFIG_FILE};
 use crate::feed::RenderError;
+use crate::http::admin::{Admin, StatsService};
 use crate::http::server::{self, Limits};
 use crate::http::tls::{Tls, TlsError, TlsFiles};
 use crate::loader::{LoadError, Loader, Scope};
@@ -49,6 +50,9 @@ pub enum ServeError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The statistics database cannot be used.
+    #[error(transparent)]
+    Stats(#[from] crate::stats::StatsError),
     /// A background task failed (it panicked or was cancelled).
     #[error("internal error: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -87,6 +91,8 @@ pub struct Server {
     http: JoinHandle<()>,
     regeneration: JoinHandle<()>,
     writer: JoinHandle<()>,
+    /// The statistics writer, when polls are recorded.
+    stats: Option<crate::stats::Writer>,
 }
 
 /// What wakes the regeneration loop, and what it should look at.
@@ -162,6 +168,9 @@ impl Regenerator {
                 }
                 if config.addr != self.config.addr {
                     tracing::warn!(addr = %config.addr, "a new `addr` takes effect at the next start");
+                }
+                if config.stats != self.config.stats {
+                    tracing::warn!("new statistics settings take effect at the next start");
                 }
                 if config.articles != self.config.articles
                     || config.max_article_bytes != self.config.max_article_bytes
@@ -348,6 +357,7 @@ impl Server {
             })?),
             None => None,
         };
+        let (stats_writer, stats) = start_stats(&config).await?;
         let (listener, addr, config) = bind(config).await?;
         // Everything that triggers a regeneration is in place before the first scan, so a
         // change (or a SIGHUP) made at any moment after `start` returns is seen.
@@ -397,6 +407,7 @@ impl Server {
             async move {
                 let _ = http_shutdown.wait_for(|stop| *stop).await;
             },
+            stats,
             tls.clone(),
         ));
         Ok(Server {
@@ -408,6 +419,7 @@ impl Server {
             http,
             regeneration,
             writer,
+            stats: stats_writer,
         })
     }
 
@@ -490,7 +502,39 @@ impl Server {
         let _ = self.http.await;
         let _ = self.regeneration.await;
         let _ = self.writer.await;
+        if let Some(stats) = self.stats {
+            let _ = tokio::task::spawn_blocking(move || stats.stop()).await;
+        }
     }
+}
+
+/// Opens the statistics database and starts its writer, unless `stats = false` (then
+/// nothing is touched). A database that cannot be used stops the start.
+async fn start_stats(
+    config: &Config,
+) -> Result<(Option<crate::stats::Writer>, Option<StatsService>), ServeError> {
+    let settings = config.stats.clone();
+    if !settings.enabled {
+        return Ok((None, None));
+    }
+    let db = settings.db.clone();
+    let store =
+        tokio::task::spawn_blocking(move || crate::stats::Store::open_for_recording(&db)).await??;
+    let (writer, recorder) =
+        crate::stats::Writer::start(store, settings.trusted_proxies).map_err(|source| {
+            crate::stats::StatsError::Key {
+                path: settings.db.clone(),
+                source,
+            }
+        })?;
+    let admin = settings.admin_token.map(|token| {
+        Arc::new(Admin {
+            token,
+            db: settings.db.clone(),
+        })
+    });
+    tracing::info!(path = %settings.db.display(), served = admin.is_some(), "recording subscriber statistics");
+    Ok((Some(writer), Some(StatsService { recorder, admin })))
 }
 
 /// The copy of the served site in the output folder, which follows each new snapshot.

@@ -197,7 +197,17 @@ pub enum Route {
     Moved(&'static str),
     /// Nothing.
     NotFound,
+    /// `/stats`: the subscriber statistics as a page, for the holder of the admin token.
+    Stats,
+    /// `/stats.json`: the subscriber statistics as JSON, for the holder of the admin token.
+    StatsJson,
 }
+
+/// The path of the statistics page.
+pub const STATS_PATH: &str = "/stats";
+
+/// The path of the statistics as JSON.
+pub const STATS_JSON_PATH: &str = "/stats.json";
 
 impl Route {
     /// Maps a request path to a route.
@@ -206,6 +216,12 @@ impl Route {
             "/" => return Route::Index,
             "/healthz" => return Route::Health,
             OPML_PATH => return Route::Opml,
+            _ => {}
+        }
+        // The subscriber statistics.
+        match path {
+            STATS_PATH => return Route::Stats,
+            STATS_JSON_PATH => return Route::StatsJson,
             _ => {}
         }
         if let Some(format) = Format::ALL.into_iter().find(|f| f.path() == path) {
@@ -258,6 +274,8 @@ impl Route {
             Route::Article(id) => Some(article_path(id)),
             Route::Health => Some("/healthz".into()),
             Route::Moved(_) | Route::OldArticle(_) | Route::NotFound => None,
+            Route::Stats => Some(STATS_PATH.into()),
+            Route::StatsJson => Some(STATS_JSON_PATH.into()),
         }
     }
 
@@ -278,6 +296,7 @@ impl Route {
             Route::History(n) => Some(format!("archive/{n}.html")),
             Route::Article(id) => Some(format!("articles/{}.html", file_component(id))),
             Route::Health | Route::Moved(_) | Route::OldArticle(_) | Route::NotFound => None,
+            Route::Stats | Route::StatsJson => None,
         }
     }
 }
@@ -400,6 +419,8 @@ mod tests {
             Route::Archive(Format::Rss, 3),
             Route::History(3),
             Route::Article("café news/1".into()),
+            Route::Stats,
+            Route::StatsJson,
         ] {
             assert_eq!(Route::parse(&route.path().unwrap()), route);
         }

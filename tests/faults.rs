@@ -30,6 +30,10 @@ const SERVER_WAIT: Duration = Duration::from_secs(15);
 // A workspace and the server process
 // ---------------------------------------------------------------------------------------
 
+/// Servers that run as `nobody` cannot make a statistics database beside a configuration
+/// owned by root; these tests are about other faults.
+const STATS_OFF: &str = "stats = false\n";
+
 /// A workspace readable by `nobody` (for the tests that drop privileges) with both folders
 /// created, relative paths, a 1 s rescan and a 50 ms debounce unless `extra_config` sets one.
 fn workspace(extra_config: &str) -> Workspace {
@@ -40,7 +44,7 @@ fn workspace(extra_config: &str) -> Workspace {
     };
     let ws = Workspace::with_config(&format!(
         "articles = \"articles\"\noutput = \"feeds\"\ntimezone = \"Asia/Tehran\"\n\
-         rescan_interval_secs = 1\n{debounce}max_items = 1000\n{extra_config}"
+         rescan_interval_secs = 1\n{debounce}max_items = 1000\n{STATS_OFF}{extra_config}"
     ));
     fs::set_permissions(ws.root(), fs::Permissions::from_mode(0o755)).unwrap();
     ws.create_output();

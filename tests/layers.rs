@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["loader"],
     &["corpus", "item"],
     &["feed", "pages"],
-    &["render", "hosts", "metrics"],
+    &["render", "hosts", "metrics", "stats"],
     &["snapshot"],
     &["publish", "http"],
     &["serve", "websub", "ping", "lib"],

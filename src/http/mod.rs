@@ -1,6 +1,7 @@
 //! HTTP: the conditional-request decision, the request handler, the server and its TLS.
 
 pub mod access_log;
+pub mod admin;
 pub mod conditional;
 pub mod polite;
 pub mod routes;

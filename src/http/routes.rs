@@ -56,6 +56,10 @@ pub fn respond(
     if route == Route::NotFound {
         return plain(StatusCode::NOT_FOUND, "not found\n", method);
     }
+    // The statistics are answered by `http::admin` when they are served at all.
+    if matches!(route, Route::Stats | Route::StatsJson) {
+        return plain(StatusCode::NOT_FOUND, "not found\n", method);
+    }
     if method != Method::GET && method != Method::HEAD {
         return if method == Method::OPTIONS {
             preflight()
@@ -109,6 +113,7 @@ pub fn respond(
         }
         Route::OldArticle(_) => plain(StatusCode::NOT_FOUND, "no such article\n", method),
         Route::NotFound => plain(StatusCode::NOT_FOUND, "not found\n", method),
+        Route::Stats | Route::StatsJson => plain(StatusCode::NOT_FOUND, "not found\n", method),
     }
 }
 

@@ -1,7 +1,6 @@
 //! The accept loop: connection limits, timeouts, TLS, HTTP/1.1 keep-alive and HTTP/2, and
 //! graceful shutdown.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,6 +15,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::admin::{Answer, StatsService};
 use super::routes::respond;
 use super::tls::Tls;
 use crate::snapshot::Snapshot;
@@ -34,14 +34,16 @@ pub struct Limits {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then stops accepting and lets
-/// in-flight connections finish within the shutdown timeout. With `tls`, every connection
-/// starts with a TLS handshake (which must end within the header read timeout) and speaks
-/// the protocol ALPN chose.
+/// in-flight connections finish within the shutdown timeout. With `stats`, polls are
+/// recorded and the statistics are answered. With `tls`, every connection starts with a TLS
+/// handshake (which must end within the header read timeout) and speaks the protocol ALPN
+/// chose.
 pub async fn run(
     listener: TcpListener,
     state: Arc<ArcSwap<Snapshot>>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
+    stats: Option<StatsService>,
     tls: Option<Tls>,
 ) {
     // The protocol is known from peeking before a connection is handed to hyper, so each
@@ -85,16 +87,28 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
+        let stats = stats.clone();
         let service = service_fn(move |request: Request<Incoming>| {
+            // The statistics are answered apart, reading the database on a blocking thread.
+            if let Some(answer) = stats.as_ref().and_then(|s| s.answer(&request)) {
+                return answer;
+            }
             // The handler is synchronous: answer now from the current snapshot, without
             // holding a reference to it past this call.
+            let now = SystemTime::now();
             let response = respond(
                 &state.load(),
                 request.method(),
                 request.uri(),
                 request.headers(),
-                SystemTime::now(),
+                now,
             );
+            if let Some(stats) = &stats {
+                let (method, uri, headers) = (request.method(), request.uri(), request.headers());
+                stats
+                    .recorder
+                    .observe(method, uri, headers, response.status(), peer, now);
+            }
             if tracing::enabled!(tracing::Level::DEBUG) {
                 tracing::debug!(
                     %peer,
@@ -104,7 +118,7 @@ pub async fn run(
                     "request"
                 );
             }
-            std::future::ready(Ok::<_, Infallible>(response))
+            Answer::Ready(Some(response))
         });
         let builders = Arc::clone(&builders);
         let watcher = graceful.watcher();

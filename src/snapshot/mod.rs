@@ -614,6 +614,7 @@ impl Snapshot {
             Route::History(n) => self.history_page(*n).map(Cow::Owned),
             Route::Article(id) => self.article_page(id).map(Cow::Owned),
             Route::Health | Route::Moved(_) | Route::OldArticle(_) | Route::NotFound => None,
+            Route::Stats | Route::StatsJson => None,
         }
     }
 

@@ -171,6 +171,49 @@ pub fn exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// A connection to `addr` from the local address `source` (any address of 127.0.0.0/8 is
+/// the loopback's on Linux), as a blocking stream.
+pub fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("a runtime to connect with");
+    let stream = runtime
+        .block_on(async {
+            let socket = match source {
+                std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+            };
+            socket.bind(SocketAddr::new(source, 0))?;
+            socket.connect(addr).await?.into_std()
+        })
+        .unwrap_or_else(|e| panic!("connect to {addr} from {source}: {e}"));
+    stream.set_nonblocking(false).expect("a blocking stream");
+    stream
+}
+
+/// Like [`request`], from the local address `source`.
+pub fn request_from(
+    source: std::net::IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    let mut stream = connect_from(source, addr);
+    stream
+        .set_read_timeout(Some(READ_TIMEOUT))
+        .expect("set a read timeout");
+    stream
+        .write_all(request_bytes(addr, method, path, headers).as_bytes())
+        .expect("send the request");
+    let mut bytes = Vec::new();
+    stream
+        .read_to_end(&mut bytes)
+        .unwrap_or_else(|e| panic!("read the response from {addr}: {e}"));
+    parse_response(&bytes, method == "HEAD")
+}
+
 /// Writes `raw` on a new connection, ignoring a failed write (the server may close before
 /// reading everything, after a 4xx for an oversized head), and reads what comes back until
 /// the server closes, resets, or stays silent for `silence`.

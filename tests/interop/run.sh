@@ -7,8 +7,9 @@
 # Environment:
 #   FEEDPUB_BIN=PATH                use this binary instead of `cargo build --release`
 #   INTEROP_CORPORA="seeds corpus"  the corpora to check (default: both; empty: none)
-#   INTEROP_STATIC="nginx caddy plain"  the static servers to check (default: all three)
-#   INTEROP_SUBSCRIBERS=0  leaves out the subscriber checks (languages, direction, CORS, OPML, moves)
+#   INTEROP_STATIC="nginx caddy plain"  the static servers to check (default: all three; empty: none)
+#   INTEROP_STATS=0                 skip the subscriber statistics part (stats.sh)
+#   INTEROP_SUBSCRIBERS=0           skip the subscriber checks (languages, direction, CORS, OPML, moves)
 #   INTEROP_NO_INSTALL=1            never call apt-get: fail when a tool is missing
 #
 # Prints one row per check (reader | check | PASS/FAIL) as it goes, the whole table at the end,
@@ -30,7 +31,7 @@ case "${1:-}" in
 "") ;;
 --self-test) mode=self ;;
 -h | --help)
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
   ;;
 *)
@@ -262,6 +263,8 @@ cache_max_age = $MAX_AGE
 stale_while_revalidate_secs = 0
 debounce_ms = 100
 rescan_interval_secs = 1
+# Replicas share this file; the statistics part (stats.sh) records with a configuration of its own.
+stats = false
 EOF
 }
 
@@ -991,6 +994,8 @@ print_table() {
 source "$HERE/static.sh"
 # shellcheck source=tests/interop/subscribers.sh
 source "$HERE/subscribers.sh"
+# shellcheck source=tests/interop/stats.sh
+source "$HERE/stats.sh"
 
 install_tools
 install_json_reader
@@ -1016,9 +1021,14 @@ if [[ $mode == full ]]; then
   echo
   echo "== static site: build output on nginx, Caddy and a stock nginx"
   static_config
-  for server in ${INTEROP_STATIC:-nginx caddy plain}; do
+  for server in ${INTEROP_STATIC-nginx caddy plain}; do
     for corpus in seeds corpus; do run_static "$server" "$corpus"; done
   done
+  if [[ ${INTEROP_STATS:-1} != 0 ]]; then
+    echo
+    echo "== subscriber statistics: three readers, an nginx log, the /stats page"
+    run_stats
+  fi
 fi
 echo
 echo "== self-test: the same checks against broken inputs"
