@@ -137,6 +137,12 @@ pub struct Config {
     /// `tls_cert` and `tls_key`: the PEM certificate chain and private key `serve` speaks
     /// TLS with (HTTP/2 and HTTP/1.1 by ALPN); both or neither.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `access_log`: the file of the access log (combined format), or `-` for standard
+    /// output; none by default.
+    pub access_log: Option<PathBuf>,
+    /// `min_poll_interval_secs`: an unconditional poll of a feed repeated by one client
+    /// sooner than this gets 429; 0 (the default) turns it off.
+    pub min_poll_interval: Duration,
     /// How long a graceful shutdown waits for in-flight responses.
     pub shutdown_timeout: Duration,
     // Subscriber statistics (`stats`, `stats_db`, `admin_token`, `trusted_proxies`).
@@ -221,6 +227,9 @@ struct RawConfig {
     // TLS.
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    // Operations.
+    access_log: Option<PathBuf>,
+    min_poll_interval_secs: Option<i64>,
     // Subscriber statistics.
     stats: Option<bool>,
     stats_db: Option<PathBuf>,
@@ -493,6 +502,14 @@ impl Config {
                 .max(8192) as usize,
             max_connections: positive("max_connections", raw.max_connections, 10_000)? as usize,
             tls,
+            access_log: raw
+                .access_log
+                .map(|p| if p == Path::new("-") { p } else { resolve(p) }),
+            min_poll_interval: Duration::from_secs(non_negative(
+                "min_poll_interval_secs",
+                raw.min_poll_interval_secs,
+                0,
+            )?),
             shutdown_timeout: Duration::from_secs(positive(
                 "shutdown_timeout_secs",
                 raw.shutdown_timeout_secs,
@@ -541,6 +558,8 @@ impl Config {
             max_header_bytes: _,
             max_connections: _,
             tls: _,
+            access_log: _,
+            min_poll_interval: _,
             shutdown_timeout: _,
             stats: _,
         } = self;

@@ -259,6 +259,11 @@ impl Loader {
         Ok(report)
     }
 
+    /// How many files of the folder are rejected now.
+    pub fn rejected_count(&self) -> usize {
+        self.cache.values().filter(|e| e.outcome.is_err()).count()
+    }
+
     /// Every published article (one per identity), in no particular order.
     pub fn published(&self) -> impl Iterator<Item = &Arc<Article>> {
         self.winners.values()

@@ -229,13 +229,45 @@ impl Metrics {
         }
     }
 
-    /// The text exposition of every metric.
+    /// The exposition of every metric in the Prometheus text format (version 0.0.4).
     pub fn encode(&self) -> String {
-        let mut out = String::with_capacity(4096);
+        let mut open_metrics = String::with_capacity(4096);
         // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        let _ = prometheus_client::encoding::text::encode(&mut open_metrics, &self.registry);
+        prometheus_text(&open_metrics)
     }
+}
+
+/// The crate writes OpenMetrics, whose `# HELP` and `# TYPE` lines name a counter without
+/// its `_total` samples' suffix and which ends in `# EOF`; the Prometheus text format (what
+/// `promtool check metrics` and every scraper read as `text/plain; version=0.0.4`) names the
+/// samples themselves and has no end marker.
+fn prometheus_text(open_metrics: &str) -> String {
+    let lines: Vec<&str> = open_metrics.lines().collect();
+    let mut out = String::with_capacity(open_metrics.len() + 256);
+    for (i, line) in lines.iter().enumerate() {
+        if *line == "# EOF" {
+            continue;
+        }
+        let counter_of = |l: &str| {
+            l.strip_prefix("# TYPE ")
+                .and_then(|rest| rest.strip_suffix(" counter"))
+                .map(str::to_string)
+        };
+        let renamed = if let Some(name) = counter_of(line) {
+            format!("# TYPE {name}_total counter")
+        } else if let Some(name) = lines.get(i + 1).and_then(|next| counter_of(next)) {
+            match line.strip_prefix(&format!("# HELP {name} ")) {
+                Some(help) => format!("# HELP {name}_total {help}"),
+                None => line.to_string(),
+            }
+        } else {
+            line.to_string()
+        };
+        out.push_str(&renamed);
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -265,8 +297,16 @@ mod tests {
             "feedpub_websub_notifications_total{outcome=\"accepted\"} 1",
             "feedpub_refused_polls_total 1",
             "feedpub_build_info{version=\"",
+            "# TYPE feedpub_responses_total counter",
+            "# HELP feedpub_responses_total HTTP responses",
+            "# TYPE feedpub_open_connections gauge",
         ] {
             assert!(text.contains(line), "{line} in:\n{text}");
         }
+        assert!(!text.contains("# EOF"));
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("feedpub_responses_total{"));
+        assert_eq!(series.count(), 2);
     }
 }

@@ -21,10 +21,14 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, Overrides, DEFAULT_CONFIG_FILE};
 use crate::feed::RenderError;
+use crate::http::access_log::{self, AccessLog, AccessLogError};
 use crate::http::admin::{Admin, StatsService};
+use crate::http::operations::Operations;
+use crate::http::polite::{self, PolitePolling};
 use crate::http::server::{self, Limits};
 use crate::http::tls::{Tls, TlsError, TlsFiles};
 use crate::loader::{LoadError, Loader, Scope};
+use crate::metrics::Metrics;
 use crate::publish;
 use crate::snapshot::Snapshot;
 use crate::urls::{archive_path, language_feed_path, tag_feed_path, Format, Route, OPML_PATH};
@@ -59,6 +63,9 @@ pub enum ServeError {
     /// The TLS certificate or key cannot be used.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The access log cannot be opened.
+    #[error(transparent)]
+    AccessLog(#[from] AccessLogError),
 }
 
 /// Why a regeneration made no new snapshot; the last good one is still served.
@@ -358,6 +365,7 @@ impl Server {
             None => None,
         };
         let (stats_writer, stats) = start_stats(&config).await?;
+        let ops = operations(&config)?;
         let (listener, addr, config) = bind(config).await?;
         // Everything that triggers a regeneration is in place before the first scan, so a
         // change (or a SIGHUP) made at any moment after `start` returns is seen.
@@ -368,6 +376,7 @@ impl Server {
             #[cfg(unix)]
             hangup: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
             tls: tls.clone(),
+            ops: ops.clone(),
         };
         let regenerator = Regenerator {
             config_stamp: config_path.as_deref().and_then(Regenerator::stamp),
@@ -385,6 +394,8 @@ impl Server {
         };
         let (regenerator, snapshot) =
             tokio::task::spawn_blocking(move || first_snapshot(regenerator)).await??;
+        ops.metrics
+            .articles(snapshot.articles.len(), regenerator.loader.rejected_count());
 
         let state = Arc::new(ArcSwap::from_pointee(snapshot));
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -409,6 +420,7 @@ impl Server {
             },
             stats,
             tls.clone(),
+            ops,
         ));
         Ok(Server {
             addr,
@@ -537,6 +549,29 @@ async fn start_stats(
     Ok((Some(writer), Some(StatsService { recorder, admin })))
 }
 
+/// The server's operational parts from `config`: metrics, the access log (opened now: a
+/// file that cannot be opened stops the start), polite polling.
+fn operations(config: &Config) -> Result<Operations, ServeError> {
+    let access_log = match &config.access_log {
+        Some(path) => Some(AccessLog::open(access_log::Target::parse(path))?),
+        None => None,
+    };
+    let polite = (!config.min_poll_interval.is_zero()).then(|| {
+        Arc::new(PolitePolling::new(
+            config.min_poll_interval,
+            polite::MAX_CLIENTS,
+        ))
+    });
+    Ok(Operations {
+        metrics: Arc::new(Metrics::new()),
+        metrics_token: config.stats.admin_token.clone().map(Arc::new),
+        access_log,
+        polite,
+        trusted_proxies: Arc::from(config.stats.trusted_proxies.clone()),
+        hubs: Arc::from(config.hubs.clone()),
+    })
+}
+
 /// The copy of the served site in the output folder, which follows each new snapshot.
 #[derive(Debug, Default)]
 struct DiskCopy {
@@ -612,6 +647,8 @@ struct Triggers {
     hangup: Option<tokio::signal::unix::Signal>,
     /// The TLS identity a SIGHUP reads again (renewed certificates).
     tls: Option<Tls>,
+    /// Where regenerations are counted, and the access log a SIGHUP reopens (logrotate).
+    ops: Operations,
 }
 
 /// Keeps the output folder a copy of the newest snapshot sent on `latest`: the whole site
@@ -693,7 +730,8 @@ async fn regeneration_loop(
             r.config.websub_timeout,
         )
     };
-    let notifier = Notifier::new(websub_timeout, std::time::Duration::from_secs(1));
+    let notifier = Notifier::new(websub_timeout, std::time::Duration::from_secs(1))
+        .with_metrics(Arc::clone(&triggers.ops.metrics));
     let mut ticker = tokio::time::interval(rescan);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
@@ -720,6 +758,9 @@ async fn regeneration_loop(
             _ = hup => {
                 tracing::info!("SIGHUP: regenerating");
                 pending.everything = true;
+                if let Some(log) = &triggers.ops.access_log {
+                    log.reopen();
+                }
                 if let Some(tls) = &triggers.tls {
                     match tls.reload() {
                         Ok(()) => tracing::info!(cert = %tls.files.cert.display(), "SIGHUP: TLS certificate and key reloaded"),
@@ -731,11 +772,35 @@ async fn regeneration_loop(
         }
         let current = state.load_full();
         let worker = Arc::clone(&regenerator);
+        let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
             let mut r = worker.lock().unwrap_or_else(|e| e.into_inner());
-            r.regenerate(&current, &pending)
+            let outcome = r.regenerate(&current, &pending);
+            (outcome, r.loader.rejected_count())
         })
         .await;
+        let metrics = &triggers.ops.metrics;
+        let seconds = started.elapsed().as_secs_f64();
+        let outcome = match outcome {
+            Ok((outcome, rejected)) => {
+                let kind = match &outcome {
+                    Ok((Some(_), _)) => "changed",
+                    Ok((None, _)) => "unchanged",
+                    Err(_) => "failed",
+                };
+                metrics.regeneration(kind, seconds);
+                let published = match &outcome {
+                    Ok((Some(next), _)) => next.articles.len(),
+                    _ => state.load().articles.len(),
+                };
+                metrics.articles(published, rejected);
+                Ok(outcome)
+            }
+            Err(e) => {
+                metrics.regeneration("failed", seconds);
+                Err(e)
+            }
+        };
         match outcome {
             Ok(Ok((next, held))) => {
                 if let Some(next) = next {

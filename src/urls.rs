@@ -124,6 +124,9 @@ pub fn language_feed_path(code: &str, format: Format) -> String {
     format!("{}{}", language_prefix(code), format.path())
 }
 
+/// The path of the server's metrics (Prometheus text format), for the admin token only.
+pub const METRICS_PATH: &str = "/metrics";
+
 /// The path of the OPML list of every feed of the site.
 pub const OPML_PATH: &str = "/feeds.opml";
 

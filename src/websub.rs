@@ -3,7 +3,10 @@
 //! feed. Notifications run in the background, with a timeout and retries with backoff, so a
 //! slow or dead hub never delays serving or regeneration.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::metrics::Metrics;
 
 /// How many times a notification is tried in all.
 pub const ATTEMPTS: u32 = 4;
@@ -13,6 +16,7 @@ pub const ATTEMPTS: u32 = 4;
 pub struct Notifier {
     client: reqwest::Client,
     first_backoff: Duration,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Notifier {
@@ -32,7 +36,15 @@ impl Notifier {
         Notifier {
             client,
             first_backoff,
+            metrics: None,
         }
+    }
+
+    /// The same notifier, counting the outcome of each background notification in
+    /// `metrics` (`accepted`, `refused`, `failed`).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Notifier {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Notifies every hub of every topic, each pair in its own background task.
@@ -40,7 +52,16 @@ impl Notifier {
         for hub in hubs {
             for topic in topics {
                 let (notifier, hub, topic) = (self.clone(), hub.clone(), topic.clone());
-                tokio::spawn(async move { notifier.notify(&hub, &topic).await });
+                tokio::spawn(async move {
+                    let outcome = match notifier.try_notify(&hub, &topic).await {
+                        Ok(_) => "accepted",
+                        Err(NotifyError::Refused { .. }) => "refused",
+                        Err(_) => "failed",
+                    };
+                    if let Some(metrics) = &notifier.metrics {
+                        metrics.notification(outcome);
+                    }
+                });
             }
         }
     }

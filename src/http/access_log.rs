@@ -185,6 +185,11 @@ impl AccessLog {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// The lines dropped since the last call (for a counter that adds them up).
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
+    }
 }
 
 /// The writer thread: lines are written through a buffer, flushed as soon as no more are

@@ -1,5 +1,5 @@
 //! Polite polling (`min_poll_interval_secs`): an unconditional `GET` of a feed that the same
-//! client (address and User-Agent) made less than the interval ago is refused with 429 and
+//! client (address and User-Agent) made of that feed less than the interval ago is refused with 429 and
 //! the seconds left. Conditional requests are never refused (they cost a 304), and neither
 //! are WebSub hubs fetching what they were told changed.
 //!
@@ -71,9 +71,15 @@ impl PolitePolling {
             })
     }
 
-    /// The verdict on an unconditional poll by `client` with `user_agent` at `now`; an allowed
-    /// poll starts the client's interval again.
-    pub fn unconditional_poll(&self, client: IpAddr, user_agent: &[u8], now: Instant) -> Verdict {
+    /// The verdict on an unconditional poll of the feed at `path` by `client` with
+    /// `user_agent` at `now`; an allowed poll starts the client's interval for that feed again.
+    pub fn unconditional_poll(
+        &self,
+        client: IpAddr,
+        user_agent: &[u8],
+        path: &str,
+        now: Instant,
+    ) -> Verdict {
         let mut hasher = self.hasher.build_hasher();
         match client {
             IpAddr::V4(a) => hasher.write(&a.octets()),
@@ -81,6 +87,8 @@ impl PolitePolling {
         }
         hasher.write_u8(0xff);
         hasher.write(user_agent);
+        hasher.write_u8(0xff);
+        hasher.write(path.as_bytes());
         let key = hasher.finish();
         let shard = &self.shards[(key as usize) % SHARDS];
         let mut clients = shard.lock().unwrap_or_else(|e| e.into_inner());
@@ -135,25 +143,38 @@ mod tests {
         let rule = PolitePolling::new(Duration::from_secs(60), 1000);
         let t0 = Instant::now();
         assert_eq!(
-            rule.unconditional_poll(ip(1), b"reader", t0),
+            rule.unconditional_poll(ip(1), b"reader", "/rss.xml", t0),
             Verdict::Allow
         );
         assert_eq!(
-            rule.unconditional_poll(ip(1), b"reader", t0 + Duration::from_millis(10_500)),
+            rule.unconditional_poll(
+                ip(1),
+                b"reader",
+                "/rss.xml",
+                t0 + Duration::from_millis(10_500)
+            ),
             Verdict::Refuse { retry_after: 50 }
         );
         assert_eq!(
-            rule.unconditional_poll(ip(1), b"reader", t0 + Duration::from_millis(59_999)),
+            rule.unconditional_poll(
+                ip(1),
+                b"reader",
+                "/rss.xml",
+                t0 + Duration::from_millis(59_999)
+            ),
             Verdict::Refuse { retry_after: 1 }
         );
         // Another agent at the same address, or another address, is another client.
-        assert_eq!(rule.unconditional_poll(ip(1), b"other", t0), Verdict::Allow);
         assert_eq!(
-            rule.unconditional_poll(ip(2), b"reader", t0),
+            rule.unconditional_poll(ip(1), b"other", "/rss.xml", t0),
             Verdict::Allow
         );
         assert_eq!(
-            rule.unconditional_poll(ip(1), b"reader", t0 + Duration::from_secs(60)),
+            rule.unconditional_poll(ip(2), b"reader", "/rss.xml", t0),
+            Verdict::Allow
+        );
+        assert_eq!(
+            rule.unconditional_poll(ip(1), b"reader", "/rss.xml", t0 + Duration::from_secs(60)),
             Verdict::Allow
         );
     }
@@ -163,18 +184,26 @@ mod tests {
         let rule = PolitePolling::new(Duration::from_secs(60), 10_000);
         let t0 = Instant::now();
         for n in 0..200_000u32 {
-            assert_eq!(rule.unconditional_poll(ip(n), b"bot", t0), Verdict::Allow);
+            assert_eq!(
+                rule.unconditional_poll(ip(n), b"bot", "/rss.xml", t0),
+                Verdict::Allow
+            );
         }
         assert!(rule.clients() <= 10_000 + SHARDS, "{}", rule.clients());
         assert!(rule.untracked() >= 190_000 - SHARDS as u64);
         // Once their interval has passed, room is made for new clients.
         let later = t0 + Duration::from_secs(61);
         assert_eq!(
-            rule.unconditional_poll(ip(2_000_000), b"new", later),
+            rule.unconditional_poll(ip(2_000_000), b"new", "/rss.xml", later),
             Verdict::Allow
         );
         assert_eq!(
-            rule.unconditional_poll(ip(2_000_000), b"new", later + Duration::from_secs(1)),
+            rule.unconditional_poll(
+                ip(2_000_000),
+                b"new",
+                "/rss.xml",
+                later + Duration::from_secs(1)
+            ),
             Verdict::Refuse { retry_after: 59 }
         );
     }

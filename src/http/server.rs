@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use hyper::body::Incoming;
@@ -16,8 +16,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::admin::{Answer, StatsService};
+use super::operations::Operations;
 use super::routes::respond;
 use super::tls::Tls;
+use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
 
 /// The limits a public server needs.
@@ -45,6 +47,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     stats: Option<StatsService>,
     tls: Option<Tls>,
+    ops: Operations,
 ) {
     // The protocol is known from peeking before a connection is handed to hyper, so each
     // protocol's own builder serves it directly (no rewinding reader in between).
@@ -88,32 +91,55 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         let stats = stats.clone();
+        let conn_ops = ops.clone();
         let service = service_fn(move |request: Request<Incoming>| {
+            let ops = &conn_ops;
+            let started = Instant::now();
+            let (method, uri, headers) = (request.method(), request.uri(), request.headers());
+            if let Some(response) = ops.metrics_answer(method, uri, headers) {
+                ops.observe(
+                    method,
+                    uri,
+                    request.version(),
+                    headers,
+                    peer,
+                    &response,
+                    started,
+                    SystemTime::now(),
+                );
+                return Answer::Ready(Some(response));
+            }
             // The statistics are answered apart, reading the database on a blocking thread.
             if let Some(answer) = stats.as_ref().and_then(|s| s.answer(&request)) {
-                return answer;
+                return observed(answer, ops.clone(), &request, peer, started);
             }
             // The handler is synchronous: answer now from the current snapshot, without
             // holding a reference to it past this call.
             let now = SystemTime::now();
-            let response = respond(
-                &state.load(),
-                request.method(),
-                request.uri(),
-                request.headers(),
-                now,
-            );
+            let response = match ops.refuse_poll(method, uri, headers, peer, started) {
+                Some(refused) => refused,
+                None => respond(&state.load(), method, uri, headers, now),
+            };
             if let Some(stats) = &stats {
-                let (method, uri, headers) = (request.method(), request.uri(), request.headers());
                 stats
                     .recorder
                     .observe(method, uri, headers, response.status(), peer, now);
             }
+            ops.observe(
+                method,
+                uri,
+                request.version(),
+                headers,
+                peer,
+                &response,
+                started,
+                now,
+            );
             if tracing::enabled!(tracing::Level::DEBUG) {
                 tracing::debug!(
                     %peer,
-                    method = %request.method(),
-                    path = request.uri().path(),
+                    method = %method,
+                    path = uri.path(),
                     status = response.status().as_u16(),
                     "request"
                 );
@@ -124,9 +150,11 @@ pub async fn run(
         let watcher = graceful.watcher();
         let mut stopping = stop_rx.clone();
         let timeout = limits.header_read_timeout;
+        let open = OpenConnection::new(&ops.metrics);
         if let Some(tls) = &tls {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
             tokio::spawn(async move {
+                let _open = open;
                 // A client that stalls the handshake is cut like one that stalls its headers.
                 let handshake = tokio::select! {
                     done = tokio::time::timeout(timeout, acceptor.accept(stream)) => done,
@@ -161,6 +189,7 @@ pub async fn run(
             continue;
         }
         tokio::spawn(async move {
+            let _open = open;
             // hyper's header read timeout only starts once the protocol is known; a client
             // that sends nothing (or dribbles the HTTP/2 preface) must not hold a permit forever.
             let known = tokio::select! {
@@ -189,6 +218,55 @@ pub async fn run(
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(limits.shutdown_timeout) => tracing::warn!("shutdown timeout: closing remaining connections"),
     }
+}
+
+/// Counts a connection in the open-connections gauge for as long as it lives.
+struct OpenConnection(Arc<Metrics>);
+
+impl OpenConnection {
+    fn new(metrics: &Arc<Metrics>) -> OpenConnection {
+        metrics.connection_opened();
+        OpenConnection(Arc::clone(metrics))
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connection_closed();
+    }
+}
+
+/// `answer` (the statistics, read on a blocking thread), counted and logged once it is made.
+fn observed(
+    answer: Answer,
+    ops: Operations,
+    request: &Request<Incoming>,
+    peer: std::net::SocketAddr,
+    started: Instant,
+) -> Answer {
+    let Answer::Pending(future) = answer else {
+        return answer;
+    };
+    let (method, uri, version, headers) = (
+        request.method().clone(),
+        request.uri().clone(),
+        request.version(),
+        request.headers().clone(),
+    );
+    Answer::Pending(Box::pin(async move {
+        let response = future.await;
+        ops.observe(
+            &method,
+            &uri,
+            version,
+            &headers,
+            peer,
+            &response,
+            started,
+            SystemTime::now(),
+        );
+        response
+    }))
 }
 
 /// The protocol a client speaks.
