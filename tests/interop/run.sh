@@ -10,6 +10,7 @@
 #   INTEROP_STATIC="nginx caddy plain"  the static servers to check (default: all three; empty: none)
 #   INTEROP_STATS=0                 skip the subscriber statistics part (stats.sh)
 #   INTEROP_SUBSCRIBERS=0           skip the subscriber checks (languages, direction, CORS, OPML, moves)
+#   INTEROP_OPERATIONS=0            skip the operations checks (TLS, HTTP/2, metrics, access log)
 #   INTEROP_NO_INSTALL=1            never call apt-get: fail when a tool is missing
 #
 # Prints one row per check (reader | check | PASS/FAIL) as it goes, the whole table at the end,
@@ -24,7 +25,7 @@ LOGS=$OUT/logs
 PY=/usr/bin/python3 # Debian's python: python3-feedparser is installed for it
 MAX_AGE=2           # cache_max_age of the servers under test, in seconds
 ID_PREFIX="tag:interop.feedpub.test,2024:article:"
-PACKAGES=(newsboat sfeed python3-feedparser jing libxml2-utils nginx libnginx-mod-http-brotli-static caddy brotli chromium sqlite3 curl python3-venv python3-pip)
+PACKAGES=(newsboat sfeed python3-feedparser jing libxml2-utils nginx libnginx-mod-http-brotli-static caddy brotli chromium sqlite3 curl python3-venv python3-pip openssl prometheus goaccess)
 
 mode=full
 case "${1:-}" in
@@ -286,7 +287,7 @@ start_feedpub() {
   PIDS+=("${PID[$name]}")
   local addr=
   for _ in $(seq 150); do
-    addr=$(sed -n 's|^feedpub is serving on http://||p' "$stdout")
+    addr=$(sed -n 's|^feedpub is serving on \(https\{0,1\}://.*\)|\1|p' "$stdout")
     [[ -z $addr ]] || break
     kill -0 "${PID[$name]}" 2>/dev/null || break
     sleep 0.1
@@ -296,7 +297,7 @@ start_feedpub() {
     cat "$stdout" "${LOG[$name]}"
     return 1
   fi
-  URL[$name]=http://$addr
+  URL[$name]=$addr
   echo "feedpub $name: ${URL[$name]} (pid ${PID[$name]})"
 }
 
@@ -996,6 +997,8 @@ source "$HERE/static.sh"
 source "$HERE/subscribers.sh"
 # shellcheck source=tests/interop/stats.sh
 source "$HERE/stats.sh"
+# shellcheck source=tests/interop/operations.sh
+source "$HERE/operations.sh"
 
 install_tools
 install_json_reader
@@ -1024,6 +1027,11 @@ if [[ $mode == full ]]; then
   for server in ${INTEROP_STATIC-nginx caddy plain}; do
     for corpus in seeds corpus; do run_static "$server" "$corpus"; done
   done
+  if [[ ${INTEROP_OPERATIONS:-1} != 0 ]]; then
+    echo
+    echo "== operations: TLS, HTTP/2, metrics, the access log"
+    run_operations
+  fi
   if [[ ${INTEROP_STATS:-1} != 0 ]]; then
     echo
     echo "== subscriber statistics: three readers, an nginx log, the /stats page"
