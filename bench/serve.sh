@@ -6,6 +6,11 @@
 #   bench/serve.sh --quick    1 round, -c50, -d2s (CI smoke: fails when a server misbehaves)
 #   bench/serve.sh --stats    also feedpub-stats: feedpub with subscriber statistics on, side by
 #                             side with feedpub (statistics off), to measure what recording costs
+#   bench/serve.sh --ops      also feedpub-ops: feedpub with the access log and polite polling
+#                             on (304 case only: polite polling refuses wrk's unconditional
+#                             repeats by design), to measure what those paths cost
+#   bench/serve.sh --baseline BIN   also feedpub-base: another feedpub binary (an older
+#                             commit's) with feedpub's configuration, in every case
 #
 # Options: --rounds N, --duration SECS, --conns "50 200", --stats, --no-build, --keep (leave the
 # work folder in /tmp for inspection). Servers are pinned to core 0 (single tokio worker,
@@ -20,12 +25,16 @@ DURATION=10
 CONNS="50 200"
 TARGET_BYTES=102400
 STATS=0
+OPS=0
+BASELINE=""
 COMMON_OPTIONS="--quick --rounds --duration --no-build --keep"
 quick_defaults() { ROUNDS=1; DURATION=2; CONNS="50"; }
 own_option() {
   case "$1" in
     --conns) CONNS="$2"; OPT_SHIFT=2 ;;
     --stats) STATS=1 ;;
+    --ops) OPS=1 ;;
+    --baseline) BASELINE="$2"; OPT_SHIFT=2 ;;
     *) return 1 ;;
   esac
 }
@@ -47,7 +56,7 @@ work_folder serve
 chmod 755 "$WORK"
 FEEDPUB="$(private_copy "$FEEDPUB" feedpub)"
 MINIMAL="$(private_copy "$MINIMAL" minimal)"
-read -r P_NGINX P_FEEDPUB P_MINIMAL P_STATS <<<"$(free_ports 4)"
+read -r P_NGINX P_FEEDPUB P_MINIMAL P_STATS P_OPS P_BASE <<<"$(free_ports 6)"
 
 # --- corpus and feed ---------------------------------------------------------------------
 N=1000
@@ -150,6 +159,24 @@ if [ "$STATS" = 1 ]; then
   PIDS+=($!)
   SPID[feedpub-stats]=$!
 fi
+if [ "$OPS" = 1 ]; then
+  # The access log to a file, polite polling on, the metrics token set.
+  sed -e 's/^output = .*/output = "serve-out-ops"/' "$WORK/feedpub.toml" >"$WORK/feedpub-ops.toml"
+  printf 'access_log = "access.log"\nmin_poll_interval_secs = 60\nadmin_token = "bench-metrics-token-0123456789"\n' >>"$WORK/feedpub-ops.toml"
+  TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c "$SERVER_CPU" \
+    "$FEEDPUB" serve --config "$WORK/feedpub-ops.toml" --addr "127.0.0.1:$P_OPS" >"$WORK/feedpub-ops.log" 2>&1 &
+  PIDS+=($!)
+  SPID[feedpub-ops]=$!
+fi
+if [ -n "$BASELINE" ]; then
+  BASELINE="$(private_copy "$BASELINE" feedpub-base)"
+  # An older binary may not know every key of this configuration: the ones it rejects go.
+  sed -e 's/^output = .*/output = "serve-out-base"/' -e "${BASELINE_DROP:-/^$/d}" "$WORK/feedpub.toml" >"$WORK/feedpub-base.toml"
+  TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c "$SERVER_CPU" \
+    "$BASELINE" serve --config "$WORK/feedpub-base.toml" --addr "127.0.0.1:$P_BASE" >"$WORK/feedpub-base.log" 2>&1 &
+  PIDS+=($!)
+  SPID[feedpub-base]=$!
+fi
 TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CPU" \
   "$MINIMAL" "127.0.0.1:$P_MINIMAL" "$WORK/feeds/rss.xml" "$WORK/feeds/rss.xml.gz" >"$WORK/minimal.log" 2>&1 &
 PIDS+=($!)
@@ -165,12 +192,23 @@ if [ "$STATS" = 1 ]; then
   URL[feedpub-stats]="http://127.0.0.1:$P_STATS/rss.xml"
   SERVERS+=(feedpub-stats)
 fi
+if [ "$OPS" = 1 ]; then
+  URL[feedpub-ops]="http://127.0.0.1:$P_OPS/rss.xml"
+  SERVERS+=(feedpub-ops)
+fi
+if [ -n "$BASELINE" ]; then
+  URL[feedpub-base]="http://127.0.0.1:$P_BASE/rss.xml"
+  SERVERS+=(feedpub-base)
+fi
 wait_http200 "${URL[nginx]}" 30 "$NGINX_MASTER" "$WORK/nginx/logs/error.log"
 wait_http200 "${URL[minimal]}" 30 "${SPID[minimal]}" "$WORK/minimal.log"
 wait_http200 "${URL[feedpub]}" 30 "${SPID[feedpub]}" "$WORK/feedpub.log"
 if [ "$STATS" = 1 ]; then
   wait_http200 "${URL[feedpub-stats]}" 30 "${SPID[feedpub-stats]}" "$WORK/feedpub-stats.log"
 fi
+for s in feedpub-ops feedpub-base; do
+  if [ -n "${URL[$s]:-}" ]; then wait_http200 "${URL[$s]}" 30 "${SPID[$s]}" "$WORK/$s.log"; fi
+done
 
 # The process whose CPU time is charged to each server: nginx's single worker.
 SPID[nginx]="$(pgrep -P "$NGINX_MASTER" | head -n 1 || true)"
@@ -185,6 +223,14 @@ declare -A ETAG
 sha() { sha256sum | cut -c1-16; }
 want="$(sha <"$WORK/feeds/rss.xml")"
 for s in "${SERVERS[@]}"; do
+  if [ "$s" = feedpub-ops ]; then
+    # Polite polling answers this checker's repeats 429: one unconditional request for the
+    # ETag (from its own User-Agent), then the 304.
+    ETAG[$s]="$(curl -fsS -A bench-check -o /dev/null -D - -H 'Accept-Encoding: gzip' "${URL[$s]}" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')"
+    code="$(curl -sS -o /dev/null -w '%{http_code}' -H 'Accept-Encoding: gzip' -H "If-None-Match: ${ETAG[$s]}" "${URL[$s]}")"
+    [ "$code" = 304 ] || { echo "$s answered $code, not 304, to its own ETag ${ETAG[$s]}" >&2; exit 1; }
+    continue
+  fi
   got="$(curl -fsS "${URL[$s]}" | sha)"
   [ "$got" = "$want" ] || { echo "$s serves different bytes than feeds/rss.xml ($got != $want)" >&2; exit 1; }
   enc="$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: gzip' "${URL[$s]}" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-encoding"{print $2}')"
@@ -199,6 +245,7 @@ for s in "${SERVERS[@]}"; do
 done
 gz_sizes=""
 for s in "${SERVERS[@]}"; do
+  [ "$s" != feedpub-ops ] || continue
   gz_sizes+="$s=$(curl -fsS -H 'Accept-Encoding: gzip' "${URL[$s]}" | wc -c) "
 done
 log "gzip body sizes: $gz_sizes"
@@ -233,6 +280,7 @@ for round in $(seq 1 "$ROUNDS"); do
       n=${#SERVERS[@]}
       for ((i = 0; i < n; i++)); do order+=("${SERVERS[$(( (i + round + ${#case}) % n ))]}"); done
       for s in "${order[@]}"; do
+        if [ "$s" = feedpub-ops ] && [ "$case" != 304 ]; then continue; fi
         read -r rps p50 p99 bad sockerr _requests cpu <<<"$(run_wrk "$s" "$case" "$c")"
         if [ "$bad" != 0 ] || [ "$sockerr" != 0 ]; then
           echo "!! $s $case c$c: $bad non-2xx/3xx responses, $sockerr socket errors" >&2

@@ -92,9 +92,17 @@ def table(path, targets):
         head.append("feedpub/nginx")
     if "feedpub" in names and "minimal" in names:
         head.append("feedpub/minimal")
-    stats = "feedpub" in names and "feedpub-stats" in names
-    if stats:
-        head.append("stats on/off")
+    # Side-by-side variants of feedpub: (server, column, numerator, denominator).
+    variants = [
+        (a, b, col)
+        for a, b, col in (
+            ("feedpub-stats", "feedpub", "stats on/off"),
+            ("feedpub-ops", "feedpub", "log+polite on/off"),
+            ("feedpub", "feedpub-base", "feedpub/base"),
+        )
+        if a in names and b in names
+    ]
+    head += [col for _, _, col in variants]
     head += ["p50 " + "/".join(names), "p99 " + "/".join(names)]
     rounds = max((len(v) for d in data.values() for v in d.values()), default=0)
     print("| " + " | ".join(head) + " |")
@@ -112,9 +120,9 @@ def table(path, targets):
                     cell += " ≥%.1f: %s" % (target, "met" if ok else "**MISSED**")
                     verdicts.append((case, conns, other, r, target, ok))
                 cells.append(cell)
-        if stats:
-            r, lo, hi = paired(key, "feedpub-stats", "feedpub")
-            cells.append("%.3f× (%.3f–%.3f)" % (r, lo, hi))
+        for a, b, _ in variants:
+            r, lo, hi = paired(key, a, b)
+            cells.append("—" if r != r else "%.3f× (%.3f–%.3f)" % (r, lo, hi))
         cells.append(" / ".join(fmt_us(med(key, n, 2)) for n in names))
         cells.append(" / ".join(fmt_us(med(key, n, 3)) for n in names))
         print("| " + " | ".join(cells) + " |")
@@ -135,12 +143,17 @@ def table(path, targets):
         head.append("capacity feedpub/nginx")
     if "feedpub" in names and "minimal" in names:
         head.append("capacity feedpub/minimal")
+    head += ["CPU/req " + col for _, _, col in variants]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     verdicts = []
     for key in keys:
         case, conns = key
         cells = [case, str(conns)] + ["%.1f µs" % med(key, n, 4) for n in names]
+        extra = []
+        for a, b, _ in variants:
+            r, lo, hi = paired(key, a, b, idx=4)
+            extra.append("—" if r != r else "%.3f× (%.3f–%.3f)" % (r, lo, hi))
         for other, target in (("nginx", NGINX_TARGET.get(case)), ("minimal", MINIMAL_TARGET)):
             if "feedpub" in names and other in names:
                 r, lo, hi = paired(key, "feedpub", other, idx=4, invert=True)
@@ -150,7 +163,7 @@ def table(path, targets):
                     cell += " ≥%.1f: %s" % (target, "met" if ok else "**MISSED**")
                     verdicts.append(ok)
                 cells.append(cell)
-        print("| " + " | ".join(cells) + " |")
+        print("| " + " | ".join(cells + extra) + " |")
     if targets and verdicts:
         print()
         print("Targets by CPU capacity: %d met, %d missed." % (sum(verdicts), len(verdicts) - sum(verdicts)))

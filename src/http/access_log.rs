@@ -11,7 +11,7 @@ use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -51,6 +51,7 @@ pub struct Entry {
 
 /// Appends `bytes` escaped as nginx does, cut to `max` bytes of input (`...` marks a cut).
 fn escaped(out: &mut String, bytes: &[u8], max: usize) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes.iter().take(max) {
         match b {
             b'"' | b'\\' => {
@@ -58,7 +59,11 @@ fn escaped(out: &mut String, bytes: &[u8], max: usize) {
                 out.push(b as char);
             }
             0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02X}")),
+            _ => {
+                out.push_str("\\x");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
         }
     }
     if bytes.len() > max {
@@ -66,34 +71,57 @@ fn escaped(out: &mut String, bytes: &[u8], max: usize) {
     }
 }
 
+/// The time field of the current second, formatted once per second.
+#[derive(Debug, Default)]
+struct Clock {
+    second: Option<i64>,
+    text: String,
+}
+
+impl Clock {
+    fn format(&mut self, time: SystemTime) -> &str {
+        let time: DateTime<Utc> = time.into();
+        if self.second != Some(time.timestamp()) {
+            self.second = Some(time.timestamp());
+            self.text = time.format("%d/%b/%Y:%H:%M:%S +0000").to_string();
+        }
+        &self.text
+    }
+}
+
 /// The combined-format line of `entry`, with its newline:
 /// `ADDR - - [01/Dec/2026:18:30:00 +0000] "GET /rss.xml HTTP/1.1" 304 0 "-" "UA"`.
 pub fn combined_line(entry: &Entry) -> String {
     let mut line = String::with_capacity(160);
-    let time: DateTime<Utc> = entry.time.into();
-    line.push_str(&entry.client.to_string());
-    line.push_str(" - - [");
-    line.push_str(&time.format("%d/%b/%Y:%H:%M:%S +0000").to_string());
-    line.push_str("] \"");
-    escaped(&mut line, entry.method.as_bytes(), 32);
+    write_line(&mut line, entry, &mut Clock::default());
+    line
+}
+
+fn write_line(line: &mut String, entry: &Entry, clock: &mut Clock) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        line,
+        "{} - - [{}] \"",
+        entry.client,
+        clock.format(entry.time)
+    );
+    escaped(line, entry.method.as_bytes(), 32);
     line.push(' ');
-    escaped(&mut line, entry.target.as_bytes(), MAX_TARGET);
-    line.push(' ');
-    line.push_str(entry.version);
-    line.push_str("\" ");
-    line.push_str(&entry.status.to_string());
-    line.push(' ');
-    line.push_str(&entry.bytes.to_string());
+    escaped(line, entry.target.as_bytes(), MAX_TARGET);
+    let _ = write!(
+        line,
+        " {}\" {} {}",
+        entry.version, entry.status, entry.bytes
+    );
     for header in [&entry.referer, &entry.user_agent] {
         line.push_str(" \"");
         match header {
-            Some(value) if !value.is_empty() => escaped(&mut line, value, MAX_HEADER),
+            Some(value) if !value.is_empty() => escaped(line, value, MAX_HEADER),
             _ => line.push('-'),
         }
         line.push('"');
     }
     line.push('\n');
-    line
 }
 
 /// Where the log goes.
@@ -192,9 +220,14 @@ impl AccessLog {
     }
 }
 
-/// The writer thread: lines are written through a buffer, flushed as soon as no more are
-/// waiting (a line is on disk a moment after its response), and the file is reopened when
-/// asked. A write that fails (a full disk) is reported once until one succeeds again.
+/// How often the writer looks for lines: it sleeps in between instead of being woken by
+/// each one, so a response costs a queue push and no thread wake-up (waking it per line took
+/// half of the 304 throughput of one core in `bench/serve.sh --ops`).
+const DRAIN_EVERY: Duration = Duration::from_millis(50);
+
+/// The writer thread: every [`DRAIN_EVERY`] it writes the lines waiting, through a buffer,
+/// and flushes (a line is on disk within a moment of its response); the file is reopened
+/// when asked. A write that fails (a full disk) is reported once until one succeeds again.
 fn write_lines(
     target: Target,
     out: Box<dyn Write + Send>,
@@ -203,12 +236,10 @@ fn write_lines(
 ) {
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     let mut failing = false;
+    let mut clock = Clock::default();
+    let mut line = String::with_capacity(512);
     loop {
-        let entry = match lines.recv_timeout(Duration::from_millis(200)) {
-            Ok(entry) => Some(entry),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
+        std::thread::sleep(DRAIN_EVERY);
         if reopen.swap(false, Ordering::Relaxed) {
             let _ = out.flush();
             match target.open() {
@@ -221,21 +252,34 @@ fn write_lines(
                 ),
             }
         }
-        let Some(entry) = entry else { continue };
-        let mut result = out.write_all(combined_line(&entry).as_bytes());
-        while let Ok(more) = lines.try_recv() {
-            result = result.and_then(|()| out.write_all(combined_line(&more).as_bytes()));
-        }
-        result = result.and_then(|()| out.flush());
-        match result {
-            Ok(()) => failing = false,
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(
-                    "{target:?}: cannot write the access log: {e}; lines are lost until it can"
-                );
+        let mut result = Ok(());
+        let mut wrote = false;
+        let closed = loop {
+            match lines.try_recv() {
+                Ok(entry) => {
+                    line.clear();
+                    write_line(&mut line, &entry, &mut clock);
+                    result = result.and_then(|()| out.write_all(line.as_bytes()));
+                    wrote = true;
+                }
+                Err(TryRecvError::Empty) => break false,
+                Err(TryRecvError::Disconnected) => break true,
             }
-            Err(_) => {}
+        };
+        if wrote {
+            match result.and_then(|()| out.flush()) {
+                Ok(()) => failing = false,
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(
+                        "{target:?}: cannot write the access log: {e}; lines are lost until it can"
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+        if closed {
+            break;
         }
     }
     let _ = out.flush();
