@@ -12,9 +12,10 @@
 #   bench/serve.sh --baseline BIN   also feedpub-base: another feedpub binary (an older
 #                             commit's) with feedpub's configuration, in every case
 #
-# Options: --rounds N, --duration SECS, --conns "50 200", --stats, --no-build, --keep (leave the
-# work folder in /tmp for inspection). Servers are pinned to core 0 (single tokio worker,
-# one nginx worker), wrk to core 1. Results: bench/results/serve-*.{tsv,md}.
+# Options: --rounds N, --duration SECS, --conns "50 200", --cases "identity gzip 304", --stats,
+# --no-build, --keep (leave the work folder in /tmp for inspection). Servers are pinned to
+# core 0 (single tokio worker, one nginx worker), wrk to core 1.
+# Results: bench/results/serve-*.{tsv,md}.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -27,6 +28,7 @@ TARGET_BYTES=102400
 STATS=0
 OPS=0
 BASELINE=""
+CASES_WANTED="identity gzip 304"
 COMMON_OPTIONS="--quick --rounds --duration --no-build --keep"
 quick_defaults() { ROUNDS=1; DURATION=2; CONNS="50"; }
 own_option() {
@@ -35,6 +37,7 @@ own_option() {
     --stats) STATS=1 ;;
     --ops) OPS=1 ;;
     --baseline) BASELINE="$2"; OPT_SHIFT=2 ;;
+    --cases) CASES_WANTED="$2"; OPT_SHIFT=2 ;;
     *) return 1 ;;
   esac
 }
@@ -256,7 +259,7 @@ STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 TSV="$BENCH/results/serve-$STAMP.tsv"
 MD="$BENCH/results/serve-$STAMP.md"
 echo "# round case conns server rps p50_us p99_us cpu_us_per_request" >"$TSV"
-CASES=(identity gzip 304)
+read -r -a CASES <<<"$CASES_WANTED"
 run_wrk() { # server case conns -> "rps p50 p99 bad sockerr requests cpu_us_per_request"
   local s="$1" case="$2" c="$3" args=() t0 t1 parsed requests
   case "$case" in
