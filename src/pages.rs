@@ -9,6 +9,7 @@
 use std::fmt::Write;
 
 use crate::config::Config;
+use crate::feed::{language_title, tag_title};
 use crate::html::escape_html;
 use crate::item::FeedItem;
 use crate::lang::is_rtl;
@@ -42,16 +43,6 @@ fn direction(lang: &str) -> &'static str {
     } else {
         "ltr"
     }
-}
-
-/// The title of a language's feeds (the same as the feeds' own).
-fn language_title(config: &Config, code: &str) -> String {
-    format!("{} ({code})", config.title)
-}
-
-/// The title of a tag's feeds (the same as the feeds' own).
-fn tag_title(config: &Config, tag: &str) -> String {
-    format!("{}: {tag}", config.title)
 }
 
 /// Every feed of `groups` as `(title, path of each format)`: the site's, then the

@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::config::Config;
 use crate::item::FeedItem;
-use crate::urls::{archive_path, Format};
+use crate::urls::{archive_path, language_feed_path, tag_feed_path, tag_slug, url_id, Format};
 
 /// The generator named in every feed.
 pub const GENERATOR: &str = "feedpub";
@@ -68,6 +68,29 @@ impl FeedHead {
         }
     }
 
+    /// The head of the `format` feed of the tag `tag`.
+    pub fn tag(config: &Config, tag: &str, format: Format) -> FeedHead {
+        FeedHead {
+            title: tag_title(config, tag),
+            id: format!("{}tags/{}", config.id_prefix, url_id(&tag_slug(tag))),
+            self_url: config.url(&tag_feed_path(tag, format)),
+            hubs: config.hubs.clone(),
+            ..FeedHead::default()
+        }
+    }
+
+    /// The head of the `format` feed of the articles in the language `code`.
+    pub fn language_feed(config: &Config, code: &str, format: Format) -> FeedHead {
+        FeedHead {
+            title: language_title(config, code),
+            id: format!("{}lang/{}", config.id_prefix, url_id(code)),
+            self_url: config.url(&language_feed_path(code, format)),
+            hubs: config.hubs.clone(),
+            language: Some(code.to_string()),
+            ..FeedHead::default()
+        }
+    }
+
     /// The feed's language: its own, else the site's.
     pub fn language<'a>(&'a self, config: &'a Config) -> &'a str {
         self.language.as_deref().unwrap_or(&config.language)
@@ -82,6 +105,16 @@ impl FeedHead {
         links.extend(self.hubs.iter().map(|u| ("hub", u.as_str())));
         links
     }
+}
+
+/// The title of a tag's feeds (and of their links on pages).
+pub fn tag_title(config: &Config, tag: &str) -> String {
+    format!("{}: {tag}", config.title)
+}
+
+/// The title of a language's feeds (and of their links on pages).
+pub fn language_title(config: &Config, code: &str) -> String {
+    format!("{} ({code})", config.title)
 }
 
 /// Why a feed could not be serialized.

@@ -9,7 +9,7 @@ use crate::corpus::{Corpus, Ranking};
 use crate::feed::{archive, render, FeedHead, RenderError};
 use crate::item::{items_of, FeedItem};
 
-use crate::urls::{language_feed_path, tag_feed_path, tag_slug, url_id, Format};
+use crate::urls::Format;
 
 /// The subscription feed documents of one generation, from the same items, and the
 /// division of the whole history into archive pages.
@@ -63,21 +63,7 @@ impl Feeds {
         config: &Config,
         tag: &str,
     ) -> Result<Feeds, RenderError> {
-        let head = |format: Format| FeedHead {
-            title: format!("{}: {tag}", config.title),
-            id: format!("{}tags/{}", config.id_prefix, url_id(&tag_slug(tag))),
-            self_url: config.url(&tag_feed_path(tag, format)),
-            hubs: config.hubs.clone(),
-            ..FeedHead::default()
-        };
-        Feeds::render_with(
-            ranking,
-            config,
-            &head(Format::Rss),
-            &head(Format::Atom),
-            &head(Format::Json),
-            0,
-        )
+        Feeds::render_group(ranking, config, |format| FeedHead::tag(config, tag, format))
     }
 
     /// Renders the feeds of the articles in the language `code`, those of `ranking`: like a
@@ -87,14 +73,18 @@ impl Feeds {
         config: &Config,
         code: &str,
     ) -> Result<Feeds, RenderError> {
-        let head = |format: Format| FeedHead {
-            title: format!("{} ({code})", config.title),
-            id: format!("{}lang/{}", config.id_prefix, url_id(code)),
-            self_url: config.url(&language_feed_path(code, format)),
-            hubs: config.hubs.clone(),
-            language: Some(code.to_string()),
-            ..FeedHead::default()
-        };
+        Feeds::render_group(ranking, config, |format| {
+            FeedHead::language_feed(config, code, format)
+        })
+    }
+
+    /// The feeds of a group of articles (a tag's, a language's), with the heads `head` makes
+    /// for each format, and no archive pages.
+    fn render_group(
+        ranking: Ranking,
+        config: &Config,
+        head: impl Fn(Format) -> FeedHead,
+    ) -> Result<Feeds, RenderError> {
         Feeds::render_with(
             ranking,
             config,
