@@ -96,19 +96,6 @@ pub async fn run(
             let ops = &conn_ops;
             let started = Instant::now();
             let (method, uri, headers) = (request.method(), request.uri(), request.headers());
-            if let Some(response) = ops.metrics_answer(method, uri, headers) {
-                ops.observe(
-                    method,
-                    uri,
-                    request.version(),
-                    headers,
-                    peer,
-                    &response,
-                    started,
-                    SystemTime::now(),
-                );
-                return Answer::Ready(Some(response));
-            }
             // The statistics are answered apart, reading the database on a blocking thread.
             if let Some(answer) = stats.as_ref().and_then(|s| s.answer(&request)) {
                 return observed(answer, ops.clone(), &request, peer, started);
@@ -116,10 +103,10 @@ pub async fn run(
             // The handler is synchronous: answer now from the current snapshot, without
             // holding a reference to it past this call.
             let now = SystemTime::now();
-            let response = match ops.refuse_poll(method, uri, headers, peer, started) {
-                Some(refused) => refused,
-                None => respond(&state.load(), method, uri, headers, now),
-            };
+            let response = ops
+                .metrics_answer(method, uri, headers)
+                .or_else(|| ops.refuse_poll(method, uri, headers, peer, started))
+                .unwrap_or_else(|| respond(&state.load(), method, uri, headers, now));
             if let Some(stats) = &stats {
                 stats
                     .recorder
