@@ -2,7 +2,12 @@
 # Profiles the serve hot path of `feedpub serve` with valgrind's callgrind (this machine's
 # perf has no hardware counters; `perf stat -e instructions true` says <not supported>).
 #
-#   bench/profile_serve.sh [--duration SECS] [--no-build] [--keep] [--minimal]
+#   bench/profile_serve.sh [--duration SECS] [--no-build] [--keep] [--minimal] [--variant V]
+#
+# --variant says what feedpub records per request: `plain` (stats = false, no access log:
+# the default), `stats` (subscriber statistics on), `ops` (statistics off; access log to a
+# file, min_poll_interval_secs = 60 and an admin_token), `all` (both). Instructions are
+# counted on every thread (the writers' too), so the variants compare what each costs.
 #
 # Serves the same ~100 KB rss.xml as bench/serve.sh (1,000 synthetic articles, max_items 20)
 # on one tokio worker under callgrind with instrumentation off, then for each case
@@ -17,10 +22,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DURATION=8
 SERVER=feedpub
+VARIANT=plain
 COMMON_OPTIONS="--duration --no-build --keep"
 own_option() {
   case "$1" in
     --minimal) SERVER=minimal ;;
+    --variant) VARIANT="$2"; OPT_SHIFT=2 ;;
     *) return 1 ;;
   esac
 }
@@ -43,11 +50,25 @@ output = "feeds"
 max_items = 20
 rescan_interval_secs = 3600
 EOF
+case "$VARIANT" in
+  plain) echo 'stats = false' >>"$WORK/feedpub.toml" ;;
+  stats) echo "stats_db = \"$WORK/stats.sqlite\"" >>"$WORK/feedpub.toml" ;;
+  ops | all)
+    if [ "$VARIANT" = ops ]; then echo 'stats = false' >>"$WORK/feedpub.toml"; fi
+    cat >>"$WORK/feedpub.toml" <<EOF
+stats_db = "$WORK/stats.sqlite"
+access_log = "$WORK/access.log"
+min_poll_interval_secs = 60
+admin_token = "profile-token-0123456789abcdef"
+EOF
+    ;;
+  *) echo "--variant: plain, stats, ops or all, not $VARIANT" >&2; exit 2 ;;
+esac
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
-OUT="$BENCH/results/profile-$SERVER-$STAMP"
+OUT="$BENCH/results/profile-$SERVER-$VARIANT-$STAMP"
 mkdir -p "$OUT"
 "$FEEDPUB" build --config "$WORK/feedpub.toml" >/dev/null
-gzip -9 -k "$WORK/feeds/rss.xml"
+gzip -9 -kf "$WORK/feeds/rss.xml"
 if [ "$SERVER" = feedpub ]; then
   cmd=("$FEEDPUB" serve --config "$WORK/feedpub.toml" --addr "127.0.0.1:$PORT")
 else
@@ -60,7 +81,7 @@ PID=$!
 PIDS+=("$PID")
 URL="http://127.0.0.1:$PORT/rss.xml"
 wait_http200 "$URL" 300 "$PID" "$WORK/serve.log"
-ETAG="$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: gzip' "$URL" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')"
+ETAG="$(curl -fsS -A 'profile: ETag' -o /dev/null -D - -H 'Accept-Encoding: gzip' "$URL" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')"
 log "ready; gzip ETag $ETAG"
 
 : >"$OUT/summary.txt"

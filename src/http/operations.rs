@@ -13,7 +13,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri, Version};
 use ipnet::IpNet;
 
-use super::access_log::{AccessLog, Entry};
+use super::access_log::{AccessLog, Entry, Response as LoggedResponse};
 use super::admin::authorized;
 use super::polite::{PolitePolling, Verdict};
 use super::routes::{plain, Body};
@@ -53,6 +53,9 @@ impl Default for Operations {
     }
 }
 
+/// `X-Forwarded-For`, made once.
+const X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
+
 /// The route family of a request path, for the metrics' `route` label, without parsing it
 /// (no allocation): the status code tells a 404 from a page.
 pub fn family_of_path(path: &str) -> &'static str {
@@ -85,7 +88,13 @@ fn version_text(version: Version) -> &'static str {
 impl Operations {
     /// The client of a request from `peer`: the peer, or the address a trusted proxy forwards.
     pub fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        // Without trusted proxies the header is never read: looking it up by name cost
+        // 380 instructions of a 304 (callgrind).
+        let forwarded = if self.trusted_proxies.is_empty() {
+            None
+        } else {
+            headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok())
+        };
         client_address(peer.ip(), forwarded, &self.trusted_proxies)
     }
 
@@ -219,21 +228,18 @@ impl Operations {
             started.elapsed().as_secs_f64(),
         );
         if let Some(log) = &self.access_log {
-            let header_bytes =
-                |name: header::HeaderName| headers.get(name).map(|v| v.as_bytes().to_vec());
-            log.record(Entry {
+            let header = |name| headers.get(name).map(HeaderValue::as_bytes);
+            log.record(Entry::new(&LoggedResponse {
                 client: self.client(peer, headers),
                 time,
-                method: method.as_str().to_string(),
-                target: uri
-                    .path_and_query()
-                    .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string()),
+                method: method.as_str(),
+                target: uri.path_and_query().map_or(uri.path(), |p| p.as_str()),
                 version: version_text(version),
                 status,
                 bytes,
-                referer: header_bytes(header::REFERER),
-                user_agent: header_bytes(header::USER_AGENT),
-            });
+                referer: header(header::REFERER),
+                user_agent: header(header::USER_AGENT),
+            }));
         }
     }
 }

@@ -75,14 +75,14 @@ impl Recorder {
         let forwarded = if self.trusted.is_empty() {
             None
         } else {
-            text("x-forwarded-for")
+            text(header::HeaderName::from_static("x-forwarded-for"))
         };
         let client = client_address(peer.ip(), forwarded, &self.trusted);
         let poll = Poll {
             feed: feed_path(&route),
             conditional: headers.contains_key(header::IF_NONE_MATCH)
                 || headers.contains_key(header::IF_MODIFIED_SINCE),
-            agent: clip_agent(text("user-agent").unwrap_or("")).to_string(),
+            agent: clip_agent(text(header::USER_AGENT).unwrap_or("")).to_string(),
             client,
             time: now,
         };
