@@ -58,6 +58,10 @@ pub struct Author {
     pub email: Option<String>,
 }
 
+/// The default `max_articles`: two million files, which a server holds in about 2 GB
+/// (BENCHMARKS.md, "Scale").
+pub const DEFAULT_MAX_ARTICLES: u64 = 2_000_000;
+
 /// The validated configuration that every stage reads.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -117,6 +121,9 @@ pub struct Config {
     pub output: PathBuf,
     /// Articles larger than this are rejected without being read.
     pub max_article_bytes: u64,
+    /// The most files the articles folder may hold: a larger folder is an error naming
+    /// the limit, never a server killed for want of memory (see the README's "Limits").
+    pub max_articles: u64,
     /// The address `serve` listens on.
     pub addr: SocketAddr,
     /// `Cache-Control: max-age` of feeds, in seconds; RSS `<ttl>` follows it.
@@ -207,6 +214,7 @@ struct RawConfig {
     articles: Option<PathBuf>,
     output: Option<PathBuf>,
     max_article_bytes: Option<i64>,
+    max_articles: Option<i64>,
     addr: Option<String>,
     cache_max_age: Option<i64>,
     debounce_ms: Option<i64>,
@@ -479,6 +487,11 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| resolve(raw.output.unwrap_or_else(|| "feeds".into()))),
             max_article_bytes: positive("max_article_bytes", raw.max_article_bytes, 1024 * 1024)?,
+            max_articles: positive(
+                "max_articles",
+                raw.max_articles,
+                DEFAULT_MAX_ARTICLES as i64,
+            )?,
             addr,
             cache_max_age: non_negative("cache_max_age", raw.cache_max_age, 300)?,
             stale_while_revalidate: non_negative(
@@ -550,6 +563,7 @@ impl Config {
             articles: _,
             output: _,
             max_article_bytes: _,
+            max_articles: _,
             addr: _,
             cache_max_age,
             debounce: _,
@@ -818,6 +832,7 @@ mod tests {
         assert_eq!(c.max_items, 50);
         assert_eq!(c.summary_chars, 300);
         assert_eq!(c.max_article_bytes, 1024 * 1024);
+        assert_eq!(c.max_articles, DEFAULT_MAX_ARTICLES);
         assert_eq!(c.articles, PathBuf::from("seeds"));
         assert_eq!(c.output, PathBuf::from("feeds"));
         assert_eq!(c.cache_max_age, 300);

@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::article::Article;
 use crate::config::Config;
+use crate::loader::with_text;
 use std::fmt::Write;
 
 use crate::html::{absolutize, escape_html, paragraphs_html};
@@ -45,22 +46,30 @@ pub struct FeedItem {
 }
 
 impl FeedItem {
-    /// Builds the item of `article` under `config`.
+    /// Builds the item of `article` under `config`, from the text the article holds.
     pub fn new(article: Arc<Article>, config: &Config) -> FeedItem {
+        let text = Arc::clone(&article);
+        FeedItem::with_text(article, &text, config)
+    }
+
+    /// Builds the item of `article` with the text of `text`: the same article parsed with
+    /// its text (see [`crate::loader::with_text`]), when `article` left it in its file. The
+    /// item keeps `article` itself, whose identity later snapshots compare.
+    pub fn with_text(article: Arc<Article>, text: &Article, config: &Config) -> FeedItem {
         let language = article.language_in(&config.languages).to_string();
-        let body = match &article.html {
+        let body = match &text.html {
             Some(html) => absolutize(html, &config.site_url),
-            None => paragraphs_html(&article.paragraphs),
+            None => paragraphs_html(&text.paragraphs),
         };
         FeedItem {
             guid: format!("{}{}", config.id_prefix, url_id(&article.id)),
             link: item_link(config, &article.id),
             published: article.instant(config.timezone),
             updated: article.updated_instant(config.timezone),
-            summary: match &article.summary {
+            summary: match &text.summary {
                 Some(summary) => summary.clone(),
                 None => summarize(
-                    article.paragraphs.first().map(String::as_str).unwrap_or(""),
+                    text.paragraphs.first().map(String::as_str).unwrap_or(""),
                     config.summary_chars,
                 ),
             },
@@ -71,14 +80,15 @@ impl FeedItem {
     }
 }
 
-/// The items of `articles`, in the order given.
+/// The items of `articles`, in the order given; the text of an article that left it in its
+/// file is read again from there ([`crate::loader::with_text`]).
 pub fn items_of<'a>(
     articles: impl IntoIterator<Item = &'a Arc<Article>>,
     config: &Config,
 ) -> Vec<FeedItem> {
     articles
         .into_iter()
-        .map(|a| FeedItem::new(Arc::clone(a), config))
+        .map(|a| FeedItem::with_text(Arc::clone(a), &with_text(a), config))
         .collect()
 }
 

@@ -21,11 +21,19 @@ use std::time::{Duration, SystemTime};
 
 use rayon::prelude::*;
 
-use crate::article::{Article, ArticleError, Diagnostic, Parsed};
+use crate::article::{Article, ArticleError, Diagnostic, Parsed, TextPlace};
 
 /// Why the folder itself could not be loaded (as opposed to one bad article).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The articles folder holds more files than `max_articles` allows.
+    #[error("{}: the articles folder holds more than {limit} files (max_articles); raise the limit if the machine has the memory for them", path.display())]
+    TooManyFiles {
+        /// The folder.
+        path: PathBuf,
+        /// The configured limit.
+        limit: u64,
+    },
     /// The articles folder is missing or unreadable.
     #[error("{}: cannot read the articles folder: {source}", path.display())]
     Folder {
@@ -181,6 +189,10 @@ pub struct Loader {
     scanned: bool,
     /// Files held back because they changed moments ago, with the scan that first did.
     held: HashMap<PathBuf, SystemTime>,
+    /// Whether parsed articles leave their text in their files ([`Loader::with_text_in_files`]).
+    text_in_files: bool,
+    /// The most files the folder may hold ([`Loader::with_max_files`]).
+    max_files: u64,
 }
 
 /// A file modified less than this long ago may still be being written in place, in pieces;
@@ -222,7 +234,25 @@ impl Loader {
             winners: HashMap::new(),
             scanned: false,
             held: HashMap::new(),
+            text_in_files: false,
+            max_files: u64::MAX,
         }
+    }
+
+    /// The same loader, refusing a folder of more than `max_files` files
+    /// ([`LoadError::TooManyFiles`]) before reading any of them (`max_articles`).
+    pub fn with_max_files(mut self, max_files: u64) -> Loader {
+        self.max_files = max_files;
+        self
+    }
+
+    /// The same loader, keeping of each article only what ordering, identity and change
+    /// detection need: its text stays in its file ([`Article::without_text`]) and is read
+    /// again by [`with_text`] when a document needs it. What a long-running server wants;
+    /// `build`, which renders every article once, keeps the text it has just read.
+    pub fn with_text_in_files(mut self) -> Loader {
+        self.text_in_files = true;
+        self
     }
 
     /// The same loader, holding back files modified less than `settle` ago (see
@@ -324,6 +354,12 @@ impl Loader {
                         continue;
                     };
                     if !file_type.is_dir() {
+                        if listed.len() as u64 >= self.max_files {
+                            return Err(LoadError::TooManyFiles {
+                                path: self.dir.clone(),
+                                limit: self.max_files,
+                            });
+                        }
                         listed.push((self.dir.join(&name), Some(file_type.is_symlink())));
                     }
                 }
@@ -373,7 +409,7 @@ impl Loader {
                 if self.scanned && !held_long && settling {
                     return (path, Examined::Held);
                 }
-                match read_entry(&path, fingerprint, self.max_bytes, cached) {
+                match read_entry(&path, fingerprint, self, cached) {
                     // Changed while being read: keep what we had, read again later.
                     None => (path, Examined::Held),
                     Some(mut entry) => {
@@ -640,9 +676,10 @@ fn is_racy(modified: Option<SystemTime>, scan_start: SystemTime) -> bool {
 fn read_entry(
     path: &Path,
     fingerprint: Fingerprint,
-    max_bytes: u64,
+    loader: &Loader,
     cached: Option<&Entry>,
 ) -> Option<Entry> {
+    let max_bytes = loader.max_bytes;
     let entry = |hash, outcome| {
         Some(Entry {
             fingerprint,
@@ -685,11 +722,58 @@ fn read_entry(
             return entry(Some(hash), old.outcome.clone());
         }
     }
+    let keep = |article: Article| {
+        if loader.text_in_files {
+            article.without_text(hash)
+        } else {
+            article
+        }
+    };
     entry(
         Some(hash),
         Article::from_bytes(path, &bytes)
-            .map(|Parsed { article, warnings }| (Arc::new(article), warnings.into())),
+            .map(|Parsed { article, warnings }| (Arc::new(keep(article)), warnings.into())),
     )
+}
+
+/// The longest file [`with_text`] reads back: more than any article the loader accepted by
+/// default, and a bound on what a file that grew since can cost.
+const MAX_TEXT_READ: u64 = 64 << 20;
+
+/// `article` with its text: the same article when it holds its text, else the article
+/// parsed again from its file. When the file no longer holds the bytes the article was
+/// parsed from (it changed, or is gone, since the last refresh), the article is given
+/// without text and a warning is logged: the change is on its way to the loader, whose
+/// next refresh publishes the file as it is now.
+pub fn with_text(article: &Arc<Article>) -> Arc<Article> {
+    let TextPlace::InFile { digest } = article.text else {
+        return Arc::clone(article);
+    };
+    match read_text(&article.path, digest) {
+        Ok(parsed) => Arc::new(parsed),
+        Err(reason) => {
+            tracing::warn!(
+                "{}: cannot read the text of article {} again ({reason}); published without it until the file is loaded again",
+                article.path.display(),
+                article.id
+            );
+            Arc::clone(article)
+        }
+    }
+}
+
+/// The article of the file at `path`, when its bytes still hash to `digest`.
+fn read_text(path: &Path, digest: u128) -> Result<Article, String> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|file| file.take(MAX_TEXT_READ + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if xxhash_rust::xxh3::xxh3_128(&bytes) != digest {
+        return Err("the file changed since it was loaded".into());
+    }
+    Article::from_bytes(path, &bytes)
+        .map(|parsed| parsed.article)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -702,6 +786,65 @@ mod tests {
 
     fn article(title: &str, number: u32, views: u32) -> String {
         format!("1 May 2020\n{title}\n\nBody.\n\n10:00 - 2020/05/01 / number : {number} / Show Count : {views}\n")
+    }
+
+    #[test]
+    fn text_left_in_files_is_read_back_as_parsed_and_never_from_a_changed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.txt", &article("A", 1, 1));
+        write(
+            dir.path(),
+            "b.md",
+            "+++\ntitle = \"B\"\ndate = 2020-05-02\nsummary = \"Short.\"\n+++\nSome *text*.\n",
+        );
+        let full = Loader::new(dir.path(), 1 << 20).scan().unwrap().articles;
+        let slim = Loader::new(dir.path(), 1 << 20)
+            .with_text_in_files()
+            .scan()
+            .unwrap()
+            .articles;
+        assert_eq!(full.len(), 2);
+        for (full, slim) in full.iter().zip(&slim) {
+            assert!(matches!(slim.text, TextPlace::InFile { .. }));
+            assert!(slim.paragraphs.is_empty() && slim.html.is_none() && slim.summary.is_none());
+            assert_eq!((&slim.id, &slim.title), (&full.id, &full.title));
+            assert_eq!(*with_text(full), **full, "held text is used as it is");
+            let read_back = with_text(slim);
+            assert_eq!(read_back.paragraphs, full.paragraphs);
+            assert_eq!(read_back.html, full.html);
+            assert_eq!(read_back.summary, full.summary);
+            assert_eq!(read_back.title, full.title);
+        }
+        // A file that changed since it was loaded gives no text (the next refresh loads it).
+        write(dir.path(), "a.txt", &article("A changed", 1, 2));
+        let stale = with_text(&slim[0]);
+        assert!(Arc::ptr_eq(&stale, &slim[0]));
+        fs::remove_file(dir.path().join("b.md")).unwrap();
+        assert!(Arc::ptr_eq(&with_text(&slim[1]), &slim[1]));
+    }
+
+    #[test]
+    fn a_folder_of_more_files_than_the_limit_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 1..=3 {
+            write(dir.path(), &format!("{n}.txt"), &article("A", n, 1));
+        }
+        let ok = Loader::new(dir.path(), 1 << 20).with_max_files(3).scan();
+        assert_eq!(ok.unwrap().articles.len(), 3);
+        let err = Loader::new(dir.path(), 1 << 20)
+            .with_max_files(2)
+            .scan()
+            .unwrap_err();
+        assert!(matches!(err, LoadError::TooManyFiles { limit: 2, .. }));
+        let message = err.to_string();
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
+        assert!(
+            message.contains("more than 2 files (max_articles)"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -264,8 +264,9 @@ fn build(config: &Config) -> ExitCode {
     };
     // The process ends right after the build: the loader and the articles are never
     // dropped, since freeing every parsed article one by one would only cost time.
-    let mut loader =
-        std::mem::ManuallyDrop::new(Loader::new(&config.articles, config.max_article_bytes));
+    let mut loader = std::mem::ManuallyDrop::new(
+        Loader::new(&config.articles, config.max_article_bytes).with_max_files(config.max_articles),
+    );
     let scanned = loader.scan_with_progress(&progress);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -363,7 +364,9 @@ fn print_published(
 }
 
 fn check(config: &Config) -> ExitCode {
-    let report = match Loader::new(&config.articles, config.max_article_bytes).scan() {
+    let mut loader =
+        Loader::new(&config.articles, config.max_article_bytes).with_max_files(config.max_articles);
+    let report = match loader.scan() {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");

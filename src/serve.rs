@@ -143,7 +143,10 @@ struct Regenerator {
 /// A loader of the configured folder, holding back files written less than the debounce
 /// time ago (they may still be being written).
 fn loader_for(config: &Config) -> Loader {
-    Loader::new(&config.articles, config.max_article_bytes).with_settle(config.debounce)
+    Loader::new(&config.articles, config.max_article_bytes)
+        .with_max_files(config.max_articles)
+        .with_settle(config.debounce)
+        .with_text_in_files()
 }
 
 impl Regenerator {
@@ -872,7 +875,16 @@ fn watch_files(
         // Events naming files of the folder ask for those files only; anything else that
         // concerns the folder or the configuration (the folder itself, lost events, an
         // event without paths) asks for a full listing.
-        if event.paths.is_empty() || event.need_rescan() {
+        if event.need_rescan() {
+            // The kernel's event queue overflowed (a million files written at once, say):
+            // which files changed is unknown, so the whole folder is looked at.
+            tracing::warn!(
+                "file events were lost (the event queue overflowed); rescanning the articles folder"
+            );
+            let _ = trigger.send(Wake::Everything);
+            return;
+        }
+        if event.paths.is_empty() {
             let _ = trigger.send(Wake::Everything);
             return;
         }

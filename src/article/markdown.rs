@@ -15,7 +15,7 @@ use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 use serde::Deserialize;
 
 use super::text::clean_lines;
-use super::{Article, ArticleError, Parsed};
+use super::{Article, ArticleError, Parsed, TextPlace};
 
 /// Whether `path` names a Markdown article (by its extension).
 pub fn is_markdown(path: &Path) -> bool {
@@ -216,6 +216,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
             detected: None,
             updated,
             updated_offset,
+            text: TextPlace::Held,
         },
         warnings,
     })

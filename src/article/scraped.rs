@@ -13,7 +13,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use regex::Regex;
 
 use super::text::{clean_lines, collapse_spaces, file_stem};
-use super::{Article, ArticleError, Diagnostic, Parsed};
+use super::{Article, ArticleError, Diagnostic, Parsed, TextPlace};
 
 static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -222,6 +222,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
             detected: None,
             updated: None,
             updated_offset: None,
+            text: TextPlace::Held,
         },
         warnings,
     })

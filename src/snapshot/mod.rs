@@ -728,7 +728,8 @@ impl Snapshot {
 
     fn article_bytes(&self, id: &str) -> Option<Vec<u8>> {
         let entry = self.articles.get(id)?;
-        let item = FeedItem::new(Arc::clone(&entry.article), &self.config);
+        let text = crate::loader::with_text(&entry.article);
+        let item = FeedItem::with_text(Arc::clone(&entry.article), &text, &self.config);
         Some(pages::article_html(&self.config, &item).into_bytes())
     }
 
@@ -942,8 +943,8 @@ mod tests {
         assert_eq!(again.archive_modified[0], t1);
     }
 
-    /// An article as a scraper might write it: `slot` names the file, `id` the identity.
-    fn tagged(slot: u8, id: u8, day: u8, hour: u8, tags: &[u8], words: u8) -> Arc<Article> {
+    /// The Markdown of a tagged article: `id` is the identity.
+    fn tagged_text(id: u8, day: u8, hour: u8, tags: &[u8], words: u8) -> String {
         let tags: Vec<String> = tags
             .iter()
             .map(|t| {
@@ -953,18 +954,26 @@ mod tests {
                 )
             })
             .collect();
-        let text = format!(
+        format!(
             "+++\ntitle = \"Story {id} v{words}\"\ndate = 2024-03-{:02}T{:02}:00:00Z\nslug = \"s{id}\"\ntags = [{}]\n+++\n{}\n",
             1 + day % 28,
             hour % 24,
             tags.join(", "),
             "Word ".repeat(1 + words as usize)
-        );
-        Arc::new(
-            crate::article::markdown::parse(Path::new(&format!("{slot:02}.md")), &text)
-                .unwrap()
-                .article,
         )
+    }
+
+    /// The article of `text` written to the new file `name` in `dir`: as parsed, holding its
+    /// text (what `build` keeps), and as a server's loader keeps it, with its text left in
+    /// the file.
+    fn on_disk(dir: &Path, name: &str, text: &str) -> (Arc<Article>, Arc<Article>) {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let held = Article::from_bytes(&path, text.as_bytes()).unwrap().article;
+        let digest = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
+        let in_file = held.clone().without_text(digest);
+        assert!(in_file.paragraphs.is_empty() && in_file.html.is_none());
+        (Arc::new(held), Arc::new(in_file))
     }
 
     /// Every document a snapshot serves, by path, with its bytes.
@@ -1003,9 +1012,10 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, failure_persistence: None, ..Default::default() })]
 
-        /// Applying changes to a snapshot serves exactly what rendering every article from
-        /// scratch serves, and archive pages get a later `Last-Modified` exactly when their
-        /// bytes change.
+        /// Applying changes to a snapshot of articles whose text stays in their files (as
+        /// `serve` keeps them, reading pages from disk) serves exactly what rendering every
+        /// article from scratch with its text in memory (as `build` does) serves, and
+        /// archive pages get a later `Last-Modified` exactly when their bytes change.
         #[test]
         fn updates_serve_what_a_full_build_serves(
             initial in proptest::collection::vec((0u8..40, 0u8..5, 0u8..3, proptest::collection::vec(0u8..4, 0..3)), 0..30),
@@ -1019,25 +1029,39 @@ mod tests {
                 )
                 .unwrap(),
             );
-            // Slot -> the article in it; identities are unique across slots.
-            let mut slots: BTreeMap<u8, Arc<Article>> = BTreeMap::new();
-            for (i, (day, hour, words, tags)) in initial.iter().enumerate() {
-                slots.insert(i as u8, tagged(i as u8, i as u8, *day, *hour, tags, *words));
+            let dir = tempfile::tempdir().unwrap();
+            // Slot -> the article in it, held and in its file; identities are unique across
+            // slots. Each version has a file of its own, so that an older snapshot can still
+            // read its text.
+            let mut held: BTreeMap<u8, Arc<Article>> = BTreeMap::new();
+            let mut in_file: BTreeMap<u8, Arc<Article>> = BTreeMap::new();
+            let mut version = 0;
+            let mut write = |slot: u8, (day, hour, words, tags): &(u8, u8, u8, Vec<u8>)| {
+                version += 1;
+                let text = tagged_text(slot, *day, *hour, tags, *words);
+                on_disk(dir.path(), &format!("{slot:02}.{version}.md"), &text)
+            };
+            for (i, fields) in initial.iter().enumerate() {
+                let (h, f) = write(i as u8, fields);
+                held.insert(i as u8, h);
+                in_file.insert(i as u8, f);
             }
             let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
             let all = |slots: &BTreeMap<u8, Arc<Article>>| slots.values().cloned().collect::<Vec<_>>();
-            let mut current = Snapshot::build(Arc::clone(&config), &all(&slots), None, None, t0).unwrap();
+            let mut current = Snapshot::build(Arc::clone(&config), &all(&in_file), None, None, t0).unwrap();
             for (step, (slot, new)) in edits.iter().enumerate() {
                 let mut changes = Changes::default();
-                changes.withdrawn.extend(slots.remove(slot));
-                if let Some((day, hour, words, tags)) = new {
-                    let article = tagged(*slot, *slot, *day, *hour, tags, *words);
-                    changes.published.push(Arc::clone(&article));
-                    slots.insert(*slot, article);
+                changes.withdrawn.extend(in_file.remove(slot));
+                held.remove(slot);
+                if let Some(fields) = new {
+                    let (h, f) = write(*slot, fields);
+                    changes.published.push(Arc::clone(&f));
+                    held.insert(*slot, h);
+                    in_file.insert(*slot, f);
                 }
                 let now = t0 + Duration::from_secs(10 * (step as u64 + 1));
                 let next = current.update(Arc::clone(&config), &changes, now).unwrap();
-                let fresh = Snapshot::build(Arc::clone(&config), &all(&slots), None, None, now).unwrap();
+                let fresh = Snapshot::build(Arc::clone(&config), &all(&held), None, None, now).unwrap();
                 let (before, after) = (documents(&current), documents(&next));
                 proptest::prop_assert_eq!(&after, &documents(&fresh));
                 for n in 1..=next.archive_modified.len() {
