@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Memory and start-up of `feedpub serve` on a large corpus:
-#   time from start to the first /rss.xml answered (page cache warm), then, once the copy of
-#   the site in the output folder is written (the server's CPU time stops moving), 300 archive
+#   `feedpub build` of the corpus into the output folder first (a restart's case: the site is
+#   on disk already), then the time from `serve`'s start to the first /rss.xml answered (page
+#   cache warm), then, once the copy of the site in the output folder is checked (the
+#   server's CPU time stops moving), 300 archive
 #   pages (RSS, Atom and HTML of 100 page numbers spread over the history) and 500 article
 #   pages spread over the corpus are fetched, and the server's VmRSS and VmHWM are read.
 #
@@ -68,7 +70,6 @@ measure() {
   local round="$1" server="$2" port out pid started ready settled last now same
   port="$(free_ports 1)"
   out="$WORK/out-$server"
-  rm -rf "$out"
   cat >"$WORK/$server.toml" <<EOF
 title = "feedpub bench"
 base_url = "http://127.0.0.1:$port"
@@ -79,6 +80,10 @@ max_items = 50
 rescan_interval_secs = 3600
 stats = false
 EOF
+  if [ ! -d "$out" ]; then
+    log "$server build into $out"
+    "${BIN[$server]}" build --config "$WORK/$server.toml" >"$WORK/$server-build.log" 2>&1
+  fi
   started="$(date +%s.%N)"
   RUST_LOG=warn "${BIN[$server]}" serve --config "$WORK/$server.toml" --addr "127.0.0.1:$port" \
     >"$WORK/$server.log" 2>&1 &

@@ -6,7 +6,8 @@
 #
 # --variant says what feedpub records per request: `plain` (stats = false, no access log:
 # the default), `stats` (subscriber statistics on), `ops` (statistics off; access log to a
-# file, min_poll_interval_secs = 60 and an admin_token), `all` (both). Instructions are
+# file, min_poll_interval_secs = 60 and an admin_token), `polite` (the same without the
+# access log), `all` (statistics and ops). Instructions are
 # counted on every thread (the writers' too), so the variants compare what each costs.
 #
 # Serves the same ~100 KB rss.xml as bench/serve.sh (1,000 synthetic articles, max_items 20)
@@ -62,7 +63,14 @@ min_poll_interval_secs = 60
 admin_token = "profile-token-0123456789abcdef"
 EOF
     ;;
-  *) echo "--variant: plain, stats, ops or all, not $VARIANT" >&2; exit 2 ;;
+  polite)
+    cat >>"$WORK/feedpub.toml" <<EOF
+stats = false
+min_poll_interval_secs = 60
+admin_token = "profile-token-0123456789abcdef"
+EOF
+    ;;
+  *) echo "--variant: plain, stats, ops, polite or all, not $VARIANT" >&2; exit 2 ;;
 esac
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="$BENCH/results/profile-$SERVER-$VARIANT-$STAMP"

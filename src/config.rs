@@ -58,8 +58,8 @@ pub struct Author {
     pub email: Option<String>,
 }
 
-/// The default `max_articles`: two million files, which a server holds in about 2 GB
-/// (BENCHMARKS.md, "Scale").
+/// The default `max_articles`: two million files, which a server would hold in about 5 GB
+/// (2.6 KB resident per article at 100,000 articles; BENCHMARKS.md, "Scale").
 pub const DEFAULT_MAX_ARTICLES: u64 = 2_000_000;
 
 /// The validated configuration that every stage reads.
