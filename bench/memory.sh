@@ -146,7 +146,7 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 print(f"`feedpub serve` on {int(sys.argv[2]):,} articles (load {sys.argv[3]} before, {sys.argv[4]} after); medians over rounds:")
 print()
-print("| server | first feed after start | site copy written after | VmRSS after 300 archive + 500 article pages | VmHWM | rounds |")
+print("| server | first feed after start | site copy on disk after | VmRSS after 300 archive + 500 article pages | VmHWM | rounds |")
 print("|---|---|---|---|---|---|")
 for server in dict.fromkeys(r["server"] for r in rows):
     mine = [r for r in rows if r["server"] == server]

@@ -315,6 +315,19 @@ impl Loader {
         let scan_start = SystemTime::now();
         let canonical_dir = fs::canonicalize(&self.dir).map_err(|e| self.folder_error(e))?;
         let listed = self.list(&scope)?;
+        if let Scope::Names(_) = scope {
+            // Files named by events count against the limit as a listing's do.
+            let new = listed
+                .iter()
+                .filter(|(path, _)| !self.cache.contains_key(path) && path.exists())
+                .count();
+            if (self.cache.len() + new) as u64 > self.max_files {
+                return Err(LoadError::TooManyFiles {
+                    path: self.dir.clone(),
+                    limit: self.max_files,
+                });
+            }
+        }
         let total = listed.len();
         let done = AtomicUsize::new(0);
         let examined: Vec<(PathBuf, Examined)> = listed
@@ -845,6 +858,20 @@ mod tests {
             message.contains("more than 2 files (max_articles)"),
             "{message}"
         );
+        // A file named by an event counts too; an edit of a known file does not.
+        let mut loader = Loader::new(dir.path(), 1 << 20)
+            .with_max_files(3)
+            .with_settle(Duration::ZERO);
+        loader.scan().unwrap();
+        write(dir.path(), "3.txt", &article("A again", 3, 2));
+        let edit = [OsString::from("3.txt")];
+        assert!(loader.refresh(Scope::Names(&edit)).is_ok());
+        write(dir.path(), "4.txt", &article("D", 4, 1));
+        let new = [OsString::from("4.txt")];
+        assert!(matches!(
+            loader.refresh(Scope::Names(&new)),
+            Err(LoadError::TooManyFiles { limit: 3, .. })
+        ));
     }
 
     #[test]

@@ -1117,3 +1117,37 @@ fn kill_9_during_build_and_serve_never_leaves_a_broken_feed() {
         "most runs were killed, not finished"
     );
 }
+
+#[test]
+fn a_folder_past_max_articles_is_refused_naming_the_limit_and_the_last_good_feeds_stay() {
+    let ws = workspace("max_articles = 3\n");
+    three_articles(&ws);
+    let mut server = Served::start(&ws, None);
+    server.wait_for_rss("three articles", |f| f.entries.len() == 3);
+    // A fourth file takes the folder past the limit: the regeneration fails, named in the
+    // log, and the three articles are still served.
+    ws.write_article("4.txt", &story(4, "Story 4", "Body."));
+    server.hup();
+    poll_for(SERVER_WAIT, || {
+        Some(()).filter(|()| server.log().contains("more than 3 files (max_articles)"))
+    })
+    .unwrap_or_else(|| panic!("the limit is logged:\n{}", server.log()));
+    assert_eq!(server.feed().entries.len(), 3);
+    server.assert_healthy();
+    // The article pages of the three are still read from their files.
+    let (status, page) = server.get("/articles/2.html");
+    assert_eq!(status, 200);
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.contains("Story 2") && page.contains("Body."), "{page}");
+    // `build` and `check` refuse the folder with the same message, exit status 1.
+    for command in ["build", "check"] {
+        let run = run_with_config(command, &ws.config);
+        assert_eq!(run.code, 1, "{command}: {}", run.all_output());
+        assert!(
+            run.all_output()
+                .contains("more than 3 files (max_articles)"),
+            "{command}: {}",
+            run.all_output()
+        );
+    }
+}
