@@ -153,3 +153,23 @@ wait_http200() {
   [ $# -eq 0 ] || cat "$@" >&2 || true
   die "$url did not answer 200 within $secs s"
 }
+
+# The stamp of bench/gen_corpus.py: a corpus made by another version is made again.
+GEN_STAMP="$(sha256sum "$BENCH/gen_corpus.py" | cut -c1-16)"
+
+# corpus N: prints the folder of the N-article corpus (its articles in DIR/articles),
+# generating it into /tmp/feedpub-corpus-N (seed 1) when missing or stale; shared by the
+# scripts, so that each size is generated once.
+corpus() {
+  local n="$1" dir="/tmp/feedpub-corpus-$1"
+  if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$GEN_STAMP" ]; then
+    log "generating $n articles into $dir"
+    rm -rf "$dir"
+    python3 "$BENCH/gen_corpus.py" -n "$n" --out "$dir/articles" --seed 1
+    echo "$GEN_STAMP" >"$dir/.stamp"
+  fi
+  echo "$dir"
+}
+
+# warm DIR: reads every file of DIR once, so that a measurement starts with the page cache warm.
+warm() { find "$1" -type f -exec cat {} + >/dev/null; }

@@ -44,16 +44,9 @@ if [ -n "$BASELINE" ]; then
   SERVERS+=(feedpub-base)
 fi
 
-GEN_STAMP="$(sha256sum "$BENCH/gen_corpus.py" | cut -c1-16)"
-DIR="/tmp/feedpub-corpus-$N"
-if [ "$(cat "$DIR/.stamp" 2>/dev/null)" != "$GEN_STAMP" ]; then
-  log "generating $N articles into $DIR"
-  rm -rf "$DIR"
-  python3 "$BENCH/gen_corpus.py" -n "$N" --out "$DIR/articles" --seed 1
-  echo "$GEN_STAMP" >"$DIR/.stamp"
-fi
+DIR="$(corpus "$N")"
 log "warming the page cache"
-find "$DIR/articles" -type f -exec cat {} + >/dev/null
+warm "$DIR/articles"
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$BENCH/results"

@@ -49,18 +49,6 @@ build_release
 work_folder regen
 FEEDPUB="$(private_copy "$FEEDPUB" feedpub)"
 
-GEN_STAMP="$(sha256sum "$BENCH/gen_corpus.py" | cut -c1-16)"
-# corpus N [markdown]: prints the corpus folder, generating it when missing or stale.
-corpus() {
-  local n="$1" dir="/tmp/feedpub-corpus-$1"
-  if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$GEN_STAMP" ]; then
-    log "generating $n articles into $dir"
-    rm -rf "$dir"
-    python3 "$BENCH/gen_corpus.py" -n "$n" --out "$dir/articles" --seed 1
-    echo "$GEN_STAMP" >"$dir/.stamp"
-  fi
-  echo "$dir"
-}
 hugo_site() {
   local n="$1" dir="/tmp/feedpub-hugo-$1"
   if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$GEN_STAMP" ]; then
@@ -98,8 +86,6 @@ debounce_ms = $DEBOUNCE_MS
 rescan_interval_secs = 3600
 EOF
 }
-
-warm() { find "$1" -type f -exec cat {} + >/dev/null; }
 
 # timed LABEL CMD...: runs CMD under /usr/bin/time -v, prints "seconds max_rss_kb".
 timed() {

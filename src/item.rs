@@ -52,6 +52,12 @@ impl FeedItem {
         FeedItem::with_text(article, &text, config)
     }
 
+    /// Builds the item of `article`, reading its text back from its file when the article
+    /// left it there ([`crate::loader::with_text`]).
+    pub fn of(article: &Arc<Article>, config: &Config) -> FeedItem {
+        FeedItem::with_text(Arc::clone(article), &with_text(article), config)
+    }
+
     /// Builds the item of `article` with the text of `text`: the same article parsed with
     /// its text (see [`crate::loader::with_text`]), when `article` left it in its file. The
     /// item keeps `article` itself, whose identity later snapshots compare.
@@ -88,7 +94,7 @@ pub fn items_of<'a>(
 ) -> Vec<FeedItem> {
     articles
         .into_iter()
-        .map(|a| FeedItem::with_text(Arc::clone(a), &with_text(a), config))
+        .map(|a| FeedItem::of(a, config))
         .collect()
 }
 

@@ -322,10 +322,7 @@ impl Loader {
                 .filter(|(path, _)| !self.cache.contains_key(path) && path.exists())
                 .count();
             if (self.cache.len() + new) as u64 > self.max_files {
-                return Err(LoadError::TooManyFiles {
-                    path: self.dir.clone(),
-                    limit: self.max_files,
-                });
+                return Err(self.too_many_files());
             }
         }
         let total = listed.len();
@@ -342,6 +339,13 @@ impl Loader {
         self.scanned = true;
         self.apply(changed, &mut refresh);
         Ok(refresh)
+    }
+
+    fn too_many_files(&self) -> LoadError {
+        LoadError::TooManyFiles {
+            path: self.dir.clone(),
+            limit: self.max_files,
+        }
     }
 
     fn folder_error(&self, source: std::io::Error) -> LoadError {
@@ -368,10 +372,7 @@ impl Loader {
                     };
                     if !file_type.is_dir() {
                         if listed.len() as u64 >= self.max_files {
-                            return Err(LoadError::TooManyFiles {
-                                path: self.dir.clone(),
-                                limit: self.max_files,
-                            });
+                            return Err(self.too_many_files());
                         }
                         listed.push((self.dir.join(&name), Some(file_type.is_symlink())));
                     }

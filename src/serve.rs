@@ -881,10 +881,8 @@ fn watch_files(
             tracing::warn!(
                 "file events were lost (the event queue overflowed); rescanning the articles folder"
             );
-            let _ = trigger.send(Wake::Everything);
-            return;
         }
-        if event.paths.is_empty() {
+        if event.paths.is_empty() || event.need_rescan() {
             let _ = trigger.send(Wake::Everything);
             return;
         }

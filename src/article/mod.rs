@@ -72,7 +72,7 @@ pub enum TextPlace {
     Held,
     /// Only in the file at the article's `path`, whose bytes hash (xxh3-128) to `digest`:
     /// those fields are empty, and the loader reads the text again when a document needs it
-    /// (`loader::TextReader`). A server keeps in memory only what ordering and change
+    /// (`loader::with_text`). A server keeps in memory only what ordering and change
     /// detection need; the text of 100,000 articles was 436 MB of its 614 MB.
     InFile {
         /// xxh3-128 of the file's bytes when the article was parsed.

@@ -728,8 +728,7 @@ impl Snapshot {
 
     fn article_bytes(&self, id: &str) -> Option<Vec<u8>> {
         let entry = self.articles.get(id)?;
-        let text = crate::loader::with_text(&entry.article);
-        let item = FeedItem::with_text(Arc::clone(&entry.article), &text, &self.config);
+        let item = FeedItem::of(&entry.article, &self.config);
         Some(pages::article_html(&self.config, &item).into_bytes())
     }
 
