@@ -14,6 +14,9 @@ BENCH="$ROOT/bench"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 FEEDPUB="$TARGET_DIR/release/feedpub"
 QUICK=0
+# The User-Agent the load generators send: a feed aggregator's, 64 bytes (a real poll always
+# has one, and the access log and the statistics read it).
+READER_AGENT="Feedly/1.0 (+http://www.feedly.com/fetcher.html; 12 subscribers)"
 BUILD=1
 KEEP=0
 PIDS=()
@@ -162,14 +165,20 @@ GEN_STAMP="$(sha256sum "$BENCH/gen_corpus.py" | cut -c1-16)"
 # scripts, so that each size is generated once.
 corpus() {
   local n="$1" dir="/tmp/feedpub-corpus-$1"
-  if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$GEN_STAMP" ]; then
+  if stale "$dir"; then
     log "generating $n articles into $dir"
     rm -rf "$dir"
     python3 "$BENCH/gen_corpus.py" -n "$n" --out "$dir/articles" --seed 1
-    echo "$GEN_STAMP" >"$dir/.stamp"
+    stamp "$dir"
   fi
   echo "$dir"
 }
+
+# stale DIR: whether DIR was not made by this version of bench/gen_corpus.py (or not at all).
+stale() { [ "$(cat "$1/.stamp" 2>/dev/null)" != "$GEN_STAMP" ]; }
+
+# stamp DIR: marks DIR as made by this version of bench/gen_corpus.py.
+stamp() { echo "$GEN_STAMP" >"$1/.stamp"; }
 
 # warm DIR: reads every file of DIR once, so that a measurement starts with the page cache warm.
 warm() { find "$1" -type f -exec cat {} + >/dev/null; }

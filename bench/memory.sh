@@ -5,7 +5,8 @@
 #   cache warm), then, once the copy of the site in the output folder is checked (the
 #   server's CPU time stops moving), 300 archive
 #   pages (RSS, Atom and HTML of 100 page numbers spread over the history) and 500 article
-#   pages spread over the corpus are fetched, and the server's VmRSS and VmHWM are read.
+#   pages spread over the corpus are fetched, and the server's VmRSS and VmHWM are read;
+#   VmRSS again 15 s and 200 feed polls later (what a server that has run a while holds).
 #
 #   bench/memory.sh                 N = 100,000 articles
 #   bench/memory.sh --quick         N = 1,000 (CI smoke)
@@ -53,7 +54,7 @@ mkdir -p "$BENCH/results"
 TSV="$BENCH/results/memory-$STAMP.tsv"
 MD="$BENCH/results/memory-$STAMP.md"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'round\tserver\tready_s\tsettled_s\trss_mb\thwm_mb\tpages\n' >"$TSV"
+printf 'round\tserver\tready_s\tsettled_s\trss_mb\thwm_mb\tpages\tsteady_mb\n' >"$TSV"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_mb() { awk -v k="$2:" '$1 == k {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
@@ -118,14 +119,18 @@ for path in paths:
 print(ok)
 EOF
 )"
-  local rss hwm
+  local rss hwm steady
   rss="$(status_mb "$pid" VmRSS)"
   hwm="$(status_mb "$pid" VmHWM)"
+  # What a server holds once it has been serving a while: 15 s later, after 200 polls.
+  sleep 15
+  for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/rss.xml"; done
+  steady="$(status_mb "$pid" VmRSS)"
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  printf '   round %s %-13s ready %6s s  settled %6s s  VmRSS %5s MB  VmHWM %5s MB  (%s pages)\n' \
-    "$round" "$server" "$ready" "$settled" "$rss" "$hwm" "$pages" >&2
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$ready" "$settled" "$rss" "$hwm" "$pages" >>"$TSV"
+  printf '   round %s %-13s ready %6s s  settled %6s s  VmRSS %5s MB  VmHWM %5s MB  steady %5s MB  (%s pages)\n' \
+    "$round" "$server" "$ready" "$settled" "$rss" "$hwm" "$steady" "$pages" >&2
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$ready" "$settled" "$rss" "$hwm" "$pages" "$steady" >>"$TSV"
 }
 
 log "load $LOAD_BEFORE; $ROUNDS round(s) x ${SERVERS[*]} on $N articles"
@@ -139,11 +144,11 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 print(f"`feedpub serve` on {int(sys.argv[2]):,} articles (load {sys.argv[3]} before, {sys.argv[4]} after); medians over rounds:")
 print()
-print("| server | first feed after start | site copy on disk after | VmRSS after 300 archive + 500 article pages | VmHWM | rounds |")
-print("|---|---|---|---|---|---|")
+print("| server | first feed after start | site copy on disk after | VmRSS after 300 archive + 500 article pages | VmRSS 15 s and 200 polls later | VmHWM | rounds |")
+print("|---|---|---|---|---|---|---|")
 for server in dict.fromkeys(r["server"] for r in rows):
     mine = [r for r in rows if r["server"] == server]
     med = lambda k: statistics.median(float(r[k]) for r in mine)
-    print(f"| {server} | {med('ready_s'):.2f} s | {med('settled_s'):.2f} s | {med('rss_mb'):.0f} MB | {med('hwm_mb'):.0f} MB | {len(mine)} |")
+    print(f"| {server} | {med('ready_s'):.2f} s | {med('settled_s'):.2f} s | {med('rss_mb'):.0f} MB | {med('steady_mb'):.0f} MB | {med('hwm_mb'):.0f} MB | {len(mine)} |")
 EOF
 echo "results: $MD" >&2

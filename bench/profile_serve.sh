@@ -96,10 +96,11 @@ log "ready; gzip ETag $ETAG"
 # The summary pipes end early on purpose (head, awk exit): no pipefail from here on.
 set +o pipefail
 for case in identity gzip 304; do
-  args=()
+  # A reader's User-Agent, as every real poll has (the access log and statistics read it).
+  args=(-H "User-Agent: $READER_AGENT")
   case "$case" in
-    gzip) args=(-H 'Accept-Encoding: gzip') ;;
-    304) args=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $ETAG") ;;
+    gzip) args+=(-H 'Accept-Encoding: gzip') ;;
+    304) args+=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $ETAG") ;;
   esac
   callgrind_control --zero "$PID" >/dev/null 2>&1
   callgrind_control --instr=on "$PID" >/dev/null 2>&1

@@ -51,7 +51,7 @@ FEEDPUB="$(private_copy "$FEEDPUB" feedpub)"
 
 hugo_site() {
   local n="$1" dir="/tmp/feedpub-hugo-$1"
-  if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$GEN_STAMP" ]; then
+  if stale "$dir"; then
     log "generating $n Markdown posts into $dir"
     rm -rf "$dir"
     python3 "$BENCH/gen_corpus.py" -n "$n" --markdown "$dir/content/posts" --seed 1
@@ -70,7 +70,7 @@ page = []
 [services.rss]
 limit = 50
 EOF
-    echo "$GEN_STAMP" >"$dir/.stamp"
+    stamp "$dir"
   fi
   echo "$dir"
 }

@@ -2,7 +2,9 @@
 # Serve benchmark: feedpub serve vs nginx (sendfile + gzip_static) vs a minimal hyper server,
 # all serving the same ~100 KB rss.xml, measured with wrk side by side in alternating rounds.
 #
-#   bench/serve.sh            3 rounds x {identity, gzip, 304} x {-c50, -c200} x 10 s
+#   bench/serve.sh            3 rounds x {identity, gzip, 304, 304-close} x {-c50, -c200} x 10 s
+#                             (304-close: a 304 on a new connection per poll, `Connection:
+#                             close`, as most feed readers poll)
 #   bench/serve.sh --quick    1 round, -c50, -d2s (CI smoke: fails when a server misbehaves)
 #   bench/serve.sh --stats    also feedpub-stats: feedpub with subscriber statistics on, side by
 #                             side with feedpub (statistics off), to measure what recording costs
@@ -28,7 +30,7 @@ TARGET_BYTES=102400
 STATS=0
 OPS=0
 BASELINE=""
-CASES_WANTED="identity gzip 304"
+CASES_WANTED="identity gzip 304 304-close"
 COMMON_OPTIONS="--quick --rounds --duration --no-build --keep"
 quick_defaults() { ROUNDS=1; DURATION=2; CONNS="50"; }
 own_option() {
@@ -262,9 +264,13 @@ echo "# round case conns server rps p50_us p99_us cpu_us_per_request" >"$TSV"
 read -r -a CASES <<<"$CASES_WANTED"
 run_wrk() { # server case conns -> "rps p50 p99 bad sockerr requests cpu_us_per_request"
   local s="$1" case="$2" c="$3" args=() t0 t1 parsed requests
+  # A reader's User-Agent, as every real poll has (the access log and statistics read it).
+  args=(-H "User-Agent: $READER_AGENT")
   case "$case" in
-    gzip) args=(-H 'Accept-Encoding: gzip') ;;
-    304) args=(-H 'Accept-Encoding: gzip' -H "If-None-Match: ${ETAG[$s]}") ;;
+    gzip) args+=(-H 'Accept-Encoding: gzip') ;;
+    304) args+=(-H 'Accept-Encoding: gzip' -H "If-None-Match: ${ETAG[$s]}") ;;
+    # How most feed readers poll: one connection per poll, closed after the answer.
+    304-close) args+=(-H 'Accept-Encoding: gzip' -H "If-None-Match: ${ETAG[$s]}" -H 'Connection: close') ;;
   esac
   t0="$(cpu_ticks "${SPID[$s]}")"
   taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --latency "${args[@]}" "${URL[$s]}" >"$WORK/wrk.out" 2>&1
@@ -283,7 +289,7 @@ for round in $(seq 1 "$ROUNDS"); do
       n=${#SERVERS[@]}
       for ((i = 0; i < n; i++)); do order+=("${SERVERS[$(( (i + round + ${#case}) % n ))]}"); done
       for s in "${order[@]}"; do
-        if [ "$s" = feedpub-ops ] && [ "$case" != 304 ]; then continue; fi
+        if [ "$s" = feedpub-ops ] && [ "${case%-close}" != 304 ]; then continue; fi
         read -r rps p50 p99 bad sockerr _requests cpu <<<"$(run_wrk "$s" "$case" "$c")"
         if [ "$bad" != 0 ] || [ "$sockerr" != 0 ]; then
           echo "!! $s $case c$c: $bad non-2xx/3xx responses, $sockerr socket errors" >&2

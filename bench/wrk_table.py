@@ -24,9 +24,10 @@ from collections import defaultdict
 
 UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
 
-# Targets: feedpub req/s over nginx req/s, per case; and over the minimal hyper server.
-NGINX_TARGET = {"identity": 1.0, "gzip": 1.2, "304": 1.2}
-MINIMAL_TARGET = 0.9
+# Targets: feedpub req/s over nginx req/s, per case; and over the minimal hyper server
+# (the scale targets: at least nginx in every cell, at least 0.95x the minimal server).
+NGINX_TARGET = {"identity": 1.0, "gzip": 1.0, "304": 1.0, "304-close": 1.0}
+MINIMAL_TARGET = 0.95
 
 
 def to_us(text):
@@ -70,7 +71,7 @@ def table(path, targets):
         data[(case, int(conns))][server].append((int(rnd), float(rps), float(p50), float(p99), cpu))
         if server not in servers:
             servers.append(server)
-    order = {"identity": 0, "gzip": 1, "304": 2}
+    order = {"identity": 0, "gzip": 1, "304": 2, "304-close": 3}
     keys = sorted(data, key=lambda k: (order.get(k[0], 9), k[1]))
     names = [s for s in ("nginx", "minimal", "feedpub") if s in servers] + [s for s in servers if s not in ("nginx", "minimal", "feedpub")]
 
@@ -117,7 +118,7 @@ def table(path, targets):
                 cell = "%.2f× (%.2f–%.2f)" % (r, lo, hi)
                 if targets and target is not None:
                     ok = r >= target
-                    cell += " ≥%.1f: %s" % (target, "met" if ok else "**MISSED**")
+                    cell += " ≥%g: %s" % (target, "met" if ok else "**MISSED**")
                     verdicts.append((case, conns, other, r, target, ok))
                 cells.append(cell)
         for a, b, _ in variants:
@@ -160,7 +161,7 @@ def table(path, targets):
                 cell = "%.2f× (%.2f–%.2f)" % (r, lo, hi)
                 if targets and target is not None:
                     ok = r >= target
-                    cell += " ≥%.1f: %s" % (target, "met" if ok else "**MISSED**")
+                    cell += " ≥%g: %s" % (target, "met" if ok else "**MISSED**")
                     verdicts.append(ok)
                 cells.append(cell)
         print("| " + " | ".join(cells + extra) + " |")

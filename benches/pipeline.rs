@@ -193,6 +193,21 @@ fn bench_resource(c: &mut Criterion) {
             )
         })
     });
+    // An article page's size: small bodies take brotli's other hashers (see render.rs).
+    let page = body[..5_000].to_vec();
+    g.throughput(Throughput::Bytes(page.len() as u64));
+    g.bench_function("Resource::new/page", |b| {
+        b.iter(|| {
+            Resource::new(
+                "text/html; charset=utf-8",
+                black_box(page.clone()),
+                UNIX_EPOCH,
+                true,
+                Policy::default(),
+            )
+        })
+    });
+    g.throughput(Throughput::Bytes(body.len() as u64));
     g.bench_function("Resource::new/hash-only", |b| {
         b.iter(|| {
             Resource::new(

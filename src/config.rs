@@ -34,7 +34,8 @@ pub enum ConfigError {
     Syntax {
         /// The configuration file.
         path: PathBuf,
-        /// The parser's message, which names the key and the line.
+        /// Where (line, column and the key of that line) and the parser's message, on one
+        /// line; never the text of the line, which may hold a secret (`admin_token`).
         message: String,
     },
     /// A key has a value of the right type that is still unusable.
@@ -58,9 +59,18 @@ pub struct Author {
     pub email: Option<String>,
 }
 
-/// The default `max_articles`: two million files, which a server would hold in about 5 GB
-/// (2.6 KB resident per article at 100,000 articles; BENCHMARKS.md, "Scale").
+/// The default `max_articles`: two million files, which a server would hold in about 4 GB
+/// (2 KB resident per article at 100,000 articles; BENCHMARKS.md, "Scale").
 pub const DEFAULT_MAX_ARTICLES: u64 = 2_000_000;
+
+/// The longest duration any key gives (a year, in seconds): each is added to a clock (the
+/// header read timeout to every connection's), and a clock has an end. A header read timeout
+/// of `i64::MAX` seconds made every connection panic.
+pub const MAX_DURATION_SECS: u64 = 365 * 24 * 60 * 60;
+
+/// The largest `max_header_bytes` (1 MiB): no request for a feed needs more, HTTP/2 keeps
+/// the limit in 32 bits, and each connection may hold this much.
+pub const MAX_HEADER_BYTES: usize = 1 << 20;
 
 /// The validated configuration that every stage reads.
 #[derive(Debug, Clone)]
@@ -296,7 +306,7 @@ impl Config {
     pub fn parse(path: &Path, text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            message: syntax_message(text, &e),
         })?;
         let base_dir = path.parent().unwrap_or(Path::new(""));
         let invalid = |key: &'static str, message: String| ConfigError::Invalid {
@@ -409,6 +419,22 @@ impl Config {
                 Ok(v as u64)
             };
 
+        // Every duration is added to the server's clock; one past its end panicked there.
+        let at_most = |key: &'static str, v: u64, max: u64| -> Result<u64, ConfigError> {
+            if v > max {
+                return Err(invalid(key, format!("{v} must be at most {max}")));
+            }
+            Ok(v)
+        };
+        let seconds = |key: &'static str, v: Option<i64>, default: i64, least: i64| {
+            let v = if least > 0 {
+                positive(key, v, default)?
+            } else {
+                non_negative(key, v, default)?
+            };
+            at_most(key, v, MAX_DURATION_SECS).map(Duration::from_secs)
+        };
+
         let max_items = positive("max_items", raw.max_items, 50)? as usize;
         let archive_page_size =
             positive("archive_page_size", raw.archive_page_size, max_items as i64)? as usize;
@@ -472,11 +498,7 @@ impl Config {
             archive_page_size,
             archive_max_age: non_negative("archive_max_age", raw.archive_max_age, 86_400)?,
             hubs,
-            websub_timeout: Duration::from_secs(positive(
-                "websub_timeout_secs",
-                raw.websub_timeout_secs,
-                10,
-            )?),
+            websub_timeout: seconds("websub_timeout_secs", raw.websub_timeout_secs, 10, 1)?,
             summary_chars: positive("summary_chars", raw.summary_chars, 300)? as usize,
             articles: overrides
                 .articles
@@ -500,34 +522,31 @@ impl Config {
                 60,
             )?,
             stale_if_error: non_negative("stale_if_error_secs", raw.stale_if_error_secs, 86_400)?,
-            debounce: Duration::from_millis(non_negative("debounce_ms", raw.debounce_ms, 200)?),
-            rescan_interval: Duration::from_secs(positive(
-                "rescan_interval_secs",
-                raw.rescan_interval_secs,
-                30,
+            debounce: Duration::from_millis(at_most(
+                "debounce_ms",
+                non_negative("debounce_ms", raw.debounce_ms, 200)?,
+                MAX_DURATION_SECS * 1000,
             )?),
-            header_read_timeout: Duration::from_secs(positive(
+            rescan_interval: seconds("rescan_interval_secs", raw.rescan_interval_secs, 30, 1)?,
+            header_read_timeout: seconds(
                 "header_read_timeout_secs",
                 raw.header_read_timeout_secs,
                 10,
-            )?),
-            max_header_bytes: positive("max_header_bytes", raw.max_header_bytes, 16 * 1024)?
-                .max(8192) as usize,
+                1,
+            )?,
+            max_header_bytes: at_most(
+                "max_header_bytes",
+                positive("max_header_bytes", raw.max_header_bytes, 16 * 1024)?,
+                MAX_HEADER_BYTES as u64,
+            )?
+            .max(8192) as usize,
             max_connections: positive("max_connections", raw.max_connections, 10_000)? as usize,
             tls,
             access_log: raw
                 .access_log
                 .map(|p| if p == Path::new("-") { p } else { resolve(p) }),
-            min_poll_interval: Duration::from_secs(non_negative(
-                "min_poll_interval_secs",
-                raw.min_poll_interval_secs,
-                0,
-            )?),
-            shutdown_timeout: Duration::from_secs(positive(
-                "shutdown_timeout_secs",
-                raw.shutdown_timeout_secs,
-                10,
-            )?),
+            min_poll_interval: seconds("min_poll_interval_secs", raw.min_poll_interval_secs, 0, 0)?,
+            shutdown_timeout: seconds("shutdown_timeout_secs", raw.shutdown_timeout_secs, 10, 1)?,
             stats,
         })
     }
@@ -755,6 +774,38 @@ fn parse_stats(
     })
 }
 
+/// The message of a TOML error `e` in `text`: `line L, column C, key K: message`. The
+/// parser's own rendering quotes the line, which would print a secret such as `admin_token`
+/// to the terminal and the logs; the key of the line says as much without it. The message
+/// of an error in the admin token's value (a number, say) is not shown either.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end().replace('\n', " ");
+    let Some(at) = e.span().and_then(|span| text.get(..span.start)) else {
+        return message;
+    };
+    let line_start = at.rfind('\n').map_or(0, |i| i + 1);
+    let line = at.matches('\n').count() + 1;
+    let column = at[line_start..].chars().count() + 1;
+    let key = text[line_start..]
+        .lines()
+        .next()
+        .and_then(|l| l.split_once('='))
+        .map(|(key, _)| key.trim().trim_matches(['"', '\'']))
+        .filter(|key| {
+            !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+    match key {
+        Some("admin_token") => {
+            format!("line {line}, column {column}, key `admin_token`: not a valid value (not shown: it is a secret)")
+        }
+        Some(key) => format!("line {line}, column {column}, key `{key}`: {message}"),
+        None => format!("line {line}, column {column}: {message}"),
+    }
+}
+
 /// Checks that `url` is an absolute http(s) URL and removes a trailing slash.
 fn validate_url(url: &str) -> Result<String, String> {
     let trimmed = url.trim();
@@ -836,6 +887,53 @@ mod tests {
         assert_eq!(c.articles, PathBuf::from("seeds"));
         assert_eq!(c.output, PathBuf::from("feeds"));
         assert_eq!(c.cache_max_age, 300);
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line_and_key_and_never_shows_the_admin_token() {
+        let e = parse("title = \"x\"\nadmin_token = \"0123456789abcdefSECRET\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("feedpub.toml: line 2, column "), "{e}");
+        assert!(e.contains("`admin_token`") && !e.contains("SECRET"), "{e}");
+        let e = parse("admin_token = 1234567890123456")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("1234567890123456"), "{e}");
+        let e = parse("max_items = \"ten\"").unwrap_err().to_string();
+        assert!(e.contains("line 1, column 13, key `max_items`"), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+
+    #[test]
+    fn durations_past_a_year_and_request_heads_past_a_mebibyte_are_refused() {
+        for (text, key) in [
+            (
+                "header_read_timeout_secs = 9223372036854775807",
+                "header_read_timeout_secs",
+            ),
+            ("debounce_ms = 9223372036854775807", "debounce_ms"),
+            ("rescan_interval_secs = 31536001", "rescan_interval_secs"),
+            ("websub_timeout_secs = 31536001", "websub_timeout_secs"),
+            (
+                "min_poll_interval_secs = 31536001",
+                "min_poll_interval_secs",
+            ),
+            ("shutdown_timeout_secs = 31536001", "shutdown_timeout_secs"),
+            ("max_header_bytes = 4294967296", "max_header_bytes"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("invalid value for `{key}`")),
+                "{text}: {e}"
+            );
+        }
+        let c = parse("header_read_timeout_secs = 31536000\nmax_header_bytes = 1048576").unwrap();
+        assert_eq!(
+            c.header_read_timeout,
+            Duration::from_secs(MAX_DURATION_SECS)
+        );
+        assert_eq!(c.max_header_bytes, MAX_HEADER_BYTES);
     }
 
     #[test]

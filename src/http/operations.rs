@@ -13,7 +13,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri, Version};
 use ipnet::IpNet;
 
-use super::access_log::{AccessLog, Entry, Response as LoggedResponse};
+use super::access_log::{AccessLog, Response as LoggedResponse};
 use super::admin::authorized;
 use super::polite::{PolitePolling, Verdict};
 use super::routes::{plain, Body};
@@ -228,8 +228,16 @@ impl Operations {
             started.elapsed().as_secs_f64(),
         );
         if let Some(log) = &self.access_log {
-            let header = |name| headers.get(name).map(HeaderValue::as_bytes);
-            log.record(Entry::new(&LoggedResponse {
+            // One pass over the few headers instead of two hashed lookups.
+            let (mut referer, mut user_agent) = (None, None);
+            for (name, value) in headers {
+                if *name == header::USER_AGENT {
+                    user_agent = user_agent.or(Some(value.as_bytes()));
+                } else if *name == header::REFERER {
+                    referer = referer.or(Some(value.as_bytes()));
+                }
+            }
+            log.record(&LoggedResponse {
                 client: self.client(peer, headers),
                 time,
                 method: method.as_str(),
@@ -237,9 +245,9 @@ impl Operations {
                 version: version_text(version),
                 status,
                 bytes,
-                referer: header(header::REFERER),
-                user_agent: header(header::USER_AGENT),
-            }));
+                referer,
+                user_agent,
+            });
         }
     }
 }

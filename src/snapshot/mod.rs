@@ -103,8 +103,10 @@ pub struct Snapshot {
     pub opml: Resource,
     /// `/`
     pub index: Resource,
-    /// Every published article by id.
-    pub articles: imbl::HashMap<String, ArticleEntry>,
+    /// Every published article by id, in id order. A B-tree: shared between snapshots like a
+    /// hash trie, but its nodes are full where the trie's were mostly empty slots (270 bytes
+    /// an article at 100,000 against about 100).
+    pub articles: imbl::OrdMap<String, ArticleEntry>,
     /// When each archive page (from 1, at index `n - 1`) last changed.
     pub archive_modified: Vec<SystemTime>,
     /// The published articles in feed order, overall and by tag.
@@ -413,7 +415,7 @@ impl Assembly<'_> {
         &self,
         corpus: &Corpus,
         delta: &Delta,
-    ) -> imbl::HashMap<String, ArticleEntry> {
+    ) -> imbl::OrdMap<String, ArticleEntry> {
         let modified_now = truncate_to_second(self.now);
         let entry = |article: &Arc<Article>, last_modified| ArticleEntry {
             article: Arc::clone(article),
@@ -564,9 +566,16 @@ impl Snapshot {
                 resource.set_last_modified(time);
             }
         }
-        for entry in self.articles.iter_mut() {
-            entry.1.last_modified = time;
-        }
+        self.articles = std::mem::take(&mut self.articles)
+            .into_iter()
+            .map(|(id, entry)| {
+                let entry = ArticleEntry {
+                    last_modified: time,
+                    ..entry
+                };
+                (id, entry)
+            })
+            .collect();
         for page in &mut self.archive_modified {
             *page = time;
         }
@@ -589,9 +598,8 @@ impl Snapshot {
             routes.extend(Format::ARCHIVED.map(|f| Route::Archive(f, n)));
             routes.push(Route::History(n));
         }
-        let mut ids: Vec<&String> = self.articles.keys().collect();
-        ids.sort_unstable();
-        routes.extend(ids.into_iter().map(|id| Route::Article(id.clone())));
+        // In id order, as the map holds them.
+        routes.extend(self.articles.keys().map(|id| Route::Article(id.clone())));
         routes
     }
 

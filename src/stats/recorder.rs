@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use hyper::header::{self, HeaderMap};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode, Uri};
 use ipnet::IpNet;
 
@@ -71,18 +71,27 @@ impl Recorder {
         if !is_poll(method.as_str(), &route, status) {
             return;
         }
-        let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        let forwarded = if self.trusted.is_empty() {
-            None
-        } else {
-            text(header::HeaderName::from_static("x-forwarded-for"))
-        };
-        let client = client_address(peer.ip(), forwarded, &self.trusted);
+        // One pass over the few headers instead of four hashed lookups (callgrind: 236 of a
+        // 304's instructions).
+        let (mut agent, mut forwarded, mut conditional) = (None, None, false);
+        for (name, value) in headers {
+            if *name == header::USER_AGENT {
+                agent = agent.or(Some(value));
+            } else if *name == header::IF_NONE_MATCH || *name == header::IF_MODIFIED_SINCE {
+                conditional = true;
+            } else if !self.trusted.is_empty() && name.as_str() == "x-forwarded-for" {
+                forwarded = forwarded.or(Some(value));
+            }
+        }
+        let client = client_address(
+            peer.ip(),
+            forwarded.and_then(|v: &HeaderValue| v.to_str().ok()),
+            &self.trusted,
+        );
         let poll = Poll {
             feed: feed_path(&route),
-            conditional: headers.contains_key(header::IF_NONE_MATCH)
-                || headers.contains_key(header::IF_MODIFIED_SINCE),
-            agent: clip_agent(text(header::USER_AGENT).unwrap_or("")).to_string(),
+            conditional,
+            agent: clip_agent(agent.and_then(|v| v.to_str().ok()).unwrap_or("")).to_string(),
             client,
             time: now,
         };
