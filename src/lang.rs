@@ -214,6 +214,28 @@ pub struct Detection {
     pub suggested: &'static str,
 }
 
+impl Detection {
+    /// The detection as it is stored: the index of its script and the language it suggests;
+    /// [`Detection::from_stored`] reads it back.
+    pub fn stored(self) -> (u8, &'static str) {
+        (self.script as u8, self.suggested)
+    }
+
+    /// The detection that [`Detection::stored`] gave `(script, suggested)`, when [`detect`]
+    /// can give it (an unknown script or suggestion is `None`).
+    pub fn from_stored(script: u8, suggested: &str) -> Option<Detection> {
+        let script = *ALL_SCRIPTS.get(usize::from(script))?;
+        let suggested = match (script, suggested) {
+            (Script::Arabic, "ur") => "ur",
+            (Script::Arabic, "fa") => "fa",
+            (Script::Arabic, "ar") => "ar",
+            (Script::Arabic, _) => return None,
+            (other, given) => Some(default_language(other)).filter(|d| *d == given)?,
+        };
+        Some(Detection { script, suggested })
+    }
+}
+
 /// How many letters [`detect`] looks at: the title and the opening of the text say enough,
 /// and the cost stays flat for long articles.
 const SAMPLE_LETTERS: usize = 2000;
@@ -350,6 +372,30 @@ impl Languages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_detection_reads_back_the_same() {
+        for text in [
+            "Hello",
+            "سلام پدر",
+            "مرحبا يا",
+            "یہ ہے",
+            "Привет",
+            "日本語のテキスト",
+            "漢字",
+        ] {
+            let detection = detect([text]).unwrap();
+            let (script, suggested) = detection.stored();
+            assert_eq!(
+                Detection::from_stored(script, suggested),
+                Some(detection),
+                "{text}"
+            );
+        }
+        assert_eq!(Detection::from_stored(1, "en"), None);
+        assert_eq!(Detection::from_stored(0, "fa"), None);
+        assert_eq!(Detection::from_stored(200, "en"), None);
+    }
 
     #[test]
     fn the_letter_table_agrees_with_the_ranges() {

@@ -27,7 +27,7 @@ use crate::http::operations::Operations;
 use crate::http::polite::{self, PolitePolling};
 use crate::http::server::{self, Limits};
 use crate::http::tls::{Tls, TlsError, TlsFiles};
-use crate::loader::{LoadError, Loader, Scope};
+use crate::loader::{LoadError, Loader, Scope, SAVED_ARTICLES};
 use crate::metrics::Metrics;
 use crate::publish;
 use crate::snapshot::Snapshot;
@@ -138,7 +138,14 @@ struct Regenerator {
     /// The loader was made anew (another folder): the next snapshot is built from all it
     /// finds, not from changes.
     new_loader: bool,
+    /// When the loader's articles were last saved for the next start.
+    saved_at: Option<Instant>,
 }
+
+/// How often, at most, the loader's articles are saved again after changes while serving
+/// (they are also saved after the first scan and at shutdown); an article changed since is
+/// read again at the next start.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A loader of the configured folder, holding back files written less than the debounce
 /// time ago (they may still be being written).
@@ -147,9 +154,31 @@ fn loader_for(config: &Config) -> Loader {
         .with_max_files(config.max_articles)
         .with_settle(config.debounce)
         .with_text_in_files()
+        .with_saved_articles(config.output.join(SAVED_ARTICLES))
 }
 
 impl Regenerator {
+    /// Saves the loader's articles, so that the next start need not read every file, when
+    /// files were read since the last save: at once when `now`, else at most every
+    /// [`SAVE_EVERY`]. A failure is logged; it only costs the next start time.
+    fn save_articles(&mut self, now: bool) {
+        if !self.loader.needs_saving()
+            || (!now && self.saved_at.is_some_and(|t| t.elapsed() < SAVE_EVERY))
+        {
+            return;
+        }
+        let started = Instant::now();
+        self.saved_at = Some(started);
+        match self.loader.save() {
+            Ok(articles) => tracing::debug!(
+                articles,
+                millis = started.elapsed().as_millis() as u64,
+                "articles saved for the next start"
+            ),
+            Err(e) => tracing::warn!("{e}; the next start reads every article again"),
+        }
+    }
+
     fn stamp(path: &Path) -> Option<(u64, Option<SystemTime>)> {
         std::fs::metadata(path)
             .ok()
@@ -346,6 +375,8 @@ fn first_snapshot(mut regenerator: Regenerator) -> Result<(Regenerator, Snapshot
     tracing::info!(
         articles = report.articles.len(),
         rejected = report.rejected.len(),
+        files_read = report.files_read,
+        files_restored = report.files_restored,
         "published"
     );
     Ok((regenerator, snapshot))
@@ -388,6 +419,7 @@ impl Server {
             loader: loader_for(&config),
             config: Arc::clone(&config),
             new_loader: false,
+            saved_at: None,
         };
         let limits = Limits {
             header_read_timeout: config.header_read_timeout,
@@ -733,6 +765,12 @@ async fn regeneration_loop(
             r.config.websub_timeout,
         )
     };
+    // Saved beside serving, so that the first answers do not wait for it.
+    let first_save = Arc::clone(&regenerator);
+    tokio::task::spawn_blocking(move || {
+        let mut r = first_save.lock().unwrap_or_else(|e| e.into_inner());
+        r.save_articles(true);
+    });
     let notifier = Notifier::new(websub_timeout, std::time::Duration::from_secs(1))
         .with_metrics(Arc::clone(&triggers.ops.metrics));
     let mut ticker = tokio::time::interval(rescan);
@@ -779,6 +817,7 @@ async fn regeneration_loop(
         let outcome = tokio::task::spawn_blocking(move || {
             let mut r = worker.lock().unwrap_or_else(|e| e.into_inner());
             let outcome = r.regenerate(&current, &pending);
+            r.save_articles(false);
             (outcome, r.loader.rejected_count())
         })
         .await;
@@ -849,6 +888,12 @@ async fn regeneration_loop(
             }
         }
     }
+    let last_save = Arc::clone(&regenerator);
+    let _ = tokio::task::spawn_blocking(move || {
+        let mut r = last_save.lock().unwrap_or_else(|e| e.into_inner());
+        r.save_articles(true);
+    })
+    .await;
 }
 
 /// Watches the articles folder and the configuration file; `None` (and a warning) where the

@@ -275,3 +275,95 @@ fn sigterm_sent_as_soon_as_serving_is_announced_exits_0() {
         server.stderr()
     );
 }
+
+/// Sets the modification time of every file of `folder` to `time`.
+fn set_all_modified(folder: &std::path::Path, time: std::time::SystemTime) {
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(time).unwrap();
+    }
+}
+
+/// The number after `field=` in the server's `published` log line.
+fn published_count(stderr: &str, field: &str) -> usize {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("feedpub::serve: published "))
+        .unwrap_or_else(|| panic!("no `published` line in:\n{stderr}"));
+    let at = line
+        .find(&format!("{field}="))
+        .unwrap_or_else(|| panic!("no {field} in {line}"));
+    line[at + field.len() + 1..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// What `/rss.xml`, `/atom.xml` and `/feed.json` hold, entry by entry.
+fn served_items(addr: std::net::SocketAddr) -> Vec<Vec<Item>> {
+    ["/rss.xml", "/atom.xml", "/feed.json"]
+        .iter()
+        .map(|path| items(&parse_feed(&get(addr, path, &[]).body)))
+        .collect()
+}
+
+/// A start saves what it parsed in the output folder; the next start takes every unchanged
+/// article from there instead of reading its file, reads a file rewritten meanwhile (even
+/// with its old size and modification time), and serves what a start without saved
+/// articles serves. A damaged saved file costs only a full read.
+#[test]
+fn a_restart_takes_unchanged_articles_from_the_saved_ones_and_reads_changed_files() {
+    // One base URL for every start (each listens on a new port).
+    let fixture =
+        Workspace::with_corpus("rescan_interval_secs = 3600\nbase_url = \"https://news.example\"");
+    let edited = fixture.article_path("edited.txt");
+    let before = simple_article(82_001, "Title before edit", 30, "Body.");
+    let after = simple_article(82_001, "Title after edit!", 30, "Body.");
+    assert_eq!(before.len(), after.len());
+    std::fs::write(&edited, &before).unwrap();
+    // Files modified moments before a scan are never saved: they may change again within
+    // the clock's resolution.
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    set_all_modified(&fixture.articles, hour_ago);
+    let saved = fixture.output.join(".feedpub-articles");
+
+    let mut server = start(&fixture);
+    assert_eq!(published_count(&server.stderr(), "files_read"), 11);
+    assert_eq!(published_count(&server.stderr(), "files_restored"), 0);
+    wait_for(WAIT, "the saved articles", || saved.is_file().then_some(()));
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
+
+    std::fs::write(&edited, &after).unwrap();
+    let file = std::fs::File::options().write(true).open(&edited).unwrap();
+    file.set_modified(hour_ago).unwrap();
+    let mut server = start(&fixture);
+    let stderr = server.stderr();
+    assert_eq!(published_count(&stderr, "files_read"), 1, "{stderr}");
+    assert_eq!(published_count(&stderr, "files_restored"), 10, "{stderr}");
+    let restored = served_items(server.addr());
+    let titles: Vec<&str> = restored[0].iter().map(|i| i.title.as_str()).collect();
+    assert!(titles.contains(&"Title after edit!"), "{titles:?}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
+
+    // Damaged: ignored with a warning naming it; every file is read.
+    let mut bytes = std::fs::read(&saved).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&saved, &bytes).unwrap();
+    let server = start(&fixture);
+    let stderr = server.stderr();
+    assert_eq!(published_count(&stderr, "files_read"), 11, "{stderr}");
+    assert!(
+        stderr.contains(".feedpub-articles: damaged"),
+        "no warning naming the damaged file:\n{stderr}"
+    );
+    assert!(
+        served_items(server.addr()) == restored,
+        "the feeds after a full read differ from the restored ones"
+    );
+}

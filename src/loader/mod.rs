@@ -9,8 +9,16 @@
 //! A refresh of named files ([`Loader::refresh`] with [`Scope::Names`], the names that file
 //! events give) looks at those files only, and says how the published articles changed
 //! ([`Changes`]): its cost is that of the changed files, whatever the size of the folder.
+//!
+//! A server's loader can save what it parsed ([`Loader::with_saved_articles`],
+//! [`Loader::save`]): its next start looks at each file's metadata instead of reading and
+//! parsing the whole folder again.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+mod saved;
+
+pub use saved::{SavedError, FILE_NAME as SAVED_ARTICLES};
+
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Read;
@@ -57,6 +65,8 @@ pub struct LoadReport {
     pub files_read: usize,
     /// Files that were parsed (their content hash was new).
     pub files_parsed: usize,
+    /// Files taken from the saved articles instead of being read.
+    pub files_restored: usize,
     /// Files that changed while being read, or so recently that they may still be being
     /// written; they are read again at the next scan.
     pub unsettled: Vec<PathBuf>,
@@ -108,6 +118,9 @@ pub struct Refresh {
     pub files_read: usize,
     /// Files that were parsed (their content hash was new).
     pub files_parsed: usize,
+    /// Files taken from the saved articles instead of being read
+    /// ([`Loader::with_saved_articles`]).
+    pub files_restored: usize,
     /// Files held back because they changed moments ago (or while being read); they should
     /// be refreshed again once they had time to settle.
     pub unsettled: Vec<PathBuf>,
@@ -117,6 +130,9 @@ pub struct Refresh {
 struct Fingerprint {
     len: u64,
     modified: Option<SystemTime>,
+    /// When the file's status changed ([`saved::changed_nanos`]): a file rewritten with its
+    /// old size and modification time still shows.
+    changed: u64,
 }
 
 impl Fingerprint {
@@ -124,6 +140,7 @@ impl Fingerprint {
         Fingerprint {
             len: meta.len(),
             modified: meta.modified().ok(),
+            changed: saved::changed_nanos(meta),
         }
     }
 }
@@ -170,8 +187,19 @@ enum Examined {
     Held,
     /// Read again (or rejected before reading).
     Read(Entry),
+    /// Taken from the saved articles, unchanged since they were saved.
+    Restored(Entry),
     /// No longer there (or no longer a file).
     Gone,
+}
+
+/// A map hashed with foldhash (seeded at random): the loader's maps have an entry per file,
+/// and hashing paths with SipHash was a tenth of a restart's time.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The key of a file of the folder in the loader's maps: its name.
+fn name_of(path: &Path) -> &OsStr {
+    path.file_name().unwrap_or(path.as_os_str())
 }
 
 /// Reads an articles folder, remembering what it parsed between scans.
@@ -180,19 +208,26 @@ pub struct Loader {
     dir: PathBuf,
     max_bytes: u64,
     settle: Duration,
-    cache: HashMap<PathBuf, Entry>,
+    /// By file name (every file is in `dir`).
+    cache: Map<OsString, Entry>,
     /// The files that publish each identity (more than one for duplicate scrapes).
-    scrapes: HashMap<String, Vec<PathBuf>>,
+    scrapes: Map<String, Vec<OsString>>,
     /// The scrape published for each identity.
-    winners: HashMap<String, Arc<Article>>,
+    winners: Map<String, Arc<Article>>,
     /// Whether a scan has run: only later scans wait for files to settle.
     scanned: bool,
     /// Files held back because they changed moments ago, with the scan that first did.
-    held: HashMap<PathBuf, SystemTime>,
+    held: Map<OsString, SystemTime>,
     /// Whether parsed articles leave their text in their files ([`Loader::with_text_in_files`]).
     text_in_files: bool,
     /// The most files the folder may hold ([`Loader::with_max_files`]).
     max_files: u64,
+    /// Where the parsed articles are saved ([`Loader::with_saved_articles`]).
+    saved_file: Option<PathBuf>,
+    /// The saved articles, read for the first scan only.
+    saved: Option<saved::Saved>,
+    /// Whether files were read or removed since the last save.
+    unsaved: bool,
 }
 
 /// A file modified less than this long ago may still be being written in place, in pieces;
@@ -220,7 +255,7 @@ fn ignored(name: &OsStr) -> bool {
 }
 
 /// One parsed file among those that share an identity.
-type Scrape<'a> = (&'a PathBuf, &'a Entry, &'a Arc<Article>);
+type Scrape<'a> = (&'a OsString, &'a Entry, &'a Arc<Article>);
 
 impl Loader {
     /// A loader of the folder `dir` that rejects files larger than `max_bytes`.
@@ -229,14 +264,63 @@ impl Loader {
             dir: dir.into(),
             max_bytes,
             settle: SETTLE,
-            cache: HashMap::new(),
-            scrapes: HashMap::new(),
-            winners: HashMap::new(),
+            cache: Map::default(),
+            scrapes: Map::default(),
+            winners: Map::default(),
             scanned: false,
-            held: HashMap::new(),
+            held: Map::default(),
             text_in_files: false,
             max_files: u64::MAX,
+            saved_file: None,
+            saved: None,
+            unsaved: false,
         }
+    }
+
+    /// The same loader, its first scan taking each unchanged file's article from `file`,
+    /// where [`Loader::save`] saves them, instead of reading and parsing the file: a restart
+    /// of a server then costs a look at each file's metadata. Only a loader that leaves the
+    /// text in the files ([`Loader::with_text_in_files`]) saves or reads them.
+    pub fn with_saved_articles(mut self, file: impl Into<PathBuf>) -> Loader {
+        self.saved_file = Some(file.into());
+        self
+    }
+
+    /// Whether files were read or removed since the articles were last saved.
+    pub fn needs_saving(&self) -> bool {
+        self.unsaved && self.text_in_files && self.saved_file.is_some()
+    }
+
+    /// Saves the articles of the files read so far to the file given to
+    /// [`Loader::with_saved_articles`] (nothing without one), and says how many. A file
+    /// rejected, with warnings, or modified moments before it was read is left out: it is
+    /// read again at the next start.
+    pub fn save(&mut self) -> Result<usize, SavedError> {
+        let Some(file) = self.saved_file.as_ref().filter(|_| self.text_in_files) else {
+            return Ok(0);
+        };
+        let entries: Vec<_> = self
+            .cache
+            .iter()
+            .filter(|(_, entry)| !entry.racy)
+            .filter_map(|(name, entry)| {
+                let Ok((article, warnings)) = &entry.outcome else {
+                    return None;
+                };
+                let digest = entry.hash?;
+                if !warnings.is_empty() || !saved::savable(article, digest) {
+                    return None;
+                }
+                let fingerprint = entry.fingerprint;
+                let stamp =
+                    saved::Stamp::new(fingerprint.len, fingerprint.modified?, fingerprint.changed)?;
+                Some((name.as_os_str(), stamp, digest, &**article))
+            })
+            .collect();
+        let count = entries.len();
+        saved::save(file, &self.dir, entries.into_iter())?;
+        self.unsaved = false;
+        Ok(count)
     }
 
     /// The same loader, refusing a folder of more than `max_files` files
@@ -282,6 +366,7 @@ impl Loader {
         let mut report = LoadReport {
             files_read: refresh.files_read,
             files_parsed: refresh.files_parsed,
+            files_restored: refresh.files_restored,
             unsettled: refresh.unsettled,
             ..LoadReport::default()
         };
@@ -319,11 +404,14 @@ impl Loader {
             // Files named by events count against the limit as a listing's do.
             let new = listed
                 .iter()
-                .filter(|(path, _)| !self.cache.contains_key(path) && path.exists())
+                .filter(|(path, _)| !self.cache.contains_key(name_of(path)) && path.exists())
                 .count();
             if (self.cache.len() + new) as u64 > self.max_files {
                 return Err(self.too_many_files());
             }
+        }
+        if !self.scanned {
+            self.saved = self.read_saved();
         }
         let total = listed.len();
         let done = AtomicUsize::new(0);
@@ -337,8 +425,55 @@ impl Loader {
             .collect();
         let (changed, mut refresh) = self.sort_out(&scope, examined, scan_start);
         self.scanned = true;
+        self.unsaved |= self.changes_saved(&changed);
         self.apply(changed, &mut refresh);
+        self.saved = None;
         Ok(refresh)
+    }
+
+    /// Whether `changed` changes what [`Loader::save`] would save: a file gone, or an
+    /// article read (not restored) that would be saved. A file rejected again at every start
+    /// does not make every start save.
+    fn changes_saved(&self, changed: &[(PathBuf, Option<Entry>)]) -> bool {
+        changed.iter().any(|(path, entry)| match entry {
+            None => true,
+            Some(entry) => match &entry.outcome {
+                Ok((article, warnings)) => {
+                    warnings.is_empty()
+                        && !self.saved.as_ref().is_some_and(|s| s.holds(path, article))
+                }
+                Err(_) => false,
+            },
+        })
+    }
+
+    /// The saved articles, when this loader has some for its folder; a damaged or
+    /// unreadable file is logged and costs a full scan.
+    fn read_saved(&self) -> Option<saved::Saved> {
+        let file = self.saved_file.as_ref().filter(|_| self.text_in_files)?;
+        match saved::load(file, &self.dir) {
+            Ok(saved) => saved,
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        }
+    }
+
+    /// The entry of a file that the saved articles hold as it is now (`meta`), on the
+    /// first scan.
+    fn restored(&self, path: &Path, meta: &fs::Metadata, scan_start: SystemTime) -> Option<Entry> {
+        let fingerprint = Fingerprint::of(meta);
+        if fingerprint.len > self.max_bytes || is_racy(fingerprint.modified, scan_start) {
+            return None;
+        }
+        let saved = self.saved.as_ref()?.get(path.file_name()?, meta)?;
+        Some(Entry {
+            fingerprint,
+            racy: false,
+            hash: Some(saved.digest),
+            outcome: Ok((Arc::clone(&saved.article), Arc::from([]))),
+        })
     }
 
     fn too_many_files(&self) -> LoadError {
@@ -400,6 +535,7 @@ impl Loader {
                     fingerprint: Fingerprint {
                         len: 0,
                         modified: None,
+                        changed: 0,
                     },
                     racy: true,
                     hash: None,
@@ -409,11 +545,16 @@ impl Loader {
             }
             Candidate::File(path, meta) => {
                 let fingerprint = Fingerprint::of(&meta);
-                let cached = self.cache.get(&path);
+                let cached = self.cache.get(name_of(&path));
+                if cached.is_none() {
+                    if let Some(entry) = self.restored(&path, &meta, scan_start) {
+                        return (path, Examined::Restored(entry));
+                    }
+                }
                 if cached.is_some_and(|old| old.fingerprint == fingerprint && !old.racy) {
                     return (path, Examined::Unchanged);
                 }
-                let held_long = self.held.get(&path).is_some_and(|since| {
+                let held_long = self.held.get(name_of(&path)).is_some_and(|since| {
                     scan_start
                         .duration_since(*since)
                         .is_ok_and(|d| d >= MAX_HOLD + self.settle)
@@ -448,26 +589,36 @@ impl Loader {
             ..Refresh::default()
         };
         let mut changed: Vec<(PathBuf, Option<Entry>)> = Vec::new();
-        let mut still_held: HashSet<PathBuf> = HashSet::new();
+        let mut still_held: HashSet<OsString> = HashSet::new();
         if let Scope::All = scope {
             // What the listing did not find is gone.
-            let listed: HashSet<&PathBuf> = examined.iter().map(|(p, _)| p).collect();
-            for path in self.cache.keys().filter(|p| !listed.contains(p)) {
-                changed.push((path.clone(), None));
+            let listed: HashSet<&OsStr, foldhash::fast::RandomState> =
+                examined.iter().map(|(p, _)| name_of(p)).collect();
+            for name in self
+                .cache
+                .keys()
+                .filter(|n| !listed.contains(n.as_os_str()))
+            {
+                changed.push((self.dir.join(name), None));
             }
-            self.held.retain(|p, _| listed.contains(p));
+            self.held.retain(|n, _| listed.contains(n.as_os_str()));
         }
         for (path, examined) in examined {
             match examined {
                 Examined::Unchanged => {}
                 Examined::Held => {
-                    self.held.entry(path.clone()).or_insert(scan_start);
-                    still_held.insert(path.clone());
+                    let name = name_of(&path).to_os_string();
+                    self.held.entry(name.clone()).or_insert(scan_start);
+                    still_held.insert(name);
                     refresh.unsettled.push(path);
                 }
                 Examined::Gone => changed.push((path, None)),
+                Examined::Restored(entry) => {
+                    refresh.files_restored += 1;
+                    changed.push((path, Some(entry)));
+                }
                 Examined::Read(entry) => {
-                    let previous_hash = self.cache.get(&path).and_then(|e| e.hash);
+                    let previous_hash = self.cache.get(name_of(&path)).and_then(|e| e.hash);
                     refresh.files_read += 1;
                     if entry.hash.is_none() || entry.hash != previous_hash {
                         refresh.files_parsed += 1;
@@ -477,21 +628,51 @@ impl Loader {
             }
         }
         for (path, _) in &changed {
-            if !still_held.contains(path) {
-                self.held.remove(path);
+            if !still_held.contains(name_of(path)) {
+                self.held.remove(name_of(path));
             }
         }
         (changed, refresh)
     }
 
+    /// `entry`, with a newly parsed article copied by the calling thread when the text stays
+    /// in the files. Articles are parsed on worker threads, and what is kept of each (a few
+    /// hundred bytes) sat between the freed texts (kilobytes) in the workers' allocator
+    /// arenas, keeping most of their pages resident; copied here, the workers' arenas empty
+    /// out and go back to the system. An article met again (the same `Arc`) is kept as is.
+    fn kept_copy(&self, path: &Path, entry: Entry) -> Entry {
+        let Ok((article, warnings)) = &entry.outcome else {
+            return entry;
+        };
+        if !self.text_in_files {
+            return entry;
+        }
+        let known = self.cache.get(name_of(path)).is_some_and(
+            |old| matches!(&old.outcome, Ok((before, _)) if Arc::ptr_eq(before, article)),
+        );
+        // Restored articles were made on this thread.
+        let restored = self.saved.as_ref().is_some_and(|s| s.holds(path, article));
+        if known || restored {
+            return entry;
+        }
+        let copy = Arc::new(Article::clone(article));
+        let warnings: Arc<[Diagnostic]> = warnings.iter().cloned().collect();
+        Entry {
+            outcome: Ok((copy, warnings)),
+            ..entry
+        }
+    }
+
     /// Puts the new entries of changed files in the cache, and works out how the published
     /// articles of the identities they touch changed.
     fn apply(&mut self, changed: Vec<(PathBuf, Option<Entry>)>, refresh: &mut Refresh) {
-        let mut touched: BTreeSet<String> = BTreeSet::new();
+        // Sorted and deduplicated once at the end: cheaper than a set kept in order.
+        let mut touched: Vec<String> = Vec::new();
         for (path, entry) in changed {
+            let entry = entry.map(|e| self.kept_copy(&path, e));
             let old = match &entry {
-                Some(entry) => self.cache.insert(path.clone(), entry.clone()),
-                None => self.cache.remove(&path),
+                Some(entry) => self.cache.insert(name_of(&path).into(), entry.clone()),
+                None => self.cache.remove(name_of(&path)),
             };
             let same = match (&old, &entry) {
                 (Some(old), Some(new)) => same_outcome(&old.outcome, &new.outcome),
@@ -519,18 +700,23 @@ impl Loader {
             }
             if let Some(id) = &old_id {
                 if let Some(paths) = self.scrapes.get_mut(id) {
-                    paths.retain(|p| p != &path);
+                    paths.retain(|p| p != name_of(&path));
                     if paths.is_empty() {
                         self.scrapes.remove(id);
                     }
                 }
-                touched.insert(id.clone());
+                touched.push(id.clone());
             }
             if let Some(id) = new_id {
-                self.scrapes.entry(id.clone()).or_default().push(path);
-                touched.insert(id);
+                self.scrapes
+                    .entry(id.clone())
+                    .or_default()
+                    .push(name_of(&path).into());
+                touched.push(id);
             }
         }
+        touched.sort_unstable();
+        touched.dedup();
         for id in touched {
             let winner = match self.scrapes.get(&id) {
                 Some(paths) => {
@@ -583,19 +769,19 @@ impl Loader {
     /// The scrapes among `paths` (the files of one identity), the published one first: the
     /// later scrape wins, that is the one with more views, else the newer file, else the
     /// later name.
-    fn scrapes_of<'a>(&'a self, paths: &'a [PathBuf]) -> Vec<Scrape<'a>> {
-        let mut scrapes: Vec<Scrape> = paths
+    fn scrapes_of<'a>(&'a self, names: &'a [OsString]) -> Vec<Scrape<'a>> {
+        let mut scrapes: Vec<Scrape> = names
             .iter()
-            .filter_map(|p| {
-                let entry = self.cache.get(p)?;
-                Some((p, entry, entry.published()?))
+            .filter_map(|n| {
+                let entry = self.cache.get(n)?;
+                Some((n, entry, entry.published()?))
             })
             .collect();
         scrapes.sort_by(|a, b| {
-            (b.2.views, b.1.fingerprint.modified, path_bytes(b.0)).cmp(&(
+            (b.2.views, b.1.fingerprint.modified, b.0.as_encoded_bytes()).cmp(&(
                 a.2.views,
                 a.1.fingerprint.modified,
-                path_bytes(a.0),
+                a.0.as_encoded_bytes(),
             ))
         });
         scrapes
@@ -605,17 +791,17 @@ impl Loader {
 /// A warning for each scrape of `id` that is not published (`scrapes` as
 /// [`Loader::scrapes_of`] orders them).
 fn duplicate_warnings(id: &str, scrapes: &[Scrape]) -> Vec<Diagnostic> {
-    let Some((kept_path, _, _)) = scrapes.first() else {
+    let Some((_, _, kept)) = scrapes.first() else {
         return Vec::new();
     };
     scrapes[1..]
         .iter()
-        .map(|(other_path, _, _)| Diagnostic {
-            path: (*other_path).clone(),
+        .map(|(_, _, other)| Diagnostic {
+            path: other.path.clone(),
             line: None,
             message: format!(
                 "duplicate of article {id}: {} is the later scrape and is published instead",
-                kept_path.display()
+                kept.path.display()
             ),
         })
         .collect()
@@ -800,6 +986,86 @@ mod tests {
 
     fn article(title: &str, number: u32, views: u32) -> String {
         format!("1 May 2020\n{title}\n\nBody.\n\n10:00 - 2020/05/01 / number : {number} / Show Count : {views}\n")
+    }
+
+    #[test]
+    fn saved_articles_stand_for_unchanged_files_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.txt", &article("A", 1, 1));
+        write(dir.path(), "b.txt", &article("B", 2, 1));
+        write(dir.path(), "empty.txt", "  \n");
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        for name in ["a.txt", "b.txt", "empty.txt"] {
+            let file = fs::File::options()
+                .write(true)
+                .open(dir.path().join(name))
+                .unwrap();
+            file.set_modified(hour_ago).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        let file = out.path().join(SAVED_ARTICLES);
+        let loader = || {
+            Loader::new(dir.path(), 1 << 20)
+                .with_text_in_files()
+                .with_saved_articles(&file)
+                .with_settle(Duration::ZERO)
+        };
+        let mut first = loader();
+        let report = first.scan().unwrap();
+        assert_eq!((report.files_read, report.files_restored), (3, 0));
+        assert!(first.needs_saving());
+        assert_eq!(first.save().unwrap(), 2, "the rejected file is not saved");
+        assert!(!first.needs_saving());
+
+        let mut second = loader();
+        let again = second.scan().unwrap();
+        assert_eq!((again.files_read, again.files_restored), (1, 2));
+        assert_eq!(again.rejected, report.rejected);
+        assert_eq!(again.articles, report.articles);
+        assert!(
+            !second.needs_saving(),
+            "nothing was read but the rejected file"
+        );
+        // A change after the start is read as usual.
+        write(dir.path(), "b.txt", &article("B again", 2, 2));
+        let edit = second.refresh(Scope::All).unwrap();
+        assert_eq!(edit.changes.published[0].title, "B again");
+        assert!(second.needs_saving());
+
+        // A loader that keeps the text neither reads nor writes them.
+        let mut holding = Loader::new(dir.path(), 1 << 20).with_saved_articles(&file);
+        assert_eq!(holding.scan().unwrap().files_restored, 0);
+        assert_eq!(holding.save().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_kept_copy_is_made_once_and_then_the_article_keeps_its_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.txt", &article("A", 1, 1));
+        write(dir.path(), "b.txt", &article("B", 2, 1));
+        let mut loader = Loader::new(dir.path(), 1 << 20)
+            .with_text_in_files()
+            .with_settle(Duration::ZERO);
+        let first = loader.scan().unwrap();
+        assert_eq!(first.articles.len(), 2);
+        // Unchanged files: the same articles, and no change to publish.
+        let again = loader.refresh(Scope::All).unwrap();
+        assert!(again.changes.published.is_empty() && again.changes.withdrawn.is_empty());
+        let kept: Vec<Arc<Article>> = loader.published().cloned().collect();
+        for article in &first.articles {
+            assert!(kept.iter().any(|k| Arc::ptr_eq(k, article)));
+        }
+        // An edit publishes one new article, equal to what a fresh loader parses.
+        write(dir.path(), "b.txt", &article("B again", 2, 2));
+        let edit = loader.refresh(Scope::All).unwrap();
+        assert_eq!(edit.changes.published.len(), 1);
+        assert_eq!(edit.changes.withdrawn.len(), 1);
+        let fresh = Loader::new(dir.path(), 1 << 20)
+            .with_text_in_files()
+            .scan()
+            .unwrap();
+        let fresh_b = fresh.articles.iter().find(|a| a.id == "2").unwrap();
+        assert_eq!(*edit.changes.published[0], **fresh_b);
     }
 
     #[test]
