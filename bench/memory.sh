@@ -7,6 +7,9 @@
 #   pages (RSS, Atom and HTML of 100 page numbers spread over the history) and 500 article
 #   pages spread over the corpus are fetched, and the server's VmRSS and VmHWM are read;
 #   VmRSS again 15 s and 200 feed polls later (what a server that has run a while holds).
+#   That first start has no saved articles (OUT/.feedpub-articles is removed before it);
+#   the server is then stopped and started again, and the restart's first feed and VmRSS
+#   once settled are read (the restart takes unchanged articles from the saved ones).
 #
 #   bench/memory.sh                 N = 100,000 articles
 #   bench/memory.sh --quick         N = 1,000 (CI smoke)
@@ -54,14 +57,41 @@ mkdir -p "$BENCH/results"
 TSV="$BENCH/results/memory-$STAMP.tsv"
 MD="$BENCH/results/memory-$STAMP.md"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'round\tserver\tready_s\tsettled_s\trss_mb\thwm_mb\tpages\tsteady_mb\n' >"$TSV"
+printf 'round\tserver\tready_s\tsettled_s\trss_mb\thwm_mb\tpages\tsteady_mb\trestart_s\trestart_mb\n' >"$TSV"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_mb() { awk -v k="$2:" '$1 == k {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
-# measure ROUND SERVER: one start of SERVER, its figures appended to the TSV.
+# start_serve SERVER PORT: starts SERVER in the background (its pid in SERVED) and waits for
+# its first /rss.xml; sets READY to the seconds that took.
+start_serve() {
+  local server="$1" port="$2" started
+  started="$(date +%s.%N)"
+  RUST_LOG=warn "${BIN[$server]}" serve --config "$WORK/$server.toml" --addr "127.0.0.1:$port" \
+    >>"$WORK/$server.log" 2>&1 &
+  SERVED=$!
+  PIDS+=("$SERVED")
+  wait_http200 "http://127.0.0.1:$port/rss.xml" 600 "$SERVED" "$WORK/$server.log"
+  READY="$(python3 -c "print('%.2f' % ($(date +%s.%N) - $started))")"
+  STARTED="$started"
+}
+
+# settle PID: waits until the server's CPU time has not moved for two seconds (the output
+# folder is written in the background after the first answer).
+settle() {
+  local last now same=0
+  last="$(cpu_ticks "$1")"
+  while [ "$same" -lt 4 ]; do
+    sleep 0.5
+    now="$(cpu_ticks "$1")"
+    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last="$now"; fi
+  done
+}
+
+# measure ROUND SERVER: a start of SERVER without saved articles, then a restart; their
+# figures appended to the TSV.
 measure() {
-  local round="$1" server="$2" port out pid started ready settled last now same
+  local round="$1" server="$2" port out pid ready settled
   port="$(free_ports 1)"
   out="$WORK/out-$server"
   cat >"$WORK/$server.toml" <<EOF
@@ -78,23 +108,12 @@ EOF
     log "$server build into $out"
     "${BIN[$server]}" build --config "$WORK/$server.toml" >"$WORK/$server-build.log" 2>&1
   fi
-  started="$(date +%s.%N)"
-  RUST_LOG=warn "${BIN[$server]}" serve --config "$WORK/$server.toml" --addr "127.0.0.1:$port" \
-    >"$WORK/$server.log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  wait_http200 "http://127.0.0.1:$port/rss.xml" 600 "$pid" "$WORK/$server.log"
-  ready="$(python3 -c "print('%.2f' % ($(date +%s.%N) - $started))")"
-  # The output folder is written in the background after the first answer: wait until the
-  # server's CPU time has not moved for two seconds.
-  last="$(cpu_ticks "$pid")"
-  same=0
-  while [ "$same" -lt 4 ]; do
-    sleep 0.5
-    now="$(cpu_ticks "$pid")"
-    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last="$now"; fi
-  done
-  settled="$(python3 -c "print('%.2f' % ($(date +%s.%N) - $started - 2))")"
+  rm -f "$out/.feedpub-articles"
+  start_serve "$server" "$port"
+  pid="$SERVED"
+  ready="$READY"
+  settle "$pid"
+  settled="$(python3 -c "print('%.2f' % ($(date +%s.%N) - $STARTED - 2))")"
   local pages
   pages="$(python3 - "$port" "$out" <<'EOF'
 import http.client, os, sys
@@ -128,9 +147,17 @@ EOF
   steady="$(status_mb "$pid" VmRSS)"
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  printf '   round %s %-13s ready %6s s  settled %6s s  VmRSS %5s MB  VmHWM %5s MB  steady %5s MB  (%s pages)\n' \
-    "$round" "$server" "$ready" "$settled" "$rss" "$hwm" "$steady" "$pages" >&2
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$ready" "$settled" "$rss" "$hwm" "$pages" "$steady" >>"$TSV"
+  # The restart.
+  local restart restart_mb
+  start_serve "$server" "$port"
+  restart="$READY"
+  settle "$SERVED"
+  restart_mb="$(status_mb "$SERVED" VmRSS)"
+  kill -TERM "$SERVED" 2>/dev/null || true
+  wait "$SERVED" 2>/dev/null || true
+  printf '   round %s %-13s ready %6s s  settled %6s s  VmRSS %5s MB  VmHWM %5s MB  steady %5s MB  (%s pages)  restart %6s s  %5s MB\n' \
+    "$round" "$server" "$ready" "$settled" "$rss" "$hwm" "$steady" "$pages" "$restart" "$restart_mb" >&2
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$ready" "$settled" "$rss" "$hwm" "$pages" "$steady" "$restart" "$restart_mb" >>"$TSV"
 }
 
 log "load $LOAD_BEFORE; $ROUNDS round(s) x ${SERVERS[*]} on $N articles"
@@ -144,11 +171,11 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 print(f"`feedpub serve` on {int(sys.argv[2]):,} articles (load {sys.argv[3]} before, {sys.argv[4]} after); medians over rounds:")
 print()
-print("| server | first feed after start | site copy on disk after | VmRSS after 300 archive + 500 article pages | VmRSS 15 s and 200 polls later | VmHWM | rounds |")
-print("|---|---|---|---|---|---|---|")
+print("| server | first feed after start | site copy on disk after | VmRSS after 300 archive + 500 article pages | VmRSS 15 s and 200 polls later | VmHWM | first feed after a restart | VmRSS after the restart | rounds |")
+print("|---|---|---|---|---|---|---|---|---|")
 for server in dict.fromkeys(r["server"] for r in rows):
     mine = [r for r in rows if r["server"] == server]
     med = lambda k: statistics.median(float(r[k]) for r in mine)
-    print(f"| {server} | {med('ready_s'):.2f} s | {med('settled_s'):.2f} s | {med('rss_mb'):.0f} MB | {med('steady_mb'):.0f} MB | {med('hwm_mb'):.0f} MB | {len(mine)} |")
+    print(f"| {server} | {med('ready_s'):.2f} s | {med('settled_s'):.2f} s | {med('rss_mb'):.0f} MB | {med('steady_mb'):.0f} MB | {med('hwm_mb'):.0f} MB | {med('restart_s'):.2f} s | {med('restart_mb'):.0f} MB | {len(mine)} |")
 EOF
 echo "results: $MD" >&2

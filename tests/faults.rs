@@ -215,7 +215,20 @@ fn check_output(dir: &Path) -> OutputCheck {
                 }
                 None => name,
             };
-            if matches!(
+            if name == ".feedpub-articles" {
+                // The articles saved for a restart: whole when its checksum holds.
+                let whole = bytes.len() >= 8 && bytes.starts_with(b"feedpub-articles ") && {
+                    let (body, sum) = bytes.split_at(bytes.len() - 8);
+                    xxhash_rust::xxh3::xxh3_64(body).to_le_bytes() == sum
+                };
+                if !whole {
+                    check.broken.push(format!(
+                        "{}: not whole ({} bytes)",
+                        path.display(),
+                        bytes.len()
+                    ));
+                }
+            } else if matches!(
                 name.as_str(),
                 "_headers" | "_redirects" | ".feedpub-manifest"
             ) {

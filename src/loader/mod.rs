@@ -425,26 +425,9 @@ impl Loader {
             .collect();
         let (changed, mut refresh) = self.sort_out(&scope, examined, scan_start);
         self.scanned = true;
-        self.unsaved |= self.changes_saved(&changed);
         self.apply(changed, &mut refresh);
         self.saved = None;
         Ok(refresh)
-    }
-
-    /// Whether `changed` changes what [`Loader::save`] would save: a file gone, or an
-    /// article read (not restored) that would be saved. A file rejected again at every start
-    /// does not make every start save.
-    fn changes_saved(&self, changed: &[(PathBuf, Option<Entry>)]) -> bool {
-        changed.iter().any(|(path, entry)| match entry {
-            None => true,
-            Some(entry) => match &entry.outcome {
-                Ok((article, warnings)) => {
-                    warnings.is_empty()
-                        && !self.saved.as_ref().is_some_and(|s| s.holds(path, article))
-                }
-                Err(_) => false,
-            },
-        })
     }
 
     /// The saved articles, when this loader has some for its folder; a damaged or
@@ -612,7 +595,10 @@ impl Loader {
                     still_held.insert(name);
                     refresh.unsettled.push(path);
                 }
-                Examined::Gone => changed.push((path, None)),
+                Examined::Gone => {
+                    self.unsaved = true;
+                    changed.push((path, None));
+                }
                 Examined::Restored(entry) => {
                     refresh.files_restored += 1;
                     changed.push((path, Some(entry)));
@@ -623,6 +609,10 @@ impl Loader {
                     if entry.hash.is_none() || entry.hash != previous_hash {
                         refresh.files_parsed += 1;
                     }
+                    // What a save would save changed (a file rejected again at every
+                    // start does not make every start save).
+                    self.unsaved |= matches!(&entry.outcome, Ok((_, w)) if w.is_empty());
+                    let entry = self.kept_copy(&path, entry);
                     changed.push((path, Some(entry)));
                 }
             }
@@ -650,9 +640,7 @@ impl Loader {
         let known = self.cache.get(name_of(path)).is_some_and(
             |old| matches!(&old.outcome, Ok((before, _)) if Arc::ptr_eq(before, article)),
         );
-        // Restored articles were made on this thread.
-        let restored = self.saved.as_ref().is_some_and(|s| s.holds(path, article));
-        if known || restored {
+        if known {
             return entry;
         }
         let copy = Arc::new(Article::clone(article));
@@ -669,7 +657,6 @@ impl Loader {
         // Sorted and deduplicated once at the end: cheaper than a set kept in order.
         let mut touched: Vec<String> = Vec::new();
         for (path, entry) in changed {
-            let entry = entry.map(|e| self.kept_copy(&path, e));
             let old = match &entry {
                 Some(entry) => self.cache.insert(name_of(&path).into(), entry.clone()),
                 None => self.cache.remove(name_of(&path)),

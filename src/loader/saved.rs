@@ -102,13 +102,6 @@ impl Saved {
         let entry = self.entries.get(name)?;
         (Some(entry.stamp) == Stamp::of(meta)).then_some(entry)
     }
-
-    /// Whether `article` is the one saved for the file at `path`.
-    pub fn holds(&self, path: &Path, article: &Arc<Article>) -> bool {
-        path.file_name()
-            .and_then(|name| self.entries.get(name))
-            .is_some_and(|entry| Arc::ptr_eq(&entry.article, article))
-    }
 }
 
 /// The header line of a file written by this build for the folder `dir`. The build is
@@ -231,6 +224,7 @@ pub fn save<'a>(
     remove_leftovers(folder);
     let mut temp = tempfile::Builder::new()
         .prefix(&format!("{FILE_NAME}."))
+        .suffix(".tmp")
         .tempfile_in(folder)
         .map_err(write_error)?;
     temp.write_all(&out).map_err(write_error)?;
@@ -580,7 +574,7 @@ mod tests {
     fn a_save_replaces_the_file_whole_and_removes_what_cut_off_saves_left() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(FILE_NAME);
-        let leftover = dir.path().join(format!("{FILE_NAME}.a1b2c3"));
+        let leftover = dir.path().join(format!("{FILE_NAME}.a1b2c3.tmp"));
         fs::write(&leftover, b"half a save").unwrap();
         let other = dir.path().join(".feedpub-manifest");
         fs::write(&other, b"+ rss.xml\n").unwrap();
