@@ -299,8 +299,17 @@ impl Loader {
         let Some(file) = self.saved_file.as_ref().filter(|_| self.text_in_files) else {
             return Ok(0);
         };
-        let entries: Vec<_> = self
-            .cache
+        // Counted, then written as a stream: no list of them is held.
+        let count = self.savable_entries().count();
+        saved::save(file, &self.dir, count, self.savable_entries())?;
+        self.unsaved = false;
+        Ok(count)
+    }
+
+    /// What [`Loader::save`] saves: each article read whole, without warnings, of a file
+    /// not modified moments before it was read.
+    fn savable_entries(&self) -> impl Iterator<Item = (&OsStr, saved::Stamp, u128, &Article)> {
+        self.cache
             .iter()
             .filter(|(_, entry)| !entry.racy)
             .filter_map(|(name, entry)| {
@@ -316,11 +325,6 @@ impl Loader {
                     saved::Stamp::new(fingerprint.len, fingerprint.modified?, fingerprint.changed)?;
                 Some((name.as_os_str(), stamp, digest, &**article))
             })
-            .collect();
-        let count = entries.len();
-        saved::save(file, &self.dir, entries.into_iter())?;
-        self.unsaved = false;
-        Ok(count)
     }
 
     /// The same loader, refusing a folder of more than `max_files` files

@@ -9,19 +9,21 @@
 //! moments before the save, an article with warnings, a rejected file) is read as before.
 //!
 //! The file holds one header line naming the format, the build of feedpub that wrote it and
-//! the articles folder, then the entries, then the xxh3-64 of everything before it. A file of
+//! the articles folder, then the number of entries and the entries, then the xxh3-64 of
+//! everything before it. A file of
 //! another build or folder, cut short or damaged is ignored as a whole: the cost is one full
 //! scan. It is replaced whole (a temporary file renamed over it), never written in place.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, Metadata};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::article::{Article, TextPlace};
 use crate::lang::Detection;
@@ -30,7 +32,7 @@ use crate::lang::Detection;
 pub const FILE_NAME: &str = ".feedpub-articles";
 
 /// The first word of the header; the number after it changes with the layout.
-const FORMAT: &str = "feedpub-articles 1";
+const FORMAT: &str = "feedpub-articles 2";
 
 /// The most a saved file may hold: far more than two million articles take.
 const MAX_FILE_BYTES: u64 = 2 << 30;
@@ -157,7 +159,8 @@ pub enum SavedError {
 }
 
 /// The entries saved in `file` for the articles folder `dir`: `Ok(None)` when there is no
-/// such file or it was written by another build or for another folder.
+/// such file or it was written by another build or for another folder. Read as a stream:
+/// a restart holds no copy of the file.
 pub fn load(file: &Path, dir: &Path) -> Result<Option<Saved>, SavedError> {
     let read_error = |source| SavedError::Read {
         path: file.to_path_buf(),
@@ -167,53 +170,60 @@ pub fn load(file: &Path, dir: &Path) -> Result<Option<Saved>, SavedError> {
         path: file.to_path_buf(),
         what,
     };
-    let bytes = match fs::metadata(file) {
+    let opened = match fs::File::open(file) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(read_error(e)),
-        Ok(meta) if meta.len() > MAX_FILE_BYTES => return Err(damaged("too large")),
-        Ok(_) => fs::read(file).map_err(read_error)?,
+        Ok(opened) => opened,
     };
+    let len = opened.metadata().map_err(read_error)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(damaged("too large"));
+    }
     let Some(header) = header(dir) else {
         return Ok(None);
     };
-    if !bytes.starts_with(header.as_bytes()) {
-        return Ok(None);
-    }
-    if bytes.len() < header.len() + 8 {
-        return Err(damaged("cut short"));
-    }
-    let (body, sum) = bytes.split_at(bytes.len() - 8);
-    if xxhash_rust::xxh3::xxh3_64(body) != u64::from_le_bytes(sum.try_into().expect("8 bytes")) {
-        return Err(damaged("checksum"));
-    }
-    let mut reader = Reader {
-        bytes: &body[header.len()..],
+    let hashing = Hashing {
+        input: opened,
+        hasher: Xxh3::new(),
+        unhashed: len.saturating_sub(8),
     };
-    let mut saved = Saved::default();
-    while !reader.bytes.is_empty() {
+    let mut reader = Reader {
+        input: io::BufReader::with_capacity(1 << 16, hashing),
+        left: len,
+    };
+    match reader.take_vec(header.len()) {
+        Some(start) if start == header.as_bytes() => {}
+        // Another build's or folder's (or too short to say).
+        _ => return Ok(None),
+    }
+    let count = reader.u64().ok_or_else(|| damaged("cut short"))?;
+    let mut saved = Saved {
+        // An entry takes more than 64 bytes: a damaged count cannot reserve much.
+        entries: HashMap::with_capacity(count.min(len / 64) as usize),
+    };
+    for _ in 0..count {
         let (name, entry) = read_entry(&mut reader, dir).ok_or_else(|| damaged("bad entry"))?;
         saved.entries.insert(name, entry);
+    }
+    let stored = reader.array::<8>().map(u64::from_le_bytes);
+    if !reader.at_end() || stored != Some(reader.input.get_ref().hasher.digest()) {
+        return Err(damaged("checksum"));
     }
     Ok(Some(saved))
 }
 
-/// Writes `entries` (file name, stamp, digest, article without text) as the saved file for
-/// the folder `dir`, replacing it whole. Nothing is written when this build cannot name
-/// itself or the folder.
+/// Writes `count` entries (file name, stamp, digest, article without text) as the saved
+/// file for the folder `dir`, replacing it whole. Written as a stream: no copy of the file
+/// is held. Nothing is written when this build cannot name itself or the folder.
 pub fn save<'a>(
     file: &Path,
     dir: &Path,
+    count: usize,
     entries: impl Iterator<Item = (&'a OsStr, Stamp, u128, &'a Article)>,
 ) -> Result<(), SavedError> {
     let Some(header) = header(dir) else {
         return Ok(());
     };
-    let mut out = header.into_bytes();
-    for (name, stamp, digest, article) in entries {
-        write_entry(&mut out, name, stamp, digest, article);
-    }
-    let sum = xxhash_rust::xxh3::xxh3_64(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
     let write_error = |source| SavedError::Write {
         path: file.to_path_buf(),
         source,
@@ -222,14 +232,52 @@ pub fn save<'a>(
     let folder = folder.unwrap_or(Path::new("."));
     fs::create_dir_all(folder).map_err(write_error)?;
     remove_leftovers(folder);
-    let mut temp = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix(&format!("{FILE_NAME}."))
         .suffix(".tmp")
         .tempfile_in(folder)
         .map_err(write_error)?;
-    temp.write_all(&out).map_err(write_error)?;
+    let mut writer = Writer {
+        out: io::BufWriter::with_capacity(1 << 16, temp),
+        hasher: Xxh3::new(),
+        buffer: Vec::new(),
+    };
+    writer.buffer.extend_from_slice(header.as_bytes());
+    put_u64(&mut writer.buffer, count as u64);
+    writer.flush_entry().map_err(write_error)?;
+    let mut written = 0;
+    for (name, stamp, digest, article) in entries.take(count) {
+        write_entry(&mut writer.buffer, name, stamp, digest, article);
+        writer.flush_entry().map_err(write_error)?;
+        written += 1;
+    }
+    if written != count {
+        return Err(write_error(io::Error::other("fewer entries than counted")));
+    }
+    let sum = writer.hasher.digest().to_le_bytes();
+    writer.out.write_all(&sum).map_err(write_error)?;
+    let temp = writer
+        .out
+        .into_inner()
+        .map_err(|e| write_error(e.into_error()))?;
     temp.persist(file).map_err(|e| write_error(e.error))?;
     Ok(())
+}
+
+/// Where [`save`] writes: each entry is put in `buffer`, then hashed and written.
+struct Writer<W: Write> {
+    out: W,
+    hasher: Xxh3,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> Writer<W> {
+    fn flush_entry(&mut self) -> io::Result<()> {
+        self.hasher.update(&self.buffer);
+        self.out.write_all(&self.buffer)?;
+        self.buffer.clear();
+        Ok(())
+    }
 }
 
 /// Removes the temporary files of saves that were cut off (the process was killed), which
@@ -304,7 +352,7 @@ fn write_entry(out: &mut Vec<u8>, name: &OsStr, stamp: Stamp, digest: u128, arti
     put_option(out, updated_offset.as_ref(), put_offset);
 }
 
-fn read_entry(r: &mut Reader, dir: &Path) -> Option<(OsString, SavedEntry)> {
+fn read_entry<R: Read>(r: &mut Reader<R>, dir: &Path) -> Option<(OsString, SavedEntry)> {
     let name = r.os_string()?;
     let stamp = Stamp {
         len: r.u64()?,
@@ -396,24 +444,57 @@ fn put_option<T>(out: &mut Vec<u8>, value: Option<&T>, put: impl FnOnce(&mut Vec
     }
 }
 
-/// Reads what the `put_` functions wrote; every method is `None` past the end or on a value
-/// they cannot have written.
-struct Reader<'a> {
-    bytes: &'a [u8],
+/// A file read through it is hashed, all but its last 8 bytes (the checksum), in the
+/// blocks a buffered reader asks for.
+struct Hashing<R: Read> {
+    input: R,
+    hasher: Xxh3,
+    /// How many bytes are still to be hashed.
+    unhashed: u64,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.bytes.len() < n {
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.input.read(buf)?;
+        let hashed = n.min(usize::try_from(self.unhashed).unwrap_or(usize::MAX));
+        self.hasher.update(&buf[..hashed]);
+        self.unhashed -= hashed as u64;
+        Ok(n)
+    }
+}
+
+/// Reads what the `put_` functions wrote; every method is `None` past the end or on a
+/// value they cannot have written.
+struct Reader<R: Read> {
+    input: R,
+    /// How many bytes are left to read: no length read from the file makes it allocate
+    /// more than that.
+    left: u64,
+}
+
+impl<R: Read> Reader<R> {
+    /// `n` bytes, when that many are left.
+    fn take_vec(&mut self, n: usize) -> Option<Vec<u8>> {
+        if n as u64 > self.left {
             return None;
         }
-        let (taken, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Some(taken)
+        let mut bytes = vec![0; n];
+        self.input.read_exact(&mut bytes).ok()?;
+        self.left -= n as u64;
+        Some(bytes)
     }
 
     fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
+        let mut bytes = [0; N];
+        self.input.read_exact(&mut bytes).ok()?;
+        self.left = self.left.saturating_sub(N as u64);
+        Some(bytes)
+    }
+
+    /// Whether nothing follows.
+    fn at_end(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.input.read(&mut byte), Ok(0))
     }
 
     fn u8(&mut self) -> Option<u8> {
@@ -428,25 +509,25 @@ impl<'a> Reader<'a> {
         Some(u128::from_le_bytes(self.array()?))
     }
 
-    fn bytes(&mut self) -> Option<&'a [u8]> {
+    fn bytes(&mut self) -> Option<Vec<u8>> {
         let len = usize::try_from(self.u64()?).ok()?;
-        self.take(len)
+        self.take_vec(len)
     }
 
     fn string(&mut self) -> Option<String> {
-        String::from_utf8(self.bytes()?.to_vec()).ok()
+        String::from_utf8(self.bytes()?).ok()
     }
 
     fn os_string(&mut self) -> Option<OsString> {
         let bytes = self.bytes()?;
         #[cfg(unix)]
         {
-            use std::os::unix::ffi::OsStrExt;
-            Some(OsStr::from_bytes(bytes).to_os_string())
+            use std::os::unix::ffi::OsStringExt;
+            Some(OsString::from_vec(bytes))
         }
         #[cfg(not(unix))]
         {
-            Some(OsString::from(std::str::from_utf8(bytes).ok()?))
+            Some(OsString::from(String::from_utf8(bytes).ok()?))
         }
     }
 
@@ -497,6 +578,7 @@ mod tests {
         save(
             file,
             dir,
+            1,
             [(OsStr::new("a.md"), stamp, digest, &article)].into_iter(),
         )
         .unwrap();
@@ -592,9 +674,12 @@ mod tests {
     fn entries_that_pass_the_checksum_but_make_no_sense_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(FILE_NAME);
+        let (article, meta) = saved_one(dir.path(), &file, FULL);
         let mut out = header(dir.path()).unwrap().into_bytes();
-        // A name that leaves the folder.
-        put_bytes(&mut out, b"../escape.md");
+        put_u64(&mut out, 1);
+        // A whole entry, under a name that leaves the folder.
+        let stamp = Stamp::of(&meta).unwrap();
+        write_entry(&mut out, OsStr::new("../a.md"), stamp, 1, &article);
         let sum = xxhash_rust::xxh3::xxh3_64(&out);
         out.extend_from_slice(&sum.to_le_bytes());
         fs::write(&file, &out).unwrap();
