@@ -10,9 +10,9 @@
 //!
 //! The file holds one header line naming the format, the build of feedpub that wrote it and
 //! the articles folder, then the number of entries and the entries, then the xxh3-64 of
-//! everything before it. A file of
-//! another build or folder, cut short or damaged is ignored as a whole: the cost is one full
-//! scan. It is replaced whole (a temporary file renamed over it), never written in place.
+//! everything before it. A file of another build or folder, cut short or damaged is ignored
+//! as a whole: the cost is one full scan. It is replaced whole (a temporary file renamed
+//! over it), never written in place.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -28,7 +28,8 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::article::{Article, TextPlace};
 use crate::lang::Detection;
 
-/// The name of the file, in the output folder: hidden, so no web server serves it.
+/// The name of the file, in the output folder. A dot-file: `serve` answers only for its
+/// routes, and `contrib/nginx.conf` refuses dot-files, as it does the manifest.
 pub const FILE_NAME: &str = ".feedpub-articles";
 
 /// The first word of the header; the number after it changes with the layout.
