@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Fuzzes the article parsers: `article` (scraped .txt) and `markdown` (.md with front matter)
-# targets of fuzz/, each for --seconds (default 600), one after the other. Crashes and a
-# sample of the minimized corpus are copied into tests/fixtures/fuzz/<target>/, where
-# `cargo test --test hostile_input` runs them on every build.
+# Fuzzes the parsers and the server: the targets of fuzz/, each for --seconds (default
+# 600), one after the other. Crashes and a sample of the minimized corpus are copied into
+# tests/fixtures/fuzz/<target>/, where `cargo test` runs them on every build
+# (tests/hostile_input.rs for article and markdown, tests/fuzz_replay.rs for the others).
 #
-#   reliability/fuzz.sh [--seconds N] [--keep N] [--jobs N] [article] [markdown]
+#   reliability/fuzz.sh [--seconds N] [--keep N] [--jobs N] [TARGET...]
 #
-# Needs cargo-fuzz (installed here when missing) and uses RUSTC_BOOTSTRAP=1 so that the
-# stable toolchain accepts the sanitizer flags.
+# Targets (all of them when none is named):
+#   article     arbitrary bytes as a scraped text article (.txt)
+#   markdown    arbitrary bytes as a Markdown article with front matter (.md)
+#   user_agent  the User-Agent parser of the statistics (stats::agents)
+#   logline     the combined-log-line parser of `stats import`, against the access log's lines
+#   config      the configuration parser (Config::parse)
+#   urls        the request-path parser and the path builders (urls::Route)
+#   http_head   bytes from a client through hyper and the handler (http::server::serve_http1)
+#
+# Seeds: the articles and their fixtures; fuzz/seeds/<target>.txt (one input a line) and
+# fuzz/seeds/<target>/ (one input a file); feedpub.toml; every path of feeds/; and what was
+# kept before. Needs cargo-fuzz (installed here when missing) and uses RUSTC_BOOTSTRAP=1 so
+# that the stable toolchain accepts the sanitizer flags.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../bench/lib.sh"
@@ -22,24 +33,51 @@ own_option() {
     --seconds) SECONDS_PER_TARGET=$2; OPT_SHIFT=2 ;;
     --keep) KEEP_INPUTS=$2; OPT_SHIFT=2 ;;
     --jobs) JOBS=$2; OPT_SHIFT=2 ;;
-    article|markdown) TARGETS+=("$1") ;;
+    article|markdown|user_agent|logline|config|urls|http_head) TARGETS+=("$1") ;;
     *) return 1 ;;
   esac
 }
 parse_options "$@"
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(article markdown)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(article markdown user_agent logline config urls http_head)
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 export RUSTC_BOOTSTRAP=1
 
-# Seed corpora: the real seeds, every article fixture, and what was kept before.
-mkdir -p fuzz/corpus/article fuzz/corpus/markdown
-for f in seeds/*.txt tests/fixtures/articles/*/*.txt tests/fixtures/fuzz/article/*; do
-  if [ -f "$f" ]; then cp -n "$f" "fuzz/corpus/article/seed-$(basename "$f")" || true; fi
+# Seed corpora: the real seeds, every article fixture, the seeds of fuzz/seeds/, and what was
+# kept before.
+for target in article markdown user_agent logline config urls http_head; do
+  mkdir -p "fuzz/corpus/$target"
 done
-for f in tests/fixtures/fuzz/markdown/*; do
-  if [ -f "$f" ]; then cp -n "$f" "fuzz/corpus/markdown/seed-$(basename "$f")" || true; fi
+# seed TARGET FILE...: copies each file into TARGET's corpus (an existing one stays).
+seed() {
+  local target=$1 f
+  shift
+  for f in "$@"; do
+    if [ -f "$f" ]; then cp -n "$f" "fuzz/corpus/$target/seed-$(basename "$f")" || true; fi
+  done
+}
+# seed_lines TARGET: each line of fuzz/seeds/TARGET.txt as one input.
+seed_lines() {
+  local n=0 line
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
+    printf '%s' "$line" >"fuzz/corpus/$1/seed-line-$n"
+  done <"fuzz/seeds/$1.txt"
+}
+seed article seeds/*.txt tests/fixtures/articles/*/*.txt
+seed markdown seeds/*.md
+for target in article markdown user_agent logline config urls http_head; do
+  seed "$target" tests/fixtures/fuzz/"$target"/* fuzz/seeds/"$target"/*
+  if [ -f "fuzz/seeds/$target.txt" ]; then seed_lines "$target"; fi
 done
+seed config feedpub.toml
+# Every path the site serves, as `build` wrote it.
+n=0
+while read -r f; do
+  n=$((n + 1))
+  path="/${f#feeds/}"
+  printf '%s' "${path%index.html}" >"fuzz/corpus/urls/seed-feeds-$n"
+done < <(find feeds -type f ! -name '*.gz' ! -name '*.br' ! -name '_*' ! -name '.*' | sort)
 
 # entries DIR [FIND TESTS...]: the entries of DIR that `ls DIR` lists (no dot files), one a line.
 entries() { find "$1" -mindepth 1 -maxdepth 1 ! -name '.*' "${@:2}"; }

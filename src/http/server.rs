@@ -1,23 +1,26 @@
 //! The accept loop: connection limits, timeouts, TLS, HTTP/1.1 keep-alive and HTTP/2, and
 //! graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
-use hyper::service::service_fn;
-use hyper::Request;
+use hyper::service::{service_fn, Service};
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::admin::{Answer, StatsService};
 use super::operations::Operations;
-use super::routes::respond;
+use super::routes::{respond, Body};
 use super::tls::Tls;
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
@@ -51,11 +54,7 @@ pub async fn run(
 ) {
     // The protocol is known from peeking before a connection is handed to hyper, so each
     // protocol's own builder serves it directly (no rewinding reader in between).
-    let mut h1 = http1::Builder::new();
-    h1.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .keep_alive(true);
+    let h1 = http1_builder(&limits);
     let mut h2 = http2::Builder::new(TokioExecutor::new());
     h2.timer(TokioTimer::new())
         .max_concurrent_streams(64)
@@ -89,50 +88,7 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
-        let stats = stats.clone();
-        let conn_ops = ops.clone();
-        let service = service_fn(move |request: Request<Incoming>| {
-            let ops = &conn_ops;
-            let started = Instant::now();
-            let (method, uri, headers) = (request.method(), request.uri(), request.headers());
-            // The statistics are answered apart, reading the database on a blocking thread.
-            if let Some(answer) = stats.as_ref().and_then(|s| s.answer(&request)) {
-                return observed(answer, ops.clone(), &request, peer, started);
-            }
-            // The handler is synchronous: answer now from the current snapshot, without
-            // holding a reference to it past this call.
-            let now = SystemTime::now();
-            let response = ops
-                .metrics_answer(method, uri, headers)
-                .or_else(|| ops.refuse_poll(method, uri, headers, peer, started))
-                .unwrap_or_else(|| respond(&state.load(), method, uri, headers, now));
-            if let Some(stats) = &stats {
-                stats
-                    .recorder
-                    .observe(method, uri, headers, response.status(), peer, now);
-            }
-            ops.observe(
-                method,
-                uri,
-                request.version(),
-                headers,
-                peer,
-                &response,
-                started,
-                now,
-            );
-            if tracing::enabled!(tracing::Level::DEBUG) {
-                tracing::debug!(
-                    %peer,
-                    method = %method,
-                    path = uri.path(),
-                    status = response.status().as_u16(),
-                    "request"
-                );
-            }
-            Answer::Ready(Some(response))
-        });
+        let service = connection_service(Arc::clone(&state), stats.clone(), ops.clone(), peer);
         let builders = Arc::clone(&builders);
         let watcher = graceful.watcher();
         let mut stopping = stop_rx.clone();
@@ -207,6 +163,97 @@ pub async fn run(
     }
 }
 
+/// The HTTP/1 settings of every connection: the header read timeout (also the idle time of
+/// a keep-alive connection), the largest request head, keep-alive.
+fn http1_builder(limits: &Limits) -> http1::Builder {
+    let mut h1 = http1::Builder::new();
+    h1.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    h1
+}
+
+/// The service of one connection from `peer`: the statistics when they are asked for, else
+/// the metrics, polite polling and the handler over the current snapshot; every answer
+/// recorded and counted.
+fn connection_service(
+    state: Arc<ArcSwap<Snapshot>>,
+    stats: Option<StatsService>,
+    ops: Operations,
+    peer: SocketAddr,
+) -> impl Service<Request<Incoming>, Response = Response<Body>, Error = Infallible, Future = Answer>
+       + Clone
+       + Send
+       + 'static {
+    service_fn(move |request: Request<Incoming>| {
+        let ops = &ops;
+        let started = Instant::now();
+        let (method, uri, headers) = (request.method(), request.uri(), request.headers());
+        // The statistics are answered apart, reading the database on a blocking thread.
+        if let Some(answer) = stats.as_ref().and_then(|s| s.answer(&request)) {
+            return observed(answer, ops.clone(), &request, peer, started);
+        }
+        // The handler is synchronous: answer now from the current snapshot, without
+        // holding a reference to it past this call.
+        let now = SystemTime::now();
+        let response = ops
+            .metrics_answer(method, uri, headers)
+            .or_else(|| ops.refuse_poll(method, uri, headers, peer, started))
+            .unwrap_or_else(|| respond(&state.load(), method, uri, headers, now));
+        if let Some(stats) = &stats {
+            stats
+                .recorder
+                .observe(method, uri, headers, response.status(), peer, now);
+        }
+        ops.observe(
+            method,
+            uri,
+            request.version(),
+            headers,
+            peer,
+            &response,
+            started,
+            now,
+        );
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                %peer,
+                method = %method,
+                path = uri.path(),
+                status = response.status().as_u16(),
+                "request"
+            );
+        }
+        Answer::Ready(Some(response))
+    })
+}
+
+/// Serves one HTTP/1 connection over `io` as [`run`] serves a plain connection once it
+/// knows the client speaks HTTP/1: the same settings from `limits`, the same handler over
+/// `state`, the same statistics and operations, with `peer` as the client. Ends when the
+/// client closes the connection, breaks the protocol or stays silent past the header read
+/// timeout. For a client in the same process (a test, a fuzzer) over any byte stream, such
+/// as `tokio::io::duplex`.
+pub async fn serve_http1<I>(
+    io: I,
+    state: Arc<ArcSwap<Snapshot>>,
+    limits: &Limits,
+    stats: Option<StatsService>,
+    ops: Operations,
+    peer: SocketAddr,
+) -> Result<(), hyper::Error>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    http1_builder(limits)
+        .serve_connection(
+            TokioIo::new(io),
+            connection_service(state, stats, ops, peer),
+        )
+        .await
+}
+
 /// Counts a connection in the open-connections gauge for as long as it lives.
 struct OpenConnection(Arc<Metrics>);
 
@@ -228,7 +275,7 @@ fn observed(
     answer: Answer,
     ops: Operations,
     request: &Request<Incoming>,
-    peer: std::net::SocketAddr,
+    peer: SocketAddr,
     started: Instant,
 ) -> Answer {
     let Answer::Pending(future) = answer else {

@@ -226,7 +226,10 @@ pub fn reported(agent: &str) -> Option<Reported> {
 
 /// The reader's name as people know it: the first product token of the User-Agent
 /// (`newsboat/2.30 (Linux)` is `newsboat`), or for browsers-compatible agents the first
-/// token after `compatible;`. At most 40 characters; `unknown` for an empty agent.
+/// token after `compatible;`. At most 40 characters and never a control character: control
+/// characters end a token like spaces do, as the name is printed in the `feedpub stats`
+/// table (an escape sequence in an imported log's User-Agent would reach the terminal).
+/// `unknown` for an agent without a token.
 pub fn product(agent: &str) -> String {
     let agent = agent.trim();
     let start = match agent.find("compatible;") {
@@ -235,7 +238,7 @@ pub fn product(agent: &str) -> String {
     };
     let name: String = start
         .trim_start()
-        .split(|c: char| c == '/' || c == ';' || c == '(' || c == ')' || c.is_whitespace())
+        .split(|c: char| matches!(c, '/' | ';' | '(' | ')') || c.is_whitespace() || c.is_control())
         .find(|s| !s.is_empty())
         .unwrap_or("")
         .chars()
@@ -323,5 +326,17 @@ mod tests {
         );
         assert_eq!(product("Mozilla/5.0 (X11; Linux)"), "Mozilla");
         assert_eq!(product("  "), "unknown");
+    }
+
+    /// Found by the `user_agent` fuzz target: a NUL (or an escape sequence, from an access
+    /// log's `\x1B`) was kept in the name the statistics table prints.
+    #[test]
+    fn control_characters_never_reach_the_product() {
+        assert_eq!(product("\0"), "unknown");
+        assert_eq!(product("!\0\0\x001.4"), "!");
+        assert_eq!(product("\x1b[31mEvil/1.0"), "[31mEvil");
+        assert_eq!(product("Mozilla/5.0 (compatible;\x07Bell/2)"), "Bell");
+        let got = reported("\x1b]0;title\x07Feedwise/3 (8 subscribers)").unwrap();
+        assert_eq!((got.name.as_str(), got.subscribers), ("]0", 8));
     }
 }

@@ -68,10 +68,11 @@ pub fn parse(line: &str) -> Result<LogLine, LogLineError> {
         .ok_or(Expected("a quoted User-Agent"))?;
     let (agent, _) = quoted(rest).ok_or(Expected("a quoted User-Agent"))?;
     let path = target.split('?').next().unwrap_or(target);
-    // An absolute-form target (a proxy's log) names the path after the authority.
+    // An absolute-form target (a proxy's log) names the path after the authority; a path
+    // (`/…`) is the path whatever it holds, `://` too.
     let path = match path.split_once("://") {
-        Some((_, after)) => after.find('/').map_or("/", |i| &after[i..]),
-        None => path,
+        Some((_, after)) if !path.starts_with('/') => after.find('/').map_or("/", |i| &after[i..]),
+        _ => path,
     };
     Ok(LogLine {
         client,
@@ -149,6 +150,24 @@ mod tests {
         let dash = r#"10.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET http://feeds.test/rss.xml HTTP/1.1" 200 5 "-" "-""#;
         let got = parse(dash).unwrap();
         assert_eq!((got.path.as_str(), got.agent.as_str()), ("/rss.xml", ""));
+    }
+
+    /// Found by the `logline` fuzz target: a path holding `://` was taken for an absolute
+    /// URL, so `/tags/http://x/rss.xml` was counted as a poll of `/rss.xml`.
+    #[test]
+    fn a_path_holding_a_scheme_separator_is_kept_whole() {
+        for (target, path) in [
+            ("/tags/http://x/rss.xml", "/tags/http://x/rss.xml"),
+            ("/://", "/://"),
+            ("/a://b?c://d/", "/a://b"),
+            ("https://feeds.test/atom.xml?x", "/atom.xml"),
+            ("http://feeds.test", "/"),
+        ] {
+            let line = format!(
+                r#"10.0.0.1 - - [10/Oct/2000:13:55:36 +0000] "GET {target} HTTP/1.1" 200 5 "-" "-""#
+            );
+            assert_eq!(parse(&line).unwrap().path, path, "{target}");
+        }
     }
 
     #[test]
