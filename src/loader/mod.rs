@@ -24,7 +24,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rayon::prelude::*;
@@ -417,6 +417,7 @@ impl Loader {
         if !self.scanned {
             self.saved = self.read_saved();
         }
+        let listed = self.with_text_missed(&scope, listed);
         let total = listed.len();
         let done = AtomicUsize::new(0);
         let examined: Vec<(PathBuf, Examined)> = listed
@@ -432,6 +433,33 @@ impl Loader {
         self.apply(changed, &mut refresh);
         self.saved = None;
         Ok(refresh)
+    }
+
+    /// `listed` and the files of this folder whose text [`with_text`] could not read back
+    /// since the last refresh: each is read and parsed again, even when its fingerprint and
+    /// its bytes are the same as when it was loaded, so that its identity counts as changed
+    /// and what was published without its text is rendered again. (A file saved again in
+    /// place with the bytes it had is empty for a moment; a render in that moment finds it
+    /// changed, and without this the same bytes would leave the item without text for good.)
+    fn with_text_missed(
+        &mut self,
+        scope: &Scope,
+        mut listed: Vec<(PathBuf, Option<bool>)>,
+    ) -> Vec<(PathBuf, Option<bool>)> {
+        for name in take_text_missed(&self.dir) {
+            let Some(entry) = self.cache.get_mut(&name) else {
+                continue;
+            };
+            entry.hash = None;
+            entry.racy = true;
+            if let Scope::Names(_) = scope {
+                let path = self.dir.join(&name);
+                if !listed.iter().any(|(listed, _)| *listed == path) {
+                    listed.push((path, None));
+                }
+            }
+        }
+        listed
     }
 
     /// The saved articles, when this loader has some for its folder; a damaged or
@@ -931,11 +959,43 @@ fn read_entry(
 /// default, and a bound on what a file that grew since can cost.
 const MAX_TEXT_READ: u64 = 64 << 20;
 
+/// Files whose text [`with_text`] could not read back, until the next refresh of their
+/// loader takes them ([`Loader::with_text_missed`]). At most [`MAX_TEXT_MISSED`]: past that
+/// the periodic rescans and the files' own events are left to catch up.
+static TEXT_MISSED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// The most files [`TEXT_MISSED`] remembers.
+const MAX_TEXT_MISSED: usize = 10_000;
+
+/// Remembers that the text of the file at `path` could not be read back.
+fn note_text_missed(path: &Path) {
+    let mut missed = TEXT_MISSED.lock().unwrap_or_else(|e| e.into_inner());
+    if missed.len() < MAX_TEXT_MISSED && !missed.iter().any(|p| p == path) {
+        missed.push(path.to_path_buf());
+    }
+}
+
+/// The names of the files of `dir` whose text could not be read back, forgotten here.
+fn take_text_missed(dir: &Path) -> Vec<OsString> {
+    let mut missed = TEXT_MISSED.lock().unwrap_or_else(|e| e.into_inner());
+    if missed.is_empty() {
+        return Vec::new();
+    }
+    let (mine, others) = std::mem::take(&mut *missed)
+        .into_iter()
+        .partition::<Vec<_>, _>(|p| p.parent() == Some(dir));
+    *missed = others;
+    mine.iter()
+        .filter_map(|p| p.file_name().map(OsStr::to_os_string))
+        .collect()
+}
+
 /// `article` with its text: the same article when it holds its text, else the article
 /// parsed again from its file. When the file no longer holds the bytes the article was
 /// parsed from (it changed, or is gone, since the last refresh), the article is given
-/// without text and a warning is logged: the change is on its way to the loader, whose
-/// next refresh publishes the file as it is now.
+/// without text and a warning is logged; the loader's next refresh reads that file again
+/// and counts its identity as changed, even if by then it holds its old bytes again, so
+/// that whatever was rendered without the text is rendered again.
 pub fn with_text(article: &Arc<Article>) -> Arc<Article> {
     let TextPlace::InFile { digest } = article.text else {
         return Arc::clone(article);
@@ -948,6 +1008,7 @@ pub fn with_text(article: &Arc<Article>) -> Arc<Article> {
                 article.path.display(),
                 article.id
             );
+            note_text_missed(&article.path);
             Arc::clone(article)
         }
     }
@@ -1057,6 +1118,42 @@ mod tests {
             .unwrap();
         let fresh_b = fresh.articles.iter().find(|a| a.id == "2").unwrap();
         assert_eq!(*edit.changes.published[0], **fresh_b);
+    }
+
+    #[test]
+    fn a_file_saved_again_with_its_own_bytes_while_its_text_was_read_is_published_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+        let text = article("A", 1, 1);
+        let put = |name: &str, text: &str| {
+            write(dir.path(), name, text);
+            filetime::set_file_mtime(dir.path().join(name), old).unwrap();
+        };
+        put("a.txt", &text);
+        put("b.txt", &article("B", 2, 1));
+        let mut loader = Loader::new(dir.path(), 1 << 20)
+            .with_text_in_files()
+            .with_settle(Duration::ZERO);
+        loader.scan().unwrap();
+        let a = Arc::clone(loader.published().find(|a| a.id == "1").unwrap());
+        // Saved again in place: empty for a moment, and a render reads it then.
+        fs::write(dir.path().join("a.txt"), "").unwrap();
+        assert!(
+            with_text(&a).paragraphs.is_empty(),
+            "no text from a changed file"
+        );
+        put("a.txt", &text);
+        // The same bytes again: the identity counts as changed, whichever refresh comes.
+        let refresh = loader.refresh(Scope::Names(&names(&["b.txt"]))).unwrap();
+        assert_eq!(titles(&refresh.changes.published), vec!["A"]);
+        assert_eq!(titles(&refresh.changes.withdrawn), vec!["A"]);
+        let again = Arc::clone(loader.published().find(|a| a.id == "1").unwrap());
+        assert!(
+            !with_text(&again).paragraphs.is_empty(),
+            "the text is read back"
+        );
+        // Once published again, nothing more changes.
+        assert!(loader.refresh(Scope::All).unwrap().changes.is_empty());
     }
 
     #[test]
