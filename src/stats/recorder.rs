@@ -158,7 +158,8 @@ fn is_disk_full(e: &rusqlite::Error) -> bool {
 /// every [`DRAIN_INTERVAL`] rather than waited on, so that a poll never wakes this thread:
 /// under load, a wake-up per poll cost more than the rest of recording together. A failed
 /// write drops that batch with one warning (then nothing more until a write succeeds
-/// again): serving feeds matters more than counting them.
+/// again): serving feeds matters more than counting them. A database removed while
+/// serving is made again at its path before the next write (with one warning).
 fn write_loop(mut store: Store, polls: Receiver<Message>, dropped: Arc<AtomicU64>) {
     let mut batch = Batch::default();
     let mut next_flush = Instant::now() + FLUSH_INTERVAL;
@@ -168,6 +169,20 @@ fn write_loop(mut store: Store, polls: Receiver<Message>, dropped: Arc<AtomicU64
         batch.add_dropped(SystemTime::now(), dropped.swap(0, Ordering::Relaxed));
         if batch.is_empty() {
             return;
+        }
+        match store.reopen_if_removed() {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::warn!(path = %store.path().display(), "the statistics database was removed or replaced while serving; recording into a new one at its path");
+            }
+            Err(e) => {
+                if !failing {
+                    failing = true;
+                    tracing::warn!(error = %e, "statistics dropped: the database was removed and cannot be made again; feeds are still served");
+                }
+                *batch = Batch::default();
+                return;
+            }
         }
         match store.write(batch) {
             Ok(()) if failing => {

@@ -401,8 +401,27 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     key: ClientKey,
+    /// The file `conn` writes (device and inode), to notice when the path names another
+    /// file or none; `None` while no database is open there.
+    file: Option<FileId>,
     /// Held for as long as a server records into the database.
     _lock: Option<File>,
+}
+
+/// The device and inode of a file.
+type FileId = (u64, u64);
+
+/// The device and inode of the file at `path`, if there is one.
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether there is a file at `path` (no inode numbers to compare on this system).
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<FileId> {
+    path.exists().then_some((0, 0))
 }
 
 impl std::fmt::Debug for Store {
@@ -486,6 +505,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             key,
+            file: file_id(path),
             _lock: None,
         })
     }
@@ -509,6 +529,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             key,
+            file: file_id(path),
             _lock: Some(lock),
         };
         store
@@ -525,6 +546,27 @@ impl Store {
     /// The key of the client hashes.
     pub fn key(&self) -> &ClientKey {
         &self.key
+    }
+
+    /// When the database file was removed (or another file put at its path) while open,
+    /// closes it and opens (or makes) the one at the path now: without this, every later
+    /// write would go into a removed file, and be lost at the next start without a word.
+    /// `Ok(true)` when a new database was opened; on an error no database is open, and the
+    /// next call tries again.
+    pub fn reopen_if_removed(&mut self) -> Result<bool, StatsError> {
+        if self.file.is_some() && file_id(&self.path) == self.file {
+            return Ok(false);
+        }
+        if self.file.take().is_some() {
+            // Closed first: its last checkpoint goes into the removed file, and its WAL
+            // file, if still there, is not taken for the new database's.
+            let placeholder = Connection::open_in_memory().map_err(database_error(&self.path))?;
+            let _ = std::mem::replace(&mut self.conn, placeholder).close();
+        }
+        self.key = ClientKey::load_or_create(&self.path)?;
+        self.conn = open_connection(&self.path)?;
+        self.file = file_id(&self.path);
+        Ok(true)
     }
 
     /// Writes `batch` in one transaction.
