@@ -235,13 +235,45 @@ impl Target {
         }
     }
 
-    fn open(&self) -> io::Result<Box<dyn Write + Send>> {
+    fn open(&self) -> io::Result<Sink> {
         match self {
-            Target::Stdout => Ok(Box::new(io::stdout())),
+            Target::Stdout => Ok(Sink::Stdout(io::stdout())),
             Target::File(path) => {
                 let file: File = OpenOptions::new().create(true).append(true).open(path)?;
-                Ok(Box::new(file))
+                Ok(Sink::File(file))
             }
+        }
+    }
+}
+
+/// The open log.
+enum Sink {
+    Stdout(io::Stdout),
+    File(File),
+}
+
+impl Sink {
+    /// Writes `lines` (whole lines) and flushes. When the write fails partway (a full
+    /// disk), a file is cut back to its length before, so that it never ends in part of a
+    /// line that the next lines would be glued to.
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Stdout(out) => out.write_all(lines).and_then(|()| out.flush()),
+            Sink::File(file) => {
+                let before = file.metadata().map(|m| m.len());
+                let result = file.write_all(lines);
+                if let (Err(_), Ok(len)) = (&result, before) {
+                    let _ = file.set_len(len);
+                }
+                result
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Stdout(out) => out.flush(),
+            Sink::File(file) => file.flush(),
         }
     }
 }
@@ -388,7 +420,7 @@ const DRAIN_EVERY: Duration = Duration::from_millis(50);
 /// The writer thread: every [`DRAIN_EVERY`] it swaps each shard's lines for an empty buffer
 /// and writes them; the file is reopened when asked. A write that fails (a full disk) is
 /// reported once until one succeeds again. On closing it takes the last lines and stops.
-fn write_lines(target: Target, mut out: Box<dyn Write + Send>, shared: &Shared) {
+fn write_lines(target: Target, mut out: Sink, shared: &Shared) {
     let mut failing = false;
     let mut spare = Vec::with_capacity(64 * 1024);
     loop {
@@ -416,12 +448,12 @@ fn write_lines(target: Target, mut out: Box<dyn Write + Send>, shared: &Shared) 
                 }
                 std::mem::swap(&mut shard.lines, &mut spare);
             }
-            result = result.and_then(|()| out.write_all(&spare));
+            result = result.and_then(|()| out.write_lines(&spare));
             spare.clear();
             wrote = true;
         }
         if wrote {
-            match result.and_then(|()| out.flush()) {
+            match result {
                 Ok(()) => failing = false,
                 Err(e) if !failing => {
                     failing = true;
