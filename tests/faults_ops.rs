@@ -518,6 +518,87 @@ fn kill_9_during_a_large_build_leaves_every_served_file_whole_and_the_manifest_t
     );
 }
 
+/// The room `dir`'s files take on a tmpfs: whole 4 KiB pages.
+fn pages_of(dir: &Path) -> u64 {
+    files_under(dir)
+        .iter()
+        .map(|name| {
+            fs::metadata(dir.join(name)).map_or(0, |m| m.len().div_ceil(4096) * 4096 + 4096)
+        })
+        .sum()
+}
+
+/// 150 articles here (`FEEDPUB_FULL_DISK_ARTICLES`; `reliability/results/faults-and-kill9.md`
+/// has the 10,000-article run): the site is built once to learn its size, then built again
+/// into a tmpfs half that size.
+#[test]
+fn a_large_build_on_a_full_disk_fails_naming_the_file_and_the_next_build_with_room_is_whole() {
+    let articles = env_number("FEEDPUB_FULL_DISK_ARTICLES", 150);
+    let ws = Workspace::empty("max_items = 100\narchive_page_size = 50");
+    for n in 0..articles {
+        let (name, text) = build_article(n, 0);
+        ws.write_article(&name, &text);
+    }
+    let first = run_with_config("build", &ws.config);
+    assert_eq!(first.code, 0, "{first:?}");
+    let needed = pages_of(&ws.output);
+    fs::remove_dir_all(&ws.output).unwrap();
+    let Some(_tmpfs) = Tmpfs::mount(&ws.output, &format!("{}k", needed / 2 / 1024)) else {
+        eprintln!("SKIPPED: mounting a tmpfs is not permitted here");
+        return;
+    };
+    let started = Instant::now();
+    let full = run_with_config("build", &ws.config);
+    let failed_in = started.elapsed();
+    assert_eq!(full.code, 1, "{full:?}");
+    assert!(
+        full.stderr.contains("No space left")
+            && full.stderr.contains("cannot write")
+            && full.stderr.contains(&*ws.output.to_string_lossy()),
+        "the error names a file of the output folder: {}",
+        full.stderr
+    );
+    let check = check_site(&ws.output);
+    assert!(
+        check.broken.is_empty() && check.unexpected.is_empty(),
+        "{:?} {:?}",
+        check.broken,
+        check.unexpected
+    );
+    assert!(
+        check.temps.is_empty(),
+        "temporary files left: {:?}",
+        check.temps
+    );
+    let on_full_disk = check.whole;
+    // Room again: the next build completes, and the folder is the manifest's.
+    let remounted = Command::new("mount")
+        .args([
+            "-o",
+            &format!("remount,size={}k", needed * 2 / 1024),
+            "tmpfs",
+        ])
+        .arg(&ws.output)
+        .status()
+        .unwrap();
+    assert!(remounted.success());
+    let again = run_with_config("build", &ws.config);
+    assert_eq!(again.code, 0, "{again:?}");
+    let check = check_site(&ws.output);
+    assert!(check.broken.is_empty() && check.unexpected.is_empty() && check.temps.is_empty());
+    assert!(check.mixed.is_empty(), "{:?}", check.mixed);
+    assert_eq!(manifest_files(&ws.output), site_files(&ws.output));
+    println!(
+        "full disk build: {articles} articles, site {} KiB on a {} KiB tmpfs: failed after {:.2} s \
+         with {on_full_disk} whole files and no temporary file; with room: {} whole files, \
+         manifest exact",
+        needed / 1024,
+        needed / 2 / 1024,
+        failed_in.as_secs_f64(),
+        check.whole
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // kill -9 during statistics writes under load
 // ---------------------------------------------------------------------------------------
