@@ -84,6 +84,6 @@ while kill -0 "$GROUP" 2>/dev/null; do
   sleep 1
 done
 [ "$status" = 0 ] && { wait "$GROUP" || status=$?; }
-grep -E "^kill -9|^test |panicked|after kill|after the build|test result" "${TMPDIR:-/tmp}/feedpub-kill9.$$.log" || true
+grep -E "^kill -9|^test |panicked|after kill|after the build|^  left|^ right|test result" "${TMPDIR:-/tmp}/feedpub-kill9.$$.log" || true
 echo "wall time: $((SECONDS - started)) s; load: $(uptime | sed 's/.*load average: //')"
 exit "$status"

@@ -391,11 +391,11 @@ fn write_routes(
 }
 
 /// The files of page `route` (an archive, history or article page, made on request) when
-/// the page's file already holds its bytes and both its variants exist: then the page is not
-/// compressed again (most of the cost of writing a page), and its files are left alone. The
-/// variants were made from the same bytes by the same compressors, unless feedpub itself was
-/// upgraded to other compressor settings in between; they are made again when the page
-/// changes.
+/// the page's file already holds its bytes and both its variants exist and hold them too
+/// ([`holds`]): then the page is not compressed again (most of the cost of writing a page),
+/// and its files are left alone. The variants were made from the same bytes by the same
+/// compressors, unless feedpub itself was upgraded to other compressor settings in between;
+/// they are made again when the page changes.
 fn unchanged_page(snapshot: &Snapshot, route: &Route, dir: &Path, file: &str) -> Option<Vec<File>> {
     if care_of(route).sync {
         // Held rendered and compressed in memory: nothing to save.
@@ -413,10 +413,34 @@ fn unchanged_page(snapshot: &Snapshot, route: &Route, dir: &Path, file: &str) ->
     let mut files: Vec<File> = Vec::with_capacity(3);
     for name in variants {
         let bytes = fs::read(dir.join(&name)).ok()?;
+        if !holds(&name, &bytes, &body) {
+            return None;
+        }
         files.push((name, Bytes::from(bytes), care));
     }
     files.push((file.to_string(), body, care));
     Some(files)
+}
+
+/// Whether `variant`, the bytes of the file `name` (`.gz` or `.br`), is `body` compressed.
+/// A writer killed between the renames of a page's files (written in parallel, in no set
+/// order) can leave variants of another generation beside a plain file that holds the
+/// right bytes; kept, a static server would send the old page to every reader that accepts
+/// gzip or brotli. The gzip trailer's CRC-32 and length are compared, without inflating;
+/// brotli has no checksum, so it is decompressed (still far cheaper than compressing).
+fn holds(name: &str, variant: &[u8], body: &[u8]) -> bool {
+    if name.ends_with(".gz") {
+        let Some(trailer) = variant.len().checked_sub(8).map(|at| &variant[at..]) else {
+            return false;
+        };
+        let mut crc = flate2::Crc::new();
+        crc.update(body);
+        trailer[..4] == crc.sum().to_le_bytes() && trailer[4..] == (body.len() as u32).to_le_bytes()
+    } else {
+        let mut out = Vec::with_capacity(body.len());
+        io::Read::read_to_end(&mut brotli::Decompressor::new(variant, 4096), &mut out).is_ok()
+            && out == body
+    }
 }
 
 /// A file to write: its name in the output folder, its bytes, and how.

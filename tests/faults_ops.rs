@@ -1217,3 +1217,55 @@ fn an_access_log_deleted_without_sighup_keeps_feeds_served_and_sighup_makes_it_a
     );
     assert_no_panic(&server);
 }
+
+/// A kill can fall between the renames of a page's plain file and of its precompressed
+/// variants (they are written in parallel, in no set order), leaving the new page with the
+/// old variants. The next build must not keep such variants because the plain file holds
+/// the right bytes: a static server would send the old page to every reader that accepts
+/// gzip or brotli, for as long as the page does not change.
+#[test]
+fn variants_left_from_another_generation_by_a_kill_are_made_again_by_the_next_build() {
+    let ws = Workspace::empty("");
+    for n in 0..3 {
+        let (name, text) = build_article(n + 1, 0);
+        ws.write_article(&name, &text);
+    }
+    let build = || assert_eq!(run_with_config("build", &ws.config).code, 0);
+    build();
+    let page = site_files(&ws.output)
+        .into_iter()
+        .find(|n| {
+            n.starts_with("articles/") && n.ends_with(".html") && n.contains("00002")
+                || n.starts_with("articles/")
+                    && n.ends_with(".html")
+                    && ws.output.join(format!("{n}.br")).exists()
+        })
+        .expect("an article page with variants");
+    let variants = [format!("{page}.gz"), format!("{page}.br")];
+    let old: Vec<Vec<u8>> = variants
+        .iter()
+        .map(|v| fs::read(ws.output.join(v)).expect("the page's variants"))
+        .collect();
+    // A new version of every article; the build that writes it is "killed" after the plain
+    // file's rename, before the variants': the old variants are put back.
+    for n in 0..3 {
+        let (name, text) = build_article(n + 1, 1);
+        ws.write_article(&name, &text);
+    }
+    build();
+    for (variant, bytes) in variants.iter().zip(&old) {
+        fs::write(ws.output.join(variant), bytes).unwrap();
+    }
+    assert_eq!(
+        check_site(&ws.output).mixed.len(),
+        2,
+        "the state a kill leaves"
+    );
+    build();
+    let check = check_site(&ws.output);
+    assert_eq!(
+        check.mixed,
+        Vec::<String>::new(),
+        "{page}: variants of another generation kept"
+    );
+}
