@@ -378,7 +378,7 @@ fn spawn_article_writer(
         while !stop.load(Ordering::Relaxed) {
             let n = (rand_u64() as usize) % count;
             let (name, text) = build_article(n, i % 2);
-            if i % 7 == 0 {
+            if i.is_multiple_of(7) {
                 // Gone for a while, then back.
                 let path = articles.join(&name);
                 if path.exists() {
