@@ -17,7 +17,7 @@
 #       and .br decompresses to a whole file of its kind) and temporary files have hidden
 #       names; after every other kill a build runs to its end, and then the manifest names
 #       exactly the site's files and every variant equals its plain file. 100 by default.
-#       (tests/faults_ops.rs, 400 articles and 3 kills in `cargo test`.)
+#       (tests/faults_ops.rs, 200 articles and 3 kills in `cargo test`.)
 #
 #   reliability/kill9.sh --stats [--iterations N]
 #       `feedpub serve` with statistics on while 4 readers poll, each poll a new (address in
