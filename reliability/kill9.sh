@@ -12,11 +12,12 @@
 #   reliability/kill9.sh --build-10k [--articles N] [--iterations N]
 #       `feedpub build` of a 10,000-article corpus (every tenth Markdown with tags) while a
 #       writer toggles articles between two versions and removes and adds others, SIGKILLed
-#       at a random moment within a build's duration. After every kill: every file a web
+#       at a random moment within a build's duration, until N builds (100 by default) were
+#       killed (a build that ends first is not counted). After every kill: every file a web
 #       server would serve is whole (XML parses, JSON parses, pages end in </html>, each .gz
 #       and .br decompresses to a whole file of its kind) and temporary files have hidden
 #       names; after every other kill a build runs to its end, and then the manifest names
-#       exactly the site's files and every variant equals its plain file. 100 by default.
+#       exactly the site's files and every variant equals its plain file.
 #       (tests/faults_ops.rs, 200 articles and 3 kills in `cargo test`.)
 #
 #   reliability/kill9.sh --stats [--iterations N]
