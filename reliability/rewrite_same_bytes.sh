@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Reproduces what the soak's stateful readers met as items without text: an article saved
-# again in place with the bytes it already had (a scraper or an editor that truncates the
-# file, then writes), while another change (here a new article) makes `serve` render the
-# feed again. The render reads the truncated file, finds it changed since it was loaded and
-# publishes the item without its text; the file then holds its old bytes again, so the
-# loader finds nothing new and the feed is never rendered again: the item stays without
-# text after the periodic rescan and after SIGHUP, until the feed's newest items change.
+# What the soak's stateful readers met as items without text (defect 22 of RELIABILITY.md,
+# fixed): an article saved again in place with the bytes it already had (a scraper or an
+# editor that truncates the file, then writes), while another change (here a new article)
+# makes `serve` render the feed again. The render reads the truncated file, finds it changed
+# since it was loaded and publishes the item without its text. Before the fix the file then
+# held its old bytes again, the loader found nothing new and the feed was never rendered
+# again; now the loader reads such a file again and the item gets its text back.
 #
 #   reliability/rewrite_same_bytes.sh [--no-build] [--keep]
 #
