@@ -266,9 +266,10 @@ pub fn publish_site_until(
         path: dir.to_path_buf(),
         source,
     })?;
+    let interrupted = begin_writing(dir)?;
     planned.write(dir)?;
     sweep_folders(dir);
-    let mut written = write_routes(snapshot, &routes, dir, stop)?;
+    let mut written = write_routes(snapshot, &routes, dir, stop, interrupted)?;
     written.extend(write_host_files(snapshot, dir)?);
     let site: BTreeSet<String> = written
         .iter()
@@ -279,6 +280,7 @@ pub fn publish_site_until(
         planned.files.iter().filter(|f| !site.contains(*f)),
     )?);
     Manifest { files: site }.write(dir)?;
+    end_writing(dir)?;
     Ok(Published { written, removed })
 }
 
@@ -320,9 +322,11 @@ pub fn publish_changes_until(
         .flatten()
         .collect();
     Manifest::append(dir, '+', &new)?;
-    let mut written = write_routes(snapshot, &changes.changed, dir, stop)?;
+    let interrupted = begin_writing(dir)?;
+    let mut written = write_routes(snapshot, &changes.changed, dir, stop, interrupted)?;
     written.extend(write_host_files(snapshot, dir)?);
     Manifest::compact_if_long(dir)?;
+    end_writing(dir)?;
     Ok(Published { written, removed })
 }
 
@@ -334,15 +338,19 @@ pub fn publish_routes(
     routes: &[Route],
     dir: &Path,
 ) -> Result<Vec<Written>, PublishError> {
-    write_routes(snapshot, routes, dir, &AtomicBool::new(false))
+    let interrupted = dir.join(WRITING).exists();
+    write_routes(snapshot, routes, dir, &AtomicBool::new(false), interrupted)
 }
 
-/// [`publish_routes`], stopping before the next batch once `stop` is set.
+/// [`publish_routes`], stopping before the next batch once `stop` is set. `verify`: the last
+/// publish into `dir` was stopped midway, so the variants of unchanged pages are checked
+/// before they are kept ([`unchanged_page`]).
 fn write_routes(
     snapshot: &Snapshot,
     routes: &[Route],
     dir: &Path,
     stop: &AtomicBool,
+    verify: bool,
 ) -> Result<Vec<Written>, PublishError> {
     let mut written = Vec::with_capacity(routes.len() * 3);
     for batch in routes.chunks(BATCH) {
@@ -360,7 +368,7 @@ fn write_routes(
             .filter_map(|route| {
                 let file = route.file()?;
                 let care = care_of(route);
-                if let Some(kept) = unchanged_page(snapshot, route, dir, &file) {
+                if let Some(kept) = unchanged_page(snapshot, route, dir, &file, verify) {
                     return Some((kept, Vec::new()));
                 }
                 let resource = snapshot.resource(route)?;
@@ -391,12 +399,20 @@ fn write_routes(
 }
 
 /// The files of page `route` (an archive, history or article page, made on request) when
-/// the page's file already holds its bytes and both its variants exist and hold them too
-/// ([`holds`]): then the page is not compressed again (most of the cost of writing a page),
-/// and its files are left alone. The variants were made from the same bytes by the same
-/// compressors, unless feedpub itself was upgraded to other compressor settings in between;
-/// they are made again when the page changes.
-fn unchanged_page(snapshot: &Snapshot, route: &Route, dir: &Path, file: &str) -> Option<Vec<File>> {
+/// the page's file already holds its bytes and both its variants exist: then the page is not
+/// compressed again (most of the cost of writing a page), and its files are left alone. The
+/// variants were made from the same bytes by the same compressors, unless feedpub itself was
+/// upgraded to other compressor settings in between; they are made again when the page
+/// changes. With `verify` (the last publish was stopped midway, see [`WRITING`]) the
+/// variants must also hold the page's bytes ([`holds`]): a publish killed between a page's
+/// renames can leave variants of another generation beside a right plain file.
+fn unchanged_page(
+    snapshot: &Snapshot,
+    route: &Route,
+    dir: &Path,
+    file: &str,
+    verify: bool,
+) -> Option<Vec<File>> {
     if care_of(route).sync {
         // Held rendered and compressed in memory: nothing to save.
         return None;
@@ -413,7 +429,7 @@ fn unchanged_page(snapshot: &Snapshot, route: &Route, dir: &Path, file: &str) ->
     let mut files: Vec<File> = Vec::with_capacity(3);
     for name in variants {
         let bytes = fs::read(dir.join(&name)).ok()?;
-        if !holds(&name, &bytes, &body) {
+        if verify && !holds(&name, &bytes, &body) {
             return None;
         }
         files.push((name, Bytes::from(bytes), care));
@@ -560,6 +576,33 @@ fn remove_empty_parents(dir: &Path, path: &Path) {
 /// The name of the manifest in the output folder. It starts with a dot, like the
 /// temporary files, so that the web server configurations in `contrib/` do not serve it.
 pub const MANIFEST: &str = ".feedpub-manifest";
+
+/// The file a publish writes into the output folder before it writes or removes any file of
+/// the site, and removes once it is done. Found at the start of a publish, it says that the
+/// last one was stopped midway (killed, crashed, shut down, out of space), so the page
+/// variants that publish would keep are checked first. Hidden, like the manifest: static
+/// hosts and the example configurations never serve it.
+pub const WRITING: &str = ".feedpub-writing";
+
+/// Marks `dir` as being written ([`WRITING`]); says whether the last publish into it was
+/// stopped midway.
+fn begin_writing(dir: &Path) -> Result<bool, PublishError> {
+    let path = dir.join(WRITING);
+    if path.exists() {
+        return Ok(true);
+    }
+    fs::write(&path, b"").map_err(|source| PublishError { path, source })?;
+    Ok(false)
+}
+
+/// Marks `dir` as written whole: removes [`WRITING`].
+fn end_writing(dir: &Path) -> Result<(), PublishError> {
+    let path = dir.join(WRITING);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(PublishError { path, source: e }),
+        _ => Ok(()),
+    }
+}
 
 /// The first line of a manifest.
 const MANIFEST_HEADER: &str = "# feedpub manifest 1";

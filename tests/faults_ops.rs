@@ -327,7 +327,7 @@ fn check_site(dir: &Path) -> SiteCheck {
                     }
                 }),
             }
-        } else if name == ".feedpub-articles" {
+        } else if name == ".feedpub-articles" || name == ".feedpub-writing" {
             Ok(())
         } else {
             whole_file(&name, &bytes)
@@ -1293,6 +1293,8 @@ fn variants_left_from_another_generation_by_a_kill_are_made_again_by_the_next_bu
     for (variant, bytes) in variants.iter().zip(&old) {
         fs::write(ws.output.join(variant), bytes).unwrap();
     }
+    // A publish stopped midway leaves its mark, which makes the next one check the variants.
+    fs::write(ws.output.join(".feedpub-writing"), "").unwrap();
     assert_eq!(
         check_site(&ws.output).mixed.len(),
         2,
@@ -1304,5 +1306,9 @@ fn variants_left_from_another_generation_by_a_kill_are_made_again_by_the_next_bu
         check.mixed,
         Vec::<String>::new(),
         "{page}: variants of another generation kept"
+    );
+    assert!(
+        !ws.output.join(".feedpub-writing").exists(),
+        "a publish that ran to its end leaves no mark"
     );
 }
