@@ -21,15 +21,18 @@ pub use saved::{SavedError, FILE_NAME as SAVED_ARTICLES};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
+use std::hash::BuildHasher;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use hashbrown::HashTable;
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
-use crate::article::{Article, ArticleError, Diagnostic, Parsed, TextPlace};
+use crate::article::{Article, ArticleError, Diagnostic, Digest, Parsed, TextPlace};
 
 /// Why the folder itself could not be loaded (as opposed to one bad article).
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +149,22 @@ impl Fingerprint {
 }
 
 /// The parsed article and its warnings, or why the file was rejected.
-type Outcome = Result<(Arc<Article>, Arc<[Diagnostic]>), ArticleError>;
+type Outcome = Result<(Arc<Article>, Arc<[Diagnostic]>), Box<ArticleError>>;
+
+/// `warnings`, shared (without an allocation when there are none).
+fn shared(warnings: Vec<Diagnostic>) -> Arc<[Diagnostic]> {
+    if warnings.is_empty() {
+        no_warnings()
+    } else {
+        warnings.into()
+    }
+}
+
+/// The warnings of an article that has none: one shared allocation for them all.
+fn no_warnings() -> Arc<[Diagnostic]> {
+    static NONE: std::sync::OnceLock<Arc<[Diagnostic]>> = std::sync::OnceLock::new();
+    Arc::clone(NONE.get_or_init(|| Arc::from([])))
+}
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -154,7 +172,7 @@ struct Entry {
     /// A file modified within the clock's resolution of the scan may change again without
     /// its fingerprint changing; such an entry is read again at the next scan.
     racy: bool,
-    hash: Option<u128>,
+    hash: Option<Digest>,
     /// The article (shared with every snapshot that publishes it, so an unchanged file
     /// costs no copy) and its warnings, or why it was rejected.
     outcome: Outcome,
@@ -210,10 +228,11 @@ pub struct Loader {
     settle: Duration,
     /// By file name (every file is in `dir`).
     cache: Map<OsString, Entry>,
-    /// The files that publish each identity (more than one for duplicate scrapes).
-    scrapes: Map<String, Vec<OsString>>,
-    /// The scrape published for each identity.
-    winners: Map<String, Arc<Article>>,
+    /// The articles parsed for each identity (more than one for duplicate scrapes), the
+    /// published one first; found by the hash of the identity, which is not stored again.
+    identities: HashTable<Scrapes>,
+    /// Hashes identities for `identities`.
+    id_hasher: foldhash::fast::RandomState,
     /// Whether a scan has run: only later scans wait for files to settle.
     scanned: bool,
     /// Files held back because they changed moments ago, with the scan that first did.
@@ -254,8 +273,8 @@ fn ignored(name: &OsStr) -> bool {
     name.starts_with(b".") || name.ends_with(b"~")
 }
 
-/// One parsed file among those that share an identity.
-type Scrape<'a> = (&'a OsString, &'a Entry, &'a Arc<Article>);
+/// The articles parsed for one identity: almost always one, so it is kept inline.
+type Scrapes = SmallVec<[Arc<Article>; 1]>;
 
 impl Loader {
     /// A loader of the folder `dir` that rejects files larger than `max_bytes`.
@@ -265,8 +284,8 @@ impl Loader {
             max_bytes,
             settle: SETTLE,
             cache: Map::default(),
-            scrapes: Map::default(),
-            winners: Map::default(),
+            identities: HashTable::new(),
+            id_hasher: Default::default(),
             scanned: false,
             held: Map::default(),
             text_in_files: false,
@@ -316,7 +335,7 @@ impl Loader {
                 let Ok((article, warnings)) = &entry.outcome else {
                     return None;
                 };
-                let digest = entry.hash?;
+                let digest = entry.hash?.get();
                 if !warnings.is_empty() || !saved::savable(article, digest) {
                     return None;
                 }
@@ -385,7 +404,7 @@ impl Loader {
 
     /// Every published article (one per identity), in no particular order.
     pub fn published(&self) -> impl Iterator<Item = &Arc<Article>> {
-        self.winners.values()
+        self.identities.iter().filter_map(|scrapes| scrapes.first())
     }
 
     /// Examines the files of `scope` again and says how the published articles changed.
@@ -486,8 +505,8 @@ impl Loader {
         Some(Entry {
             fingerprint,
             racy: false,
-            hash: Some(saved.digest),
-            outcome: Ok((Arc::clone(&saved.article), Arc::from([]))),
+            hash: Some(Digest::new(saved.digest)),
+            outcome: Ok((Arc::clone(&saved.article), no_warnings())),
         })
     }
 
@@ -554,7 +573,7 @@ impl Loader {
                     },
                     racy: true,
                     hash: None,
-                    outcome: Err(error),
+                    outcome: Err(Box::new(error)),
                 };
                 (path, Examined::Read(entry))
             }
@@ -676,7 +695,7 @@ impl Loader {
             return entry;
         }
         let copy = Arc::new(Article::clone(article));
-        let warnings: Arc<[Diagnostic]> = warnings.iter().cloned().collect();
+        let warnings = shared(warnings.to_vec());
         Entry {
             outcome: Ok((copy, warnings)),
             ..entry
@@ -686,8 +705,9 @@ impl Loader {
     /// Puts the new entries of changed files in the cache, and works out how the published
     /// articles of the identities they touch changed.
     fn apply(&mut self, changed: Vec<(PathBuf, Option<Entry>)>, refresh: &mut Refresh) {
-        // Sorted and deduplicated once at the end: cheaper than a set kept in order.
-        let mut touched: Vec<String> = Vec::new();
+        // Each touched identity with the article it published before this refresh, in the
+        // order first touched; sorted by identity and deduplicated once at the end.
+        let mut touched: Vec<(String, Option<Arc<Article>>)> = Vec::new();
         for (path, entry) in changed {
             let old = match &entry {
                 Some(entry) => self.cache.insert(name_of(&path).into(), entry.clone()),
@@ -701,54 +721,51 @@ impl Loader {
             if let Some(new) = entry.as_ref().filter(|_| !same) {
                 match &new.outcome {
                     Ok((_, warnings)) => refresh.warnings.extend(warnings.iter().cloned()),
-                    Err(error) => refresh.rejected.push(error.clone()),
+                    Err(error) => refresh.rejected.push((**error).clone()),
                 }
             }
-            let old_id = old
-                .as_ref()
-                .and_then(Entry::published)
-                .map(|a| a.id.clone());
-            let new_id = entry
-                .as_ref()
-                .and_then(Entry::published)
-                .map(|a| a.id.clone());
+            let old_article = old.as_ref().and_then(Entry::published);
+            let new_article = entry.as_ref().and_then(Entry::published);
             let retimed = old.as_ref().map(|e| e.fingerprint.modified)
                 != entry.as_ref().map(|e| e.fingerprint.modified);
-            if same && old_id == new_id && !retimed {
+            let same_id = old_article.map(|a| &a.id) == new_article.map(|a| &a.id);
+            if same && same_id && !retimed {
                 continue;
             }
-            if let Some(id) = &old_id {
-                if let Some(paths) = self.scrapes.get_mut(id) {
-                    paths.retain(|p| p != name_of(&path));
-                    if paths.is_empty() {
-                        self.scrapes.remove(id);
+            let name = name_of(&path);
+            if let Some(old_article) = old_article {
+                let id = old_article.id.as_str();
+                touched.push((id.to_owned(), self.winner(id).cloned()));
+                let hash = self.id_hasher.hash_one(id);
+                if let Ok(mut found) = self.identities.find_entry(hash, |s| s[0].id == id) {
+                    found.get_mut().retain(|a| name_of(&a.path) != name);
+                    if found.get().is_empty() {
+                        found.remove();
                     }
                 }
-                touched.push(id.clone());
             }
-            if let Some(id) = new_id {
-                self.scrapes
-                    .entry(id.clone())
-                    .or_default()
-                    .push(name_of(&path).into());
-                touched.push(id);
+            if let Some(new_article) = new_article {
+                let id = new_article.id.as_str();
+                touched.push((id.to_owned(), self.winner(id).cloned()));
+                let hash = self.id_hasher.hash_one(id);
+                match self.identities.find_mut(hash, |s| s[0].id == id) {
+                    Some(scrapes) => scrapes.push(Arc::clone(new_article)),
+                    None => {
+                        let hasher = &self.id_hasher;
+                        self.identities.insert_unique(
+                            hash,
+                            smallvec::smallvec![Arc::clone(new_article)],
+                            |s| hasher.hash_one(&s[0].id),
+                        );
+                    }
+                }
             }
         }
-        touched.sort_unstable();
-        touched.dedup();
-        for id in touched {
-            let winner = match self.scrapes.get(&id) {
-                Some(paths) => {
-                    let scrapes = self.scrapes_of(paths);
-                    refresh.warnings.extend(duplicate_warnings(&id, &scrapes));
-                    scrapes.first().map(|(_, _, a)| Arc::clone(a))
-                }
-                None => None,
-            };
-            let before = match &winner {
-                Some(article) => self.winners.insert(id, Arc::clone(article)),
-                None => self.winners.remove(&id),
-            };
+        // Stable: the first entry of each identity holds what it published before.
+        touched.sort_by(|a, b| a.0.cmp(&b.0));
+        touched.dedup_by(|later, first| later.0 == first.0);
+        for (id, before) in touched {
+            let winner = self.sort_scrapes(&id, &mut refresh.warnings);
             let same = match (&before, &winner) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 (None, None) => true,
@@ -763,59 +780,64 @@ impl Loader {
         refresh.rejected.sort_by(rejection_order);
     }
 
+    /// The article published for `id` now.
+    fn winner(&self, id: &str) -> Option<&Arc<Article>> {
+        let hash = self.id_hasher.hash_one(id);
+        self.identities.find(hash, |s| s[0].id == id)?.first()
+    }
+
+    /// Puts the scrapes of `id` in order, the published one first, adds a warning for each
+    /// other one to `warnings`, and gives the published one.
+    fn sort_scrapes(&mut self, id: &str, warnings: &mut Vec<Diagnostic>) -> Option<Arc<Article>> {
+        let Loader {
+            identities,
+            id_hasher,
+            cache,
+            ..
+        } = self;
+        let scrapes = identities.find_mut(id_hasher.hash_one(id), |s| s[0].id == id)?;
+        let modified = |a: &Article| cache.get(name_of(&a.path)).map(|e| e.fingerprint.modified);
+        scrapes.sort_by(|a, b| {
+            let key_a = (a.views, modified(a), path_bytes(&a.path));
+            let key_b = (b.views, modified(b), path_bytes(&b.path));
+            key_b.cmp(&key_a)
+        });
+        warnings.extend(duplicate_warnings(id, scrapes));
+        scrapes.first().cloned()
+    }
+
     /// Lists every published article, warning and rejection, sorted by path.
     fn fill_report(&self, report: &mut LoadReport) {
         for entry in self.cache.values() {
             match &entry.outcome {
                 Ok((article, _)) if article.draft => report.drafts += 1,
                 Ok((_, warnings)) => report.warnings.extend(warnings.iter().cloned()),
-                Err(error) => report.rejected.push(error.clone()),
+                Err(error) => report.rejected.push((**error).clone()),
             }
         }
-        for (id, paths) in self.scrapes.iter().filter(|(_, paths)| paths.len() > 1) {
+        for scrapes in self.identities.iter().filter(|s| s.len() > 1) {
             report
                 .warnings
-                .extend(duplicate_warnings(id, &self.scrapes_of(paths)));
+                .extend(duplicate_warnings(&scrapes[0].id, scrapes));
         }
-        report.articles = self.winners.values().cloned().collect();
+        report.articles = self.published().cloned().collect();
         report
             .articles
             .sort_unstable_by(|a, b| path_bytes(&a.path).cmp(path_bytes(&b.path)));
         report.rejected.sort_by(rejection_order);
         report.warnings.sort_by(diagnostic_order);
     }
-
-    /// The scrapes among `paths` (the files of one identity), the published one first: the
-    /// later scrape wins, that is the one with more views, else the newer file, else the
-    /// later name.
-    fn scrapes_of<'a>(&'a self, names: &'a [OsString]) -> Vec<Scrape<'a>> {
-        let mut scrapes: Vec<Scrape> = names
-            .iter()
-            .filter_map(|n| {
-                let entry = self.cache.get(n)?;
-                Some((n, entry, entry.published()?))
-            })
-            .collect();
-        scrapes.sort_by(|a, b| {
-            (b.2.views, b.1.fingerprint.modified, b.0.as_encoded_bytes()).cmp(&(
-                a.2.views,
-                a.1.fingerprint.modified,
-                a.0.as_encoded_bytes(),
-            ))
-        });
-        scrapes
-    }
 }
 
-/// A warning for each scrape of `id` that is not published (`scrapes` as
-/// [`Loader::scrapes_of`] orders them).
-fn duplicate_warnings(id: &str, scrapes: &[Scrape]) -> Vec<Diagnostic> {
-    let Some((_, _, kept)) = scrapes.first() else {
+/// A warning for each scrape of `id` that is not published (`scrapes` in the order of
+/// [`Loader::sort_scrapes`]).
+fn duplicate_warnings(id: &str, scrapes: &[Arc<Article>]) -> Vec<Diagnostic> {
+    let Some(kept) = scrapes.first() else {
         return Vec::new();
     };
     scrapes[1..]
         .iter()
-        .map(|(_, _, other)| Diagnostic {
+        .map(|other| Diagnostic {
             path: other.path.clone(),
             line: None,
             message: format!(
@@ -914,11 +936,11 @@ fn read_entry(
     if fingerprint.len > max_bytes {
         return entry(
             None,
-            Err(ArticleError::TooLarge {
+            Err(Box::new(ArticleError::TooLarge {
                 path: path.to_path_buf(),
                 size: fingerprint.len,
                 limit: max_bytes,
-            }),
+            })),
         );
     }
     // As many bytes as the file had when it was looked at; then it is looked at again
@@ -933,9 +955,10 @@ fn read_entry(
         Ok(after)
             if Fingerprint::of(&after) == fingerprint && bytes.len() as u64 == fingerprint.len => {}
         Ok(_) => return None,
-        Err(e) => return entry(None, Err(unreadable(e))),
+        Err(e) => return entry(None, Err(Box::new(unreadable(e)))),
     }
-    let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
+    let digest = xxhash_rust::xxh3::xxh3_128(&bytes);
+    let hash = Digest::new(digest);
     if let Some(old) = cached {
         if old.hash == Some(hash) {
             return entry(Some(hash), old.outcome.clone());
@@ -943,7 +966,7 @@ fn read_entry(
     }
     let keep = |article: Article| {
         if loader.text_in_files {
-            article.without_text(hash)
+            article.without_text(digest)
         } else {
             article
         }
@@ -951,7 +974,8 @@ fn read_entry(
     entry(
         Some(hash),
         Article::from_bytes(path, &bytes)
-            .map(|Parsed { article, warnings }| (Arc::new(keep(article)), warnings.into())),
+            .map(|Parsed { article, warnings }| (Arc::new(keep(article)), shared(warnings)))
+            .map_err(Box::new),
     )
 }
 
@@ -1000,7 +1024,7 @@ pub fn with_text(article: &Arc<Article>) -> Arc<Article> {
     let TextPlace::InFile { digest } = article.text else {
         return Arc::clone(article);
     };
-    match read_text(&article.path, digest) {
+    match read_text(&article.path, digest.get()) {
         Ok(parsed) => Arc::new(parsed),
         Err(reason) => {
             tracing::warn!(

@@ -25,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::article::{Article, TextPlace};
+use crate::article::{Article, Digest, TextPlace};
 use crate::lang::Detection;
 
 /// The name of the file, in the output folder. A dot-file: `serve` answers only for its
@@ -301,7 +301,10 @@ fn remove_leftovers(folder: &Path) {
 
 /// Whether `article` can be saved: its text is in its file and it hashes to `digest`.
 pub fn savable(article: &Article, digest: u128) -> bool {
-    article.text == TextPlace::InFile { digest }
+    article.text
+        == TextPlace::InFile {
+            digest: Digest::new(digest),
+        }
 }
 
 fn write_entry(out: &mut Vec<u8>, name: &OsStr, stamp: Stamp, digest: u128, article: &Article) {
@@ -402,7 +405,9 @@ fn read_entry<R: Read>(r: &mut Reader<R>, dir: &Path) -> Option<(OsString, Saved
         detected,
         updated,
         updated_offset,
-        text: TextPlace::InFile { digest },
+        text: TextPlace::InFile {
+            digest: Digest::new(digest),
+        },
     };
     let entry = SavedEntry {
         stamp,
