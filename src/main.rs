@@ -326,37 +326,22 @@ fn print_published(
         snapshot.feeds.items.len(),
         report.rejected.len()
     );
-    let (mut pages, mut variants) = ((0, 0), (0, 0));
     for w in &published.written {
-        let name = w.path.to_string_lossy();
-        if name.ends_with(".gz") || name.ends_with(".br") {
-            variants.0 += 1;
-            variants.1 += usize::from(w.changed);
-            continue;
-        }
-        let is_page = w
-            .path
-            .strip_prefix(&config.output)
-            .is_ok_and(|p| p.starts_with("articles") || p.starts_with("archive"));
-        if is_page {
-            pages.0 += 1;
-            pages.1 += usize::from(w.changed);
-            continue;
-        }
         let what = if w.changed { "wrote" } else { "unchanged" };
         println!("  {what} {} ({} bytes)", w.path.display(), w.bytes);
     }
+    let (pages, variants) = (published.pages, published.variants);
     println!(
         "  {} article, archive and history page(s): {} written, {} unchanged",
-        pages.0,
-        pages.1,
-        pages.0 - pages.1
+        pages.files,
+        pages.changed,
+        pages.files - pages.changed
     );
     println!(
         "  {} precompressed variant(s) (.gz, .br): {} written, {} unchanged",
-        variants.0,
-        variants.1,
-        variants.0 - variants.1
+        variants.files,
+        variants.changed,
+        variants.files - variants.changed
     );
     for path in &published.removed {
         println!("  removed {}", path.display());

@@ -6,7 +6,7 @@
 //! over the old one; a file whose bytes did not change is left alone, so its modification
 //! time records when its content last changed.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -201,11 +201,55 @@ pub fn write_all<N: AsRef<str> + Sync, B: AsRef<[u8]> + Sync>(
 /// What publishing a site did.
 #[derive(Debug, Default)]
 pub struct Published {
-    /// Every file looked at, written or left alone, in the order of the site's routes (each
-    /// resource, then its precompressed variants), then the static hosts' files.
+    /// The files of the documents held in memory (the feeds, the index, the OPML, ...) and
+    /// the static hosts' files, each looked at, written or left alone, in the order of the
+    /// site's routes.
     pub written: Vec<Written>,
+    /// The archive, history and article pages (their plain files), counted: a site of
+    /// 100,000 articles has as many, and a list of them would cost tens of megabytes.
+    pub pages: Tally,
+    /// The precompressed variants (`.gz`, `.br`) of every file, counted.
+    pub variants: Tally,
     /// Files removed because the site no longer has them.
     pub removed: Vec<PathBuf>,
+}
+
+impl Published {
+    /// Takes note of a file looked at: a page (`page`), a variant, or one of `written`.
+    fn record(&mut self, file: Written, page: bool) {
+        let name = file.path.as_os_str().as_encoded_bytes();
+        if name.ends_with(b".gz") || name.ends_with(b".br") {
+            self.variants.add(file.changed);
+        } else if page {
+            self.pages.add(file.changed);
+        } else {
+            self.written.push(file);
+        }
+    }
+
+    /// Whether any file was written (not left alone as it was).
+    pub fn changed_any(&self) -> bool {
+        self.pages.changed > 0
+            || self.variants.changed > 0
+            || self.written.iter().any(|w| w.changed)
+    }
+}
+
+/// How many files of a kind a publish looked at, and how many of them it wrote (the others
+/// already held their bytes and were left alone).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Files looked at.
+    pub files: usize,
+    /// Files written.
+    pub changed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, changed: bool) {
+        self.files += 1;
+        self.changed += usize::from(changed);
+    }
 }
 
 /// How many resources are rendered and written at a time: archive and article pages are
@@ -253,35 +297,64 @@ pub fn publish_site_until(
     stop: &AtomicBool,
 ) -> Result<Published, PublishError> {
     let routes = snapshot.routes();
-    let old = Manifest::read(dir)?;
-    let mut possible: HashSet<String> = routes.iter().filter_map(names_of).flatten().collect();
-    possible.extend(HOST_FILES.map(String::from));
-    // Removing files the manifest names leaves it naming more than there is: still true.
-    let mut removed = remove_files(dir, old.files.iter().filter(|f| !possible.contains(*f)))?;
-    let mut planned = Manifest {
-        files: old.files.clone(),
+    // The names of a large site's files are counted in hundreds of thousands: they are made
+    // from the routes when needed, and only their digests are held.
+    let site_names = || {
+        routes
+            .iter()
+            .filter_map(names_of)
+            .flatten()
+            .chain(HOST_FILES.map(String::from))
     };
-    planned.files.extend(possible);
+    let possible: HashSet<u128, foldhash::fast::RandomState> =
+        site_names().map(|name| name_digest(&name)).collect();
+    let mut published = Published::default();
+    {
+        let old = read_journal(dir)?;
+        let old_files = journal_files(&old);
+        // Gone before anything is written, which frees the room the new ones may need.
+        published.removed = remove_files(
+            dir,
+            old_files
+                .into_iter()
+                .filter(|name| !possible.contains(&name_digest(name))),
+        )?;
+    }
     fs::create_dir_all(dir).map_err(|source| PublishError {
         path: dir.to_path_buf(),
         source,
     })?;
     let interrupted = begin_writing(dir)?;
-    planned.write(dir)?;
+    // Every file this publish may write (the old files it keeps are among them).
+    write_manifest(dir, site_names())?;
     sweep_folders(dir);
-    let mut written = write_routes(snapshot, &routes, dir, stop, interrupted)?;
-    written.extend(write_host_files(snapshot, dir)?);
-    let site: BTreeSet<String> = written
-        .iter()
-        .filter_map(|w| relative_name(dir, &w.path))
-        .collect();
-    removed.extend(remove_files(
+    let mut missing = Vec::new();
+    write_routes(
+        snapshot,
+        &routes,
         dir,
-        planned.files.iter().filter(|f| !site.contains(*f)),
-    )?);
-    Manifest { files: site }.write(dir)?;
+        stop,
+        interrupted,
+        &mut published,
+        &mut missing,
+    )?;
+    for file in write_host_files(snapshot, dir)? {
+        published.record(file, false);
+    }
+    // The files not written (a variant too small to make, a page with no resource) were
+    // removed as they were met; the manifest now names exactly the site's files.
+    let missing: HashSet<&str> = missing.iter().map(String::as_str).collect();
+    write_manifest(
+        dir,
+        site_names().filter(|name| !missing.contains(name.as_str())),
+    )?;
     end_writing(dir)?;
-    Ok(Published { written, removed })
+    Ok(published)
+}
+
+/// The digest a name is known by in [`publish_site_until`]'s set of possible files.
+fn name_digest(name: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(name.as_bytes())
 }
 
 /// Removes the files of the routes `changes` names as gone, then writes the routes it names
@@ -323,11 +396,26 @@ pub fn publish_changes_until(
         .collect();
     Manifest::append(dir, '+', &new)?;
     let interrupted = begin_writing(dir)?;
-    let mut written = write_routes(snapshot, &changes.changed, dir, stop, interrupted)?;
-    written.extend(write_host_files(snapshot, dir)?);
+    let mut published = Published {
+        removed,
+        ..Published::default()
+    };
+    let mut missing = Vec::new();
+    write_routes(
+        snapshot,
+        &changes.changed,
+        dir,
+        stop,
+        interrupted,
+        &mut published,
+        &mut missing,
+    )?;
+    for file in write_host_files(snapshot, dir)? {
+        published.record(file, false);
+    }
     Manifest::compact_if_long(dir)?;
     end_writing(dir)?;
-    Ok(Published { written, removed })
+    Ok(published)
 }
 
 /// Renders and writes the resources of `routes`, a batch at a time, each with its
@@ -337,22 +425,35 @@ pub fn publish_routes(
     snapshot: &Snapshot,
     routes: &[Route],
     dir: &Path,
-) -> Result<Vec<Written>, PublishError> {
+) -> Result<Published, PublishError> {
     let interrupted = dir.join(WRITING).exists();
-    write_routes(snapshot, routes, dir, &AtomicBool::new(false), interrupted)
+    let mut published = Published::default();
+    let stop = AtomicBool::new(false);
+    write_routes(
+        snapshot,
+        routes,
+        dir,
+        &stop,
+        interrupted,
+        &mut published,
+        &mut Vec::new(),
+    )?;
+    Ok(published)
 }
 
 /// [`publish_routes`], stopping before the next batch once `stop` is set. `verify`: the last
 /// publish into `dir` was stopped midway, so the variants of unchanged pages are checked
-/// before they are kept ([`unchanged_page`]).
+/// before they are kept ([`unchanged_page`]). What it writes is noted in `published`; the
+/// names of the files it does not write (and removes) are added to `missing`.
 fn write_routes(
     snapshot: &Snapshot,
     routes: &[Route],
     dir: &Path,
     stop: &AtomicBool,
     verify: bool,
-) -> Result<Vec<Written>, PublishError> {
-    let mut written = Vec::with_capacity(routes.len() * 3);
+    published: &mut Published,
+    missing: &mut Vec<String>,
+) -> Result<(), PublishError> {
     for batch in routes.chunks(BATCH) {
         if stop.load(Ordering::Relaxed) {
             return Err(PublishError {
@@ -371,7 +472,9 @@ fn write_routes(
                 if let Some(kept) = unchanged_page(snapshot, route, dir, &file, verify) {
                     return Some((kept, Vec::new()));
                 }
-                let resource = snapshot.resource(route)?;
+                let Some(resource) = snapshot.resource(route) else {
+                    return Some((Vec::new(), names_of(route)?.to_vec()));
+                };
                 let mut files = Vec::with_capacity(3);
                 let mut absent = Vec::new();
                 for (encoding, name) in [
@@ -390,12 +493,19 @@ fn write_routes(
             .collect();
         let (files, absent): (Vec<_>, Vec<_>) = rendered.into_iter().unzip();
         let files: Vec<File> = files.into_iter().flatten().collect();
-        remove_files(dir, absent.iter().flatten())?;
+        let absent: Vec<String> = absent.into_iter().flatten().collect();
+        published.removed.extend(remove_files(dir, absent.iter())?);
+        missing.extend(absent);
+        // Synced files are the documents held in memory; the others are pages.
         let (synced, renamed): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.2.sync);
-        written.extend(write_all(dir, &synced)?);
-        written.extend(write_all(dir, &renamed)?);
+        for file in write_all(dir, &synced)? {
+            published.record(file, false);
+        }
+        for file in write_all(dir, &renamed)? {
+            published.record(file, true);
+        }
     }
-    Ok(written)
+    Ok(())
 }
 
 /// The files of page `route` (an archive, history or article page, made on request) when
@@ -517,13 +627,13 @@ fn is_safe_name(name: &str) -> bool {
 
 /// Removes the files `names` (relative to `dir`) that exist, and the folders this leaves
 /// empty; returns the paths removed. Names that are not [safe](is_safe_name) are skipped.
-fn remove_files<'a>(
+fn remove_files<N: AsRef<str>>(
     dir: &Path,
-    names: impl Iterator<Item = &'a String>,
+    names: impl Iterator<Item = N>,
 ) -> Result<Vec<PathBuf>, PublishError> {
     let mut removed = Vec::new();
-    for name in names.filter(|n| is_safe_name(n)) {
-        let path = dir.join(name);
+    for name in names.filter(|n| is_safe_name(n.as_ref())) {
+        let path = dir.join(name.as_ref());
         match fs::remove_file(&path) {
             Ok(()) => {
                 remove_empty_parents(dir, &path);
@@ -627,25 +737,12 @@ impl Manifest {
     /// before manifests existed: nothing in it is known to be feedpub's). Lines that are not
     /// entries are skipped.
     pub fn read(dir: &Path) -> Result<Manifest, PublishError> {
-        let path = dir.join(MANIFEST);
-        let text = match fs::read(&path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
-            Err(source) => return Err(PublishError { path, source }),
-        };
-        Ok(Manifest::parse(&text))
+        Ok(Manifest::parse(&read_journal(dir)?))
     }
 
     /// The manifest a journal's text describes.
     pub fn parse(text: &str) -> Manifest {
-        let mut files = BTreeSet::new();
-        for line in text.lines() {
-            if let Some(name) = line.strip_prefix("+ ").filter(|n| is_safe_name(n)) {
-                files.insert(name.to_string());
-            } else if let Some(name) = line.strip_prefix("- ") {
-                files.remove(name);
-            }
-        }
+        let files = journal_files(text).into_iter().map(String::from).collect();
         Manifest { files }
     }
 
@@ -660,11 +757,6 @@ impl Manifest {
             text.push('\n');
         }
         text
-    }
-
-    /// Writes the manifest whole, by temporary file and rename.
-    fn write(&self, dir: &Path) -> Result<(), PublishError> {
-        write_atomically(dir, MANIFEST, self.to_text().as_bytes()).map(drop)
     }
 
     /// Appends `+ NAME` (`op` is `+`) or `- NAME` (`-`) for each of `names`, flushed to disk
@@ -703,10 +795,71 @@ impl Manifest {
     fn compact_if_long(dir: &Path) -> Result<(), PublishError> {
         let long = fs::metadata(dir.join(MANIFEST)).is_ok_and(|m| m.len() > MANIFEST_MAX_BYTES);
         if long {
-            Manifest::read(dir)?.write(dir)?;
+            let text = read_journal(dir)?;
+            write_manifest(dir, journal_files(&text).into_iter())?;
         }
         Ok(())
     }
+}
+
+/// The text of the manifest journal of `dir`; empty when there is none.
+fn read_journal(dir: &Path) -> Result<String, PublishError> {
+    let path = dir.join(MANIFEST);
+    match fs::read(&path) {
+        Ok(bytes) => Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(PublishError { path, source }),
+    }
+}
+
+/// The files a manifest journal names when replayed (a `- NAME` takes back the `+ NAME`
+/// before it), borrowed from its text, in the order first added. A large site's journal
+/// names hundreds of thousands of files; a `String` for each would outlive the publish as
+/// scattered free memory.
+fn journal_files(text: &str) -> Vec<&str> {
+    let mut present: HashMap<&str, bool, foldhash::fast::RandomState> = HashMap::default();
+    let mut order = Vec::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("+ ").filter(|n| is_safe_name(n)) {
+            if present.insert(name, true).is_none() {
+                order.push(name);
+            }
+        } else if let Some(name) = line.strip_prefix("- ") {
+            if let Some(kept) = present.get_mut(name) {
+                *kept = false;
+            }
+        }
+    }
+    order.retain(|name| present.get(name) == Some(&true));
+    order
+}
+
+/// Writes the manifest of `dir` whole, naming `names` in sorted order (so that a folder kept
+/// under version control sees small diffs), by temporary file and rename. The names are
+/// sorted as slices of one text: a large site has hundreds of thousands.
+fn write_manifest<N: AsRef<str>>(
+    dir: &Path,
+    names: impl Iterator<Item = N>,
+) -> Result<(), PublishError> {
+    let mut listed = String::new();
+    for name in names.filter(|n| is_safe_name(n.as_ref())) {
+        listed.push_str(name.as_ref());
+        listed.push('\n');
+    }
+    let mut lines: Vec<&str> = listed.lines().collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let mut text =
+        String::with_capacity(MANIFEST_HEADER.len() + 1 + listed.len() + 2 * lines.len());
+    text.push_str(MANIFEST_HEADER);
+    text.push('\n');
+    for name in lines {
+        text.push_str("+ ");
+        text.push_str(name);
+        text.push('\n');
+    }
+    write_atomically(dir, MANIFEST, text.as_bytes()).map(drop)
 }
 
 #[cfg(test)]
@@ -766,6 +919,8 @@ mod tests {
         let files: Vec<&str> = manifest.files.iter().map(String::as_str).collect();
         assert_eq!(files, ["articles/1.html", "rss.xml", "tags/ترافیک/rss.xml"]);
         assert_eq!(Manifest::parse(&manifest.to_text()), manifest);
+        let again = "+ a.xml\n+ b.xml\n- a.xml\n+ a.xml\n- b.xml\n+ c.xml\n- d.xml\n";
+        assert_eq!(journal_files(again), ["a.xml", "c.xml"]);
     }
 
     #[test]
@@ -775,7 +930,7 @@ mod tests {
         Manifest::append(dir.path(), '-', &["a.xml".into()]).unwrap();
         let read = Manifest::read(dir.path()).unwrap();
         assert_eq!(read.files.iter().collect::<Vec<_>>(), ["b/c.html"]);
-        read.write(dir.path()).unwrap();
+        write_manifest(dir.path(), read.files.iter()).unwrap();
         assert_eq!(
             fs::read_to_string(dir.path().join(MANIFEST)).unwrap(),
             "# feedpub manifest 1\n+ b/c.html\n"

@@ -360,8 +360,9 @@ fn first_snapshot(mut regenerator: Regenerator) -> Result<(Regenerator, Snapshot
         })
         .collect();
     match publish::publish_routes(&snapshot, &hot, &config.output) {
-        Ok(written) if written.iter().all(|w| !w.changed) => {
-            let on_disk = written
+        Ok(published) if !published.changed_any() => {
+            let on_disk = published
+                .written
                 .iter()
                 .filter_map(|w| std::fs::metadata(&w.path).and_then(|m| m.modified()).ok())
                 .max();
@@ -631,7 +632,9 @@ impl DiskCopy {
         match result {
             Ok(published) => {
                 self.incomplete = false;
-                let changed = published.written.iter().filter(|w| w.changed).count();
+                let changed = published.written.iter().filter(|w| w.changed).count()
+                    + published.pages.changed
+                    + published.variants.changed;
                 tracing::debug!(
                     files_changed = changed,
                     files_removed = published.removed.len(),
