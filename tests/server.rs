@@ -994,7 +994,14 @@ async fn concurrent_readers_during_changes_always_get_complete_consistent_feeds(
                         } else {
                             &[]
                         };
-                        for i in 0..50 {
+                        // At least 50 rounds, and on until more than one generation was
+                        // served (a fast machine reads 50 rounds before the first change).
+                        let started = std::time::Instant::now();
+                        let more_than_one = || seen.lock().unwrap().len() > 4;
+                        for i in 0.. {
+                            if i >= 50 && (more_than_one() || started.elapsed().as_secs() > 30) {
+                                break;
+                            }
                             for path in ["/rss.xml", "/atom.xml"] {
                                 let r = get(addr, path, headers);
                                 let what = format!("reader {t}, round {i}, {path}");
@@ -1048,7 +1055,7 @@ async fn concurrent_readers_during_changes_always_get_complete_consistent_feeds(
         (distinct, changes, responses.load(Ordering::Relaxed))
     })
     .await;
-    assert_eq!(responses, 16 * 50 * 2);
+    assert!(responses >= 16 * 50 * 2, "{responses} responses");
     assert!(changes > 3, "only {changes} changes were made");
     // Two formats (and two codings) of more than one generation were served.
     assert!(distinct > 4, "only {distinct} distinct ETags were seen");
