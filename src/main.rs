@@ -9,6 +9,14 @@ use std::time::SystemTime;
 
 use feedpub::{ping, publish, websub, Config, Loader, Overrides, Snapshot};
 
+/// jemalloc instead of the system's allocator: it gives freed pages back to the system
+/// wherever they are, from a background thread, so that what a scan of a large folder or a
+/// copy of a large site used for a moment does not stay resident, as it does in glibc's
+/// per-thread arenas (BENCHMARKS.md, "Scale: 100,000 articles in less than 150 MB").
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Turns a folder of articles into RSS 2.0, Atom 1.0 and JSON Feed 1.1 feeds (with tag feeds,
 /// RFC 5005 archive pages and a page per article), and serves them.
 #[derive(Parser)]
