@@ -717,8 +717,14 @@ fn end_writing(dir: &Path) -> Result<(), PublishError> {
 /// The first line of a manifest.
 const MANIFEST_HEADER: &str = "# feedpub manifest 1";
 
-/// A journal longer than this is rewritten as the set of files it names.
+/// A journal is rewritten as the set of files it names once it is longer than this, and
+/// twice as long as when it was last written whole ([`MANIFEST_BASE`]): a site of a million
+/// articles has a manifest of 100 MB, which must not be rewritten after every edit.
 const MANIFEST_MAX_BYTES: u64 = 4 << 20;
+
+/// The second line of a manifest written whole: `# base BYTES`, the length of what was
+/// written, from which appends are counted (see [`MANIFEST_MAX_BYTES`]).
+const MANIFEST_BASE: &str = "# base ";
 
 /// The files feedpub wrote in an output folder: the only ones it ever removes, so that
 /// files put there by anyone else are left alone.
@@ -791,15 +797,49 @@ impl Manifest {
         file.sync_data().map_err(err)
     }
 
-    /// Rewrites a journal that has grown past [`MANIFEST_MAX_BYTES`] as the files it names.
+    /// Rewrites a journal that has grown past [`MANIFEST_MAX_BYTES`] and to twice its length
+    /// when last written whole as the files it names, so that the cost of rewriting is
+    /// spread over as many appended bytes as the manifest has.
     fn compact_if_long(dir: &Path) -> Result<(), PublishError> {
-        let long = fs::metadata(dir.join(MANIFEST)).is_ok_and(|m| m.len() > MANIFEST_MAX_BYTES);
-        if long {
+        let path = dir.join(MANIFEST);
+        let Ok(len) = fs::metadata(&path).map(|m| m.len()) else {
+            return Ok(());
+        };
+        if len > MANIFEST_MAX_BYTES && len > 2 * manifest_base(&path) {
             let text = read_journal(dir)?;
             write_manifest(dir, journal_files(&text).into_iter())?;
         }
         Ok(())
     }
+}
+
+/// The length a manifest had when it was last written whole, from its `# base` line; 0 when
+/// it has none (written by appends only, or damaged).
+fn manifest_base(path: &Path) -> u64 {
+    let mut head = [0u8; 64];
+    let Ok(read) = fs::File::open(path).and_then(|mut f| read_prefix(&mut f, &mut head)) else {
+        return 0;
+    };
+    let head = String::from_utf8_lossy(&head[..read]);
+    head.lines()
+        .nth(1)
+        .and_then(|line| line.strip_prefix(MANIFEST_BASE))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads into `buf` until it is full or the file ends; the number of bytes read.
+fn read_prefix(file: &mut fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match io::Read::read(file, &mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// The text of the manifest journal of `dir`; empty when there is none.
@@ -850,9 +890,14 @@ fn write_manifest<N: AsRef<str>>(
     let mut lines: Vec<&str> = listed.lines().collect();
     lines.sort_unstable();
     lines.dedup();
-    let mut text =
-        String::with_capacity(MANIFEST_HEADER.len() + 1 + listed.len() + 2 * lines.len());
+    let entries: usize = lines.iter().map(|name| name.len() + 3).sum();
+    // The base line counts itself, with room for its own digits.
+    let head = MANIFEST_HEADER.len() + 1 + MANIFEST_BASE.len() + 21;
+    let mut text = String::with_capacity(head + entries);
     text.push_str(MANIFEST_HEADER);
+    text.push('\n');
+    text.push_str(MANIFEST_BASE);
+    text.push_str(&(head + entries).to_string());
     text.push('\n');
     for name in lines {
         text.push_str("+ ");
@@ -933,7 +978,37 @@ mod tests {
         write_manifest(dir.path(), read.files.iter()).unwrap();
         assert_eq!(
             fs::read_to_string(dir.path().join(MANIFEST)).unwrap(),
-            "# feedpub manifest 1\n+ b/c.html\n"
+            "# feedpub manifest 1\n# base 60\n+ b/c.html\n"
+        );
+    }
+
+    #[test]
+    fn a_long_journal_is_rewritten_only_once_it_doubled() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..200_000)
+            .map(|i| format!("articles/{i:08}.html"))
+            .collect();
+        write_manifest(dir.path(), names.iter()).unwrap();
+        let path = dir.path().join(MANIFEST);
+        let len = || fs::metadata(&path).unwrap().len();
+        let whole = len();
+        assert!(whole > MANIFEST_MAX_BYTES, "{whole} bytes");
+        assert!((whole..whole + 32).contains(&manifest_base(&path)));
+        // Edits, each taking a page back and writing it again, as long as the manifest: kept.
+        let edit = vec!["articles/00000007.html".to_string(); names.len() / 2];
+        Manifest::append(dir.path(), '-', &edit).unwrap();
+        Manifest::append(dir.path(), '+', &edit).unwrap();
+        let appended = len();
+        assert!(appended > whole + whole * 9 / 10, "{appended} bytes");
+        Manifest::compact_if_long(dir.path()).unwrap();
+        assert_eq!(len(), appended, "not rewritten before it doubled");
+        // Past twice its length, the journal is the set again.
+        Manifest::append(dir.path(), '+', &edit).unwrap();
+        Manifest::compact_if_long(dir.path()).unwrap();
+        assert_eq!(len(), whole, "rewritten as the set");
+        assert_eq!(
+            journal_files(&read_journal(dir.path()).unwrap()).len(),
+            names.len()
         );
     }
 }
