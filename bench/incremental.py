@@ -7,9 +7,11 @@
 For each edit: append one word to the first body paragraph of FILE (written to a hidden
 temporary file in the same folder, then renamed over FILE, as publishing tools do), then
 poll `HEAD /rss.xml` on one keep-alive connection every --interval-ms until the ETag
-differs from the one served before the edit. Prints one line per edit and, at the end,
-`median_ms`, `min_ms`, `max_ms` and the server's VmRSS/VmHWM (with --pid), as
-`key value` lines that bench/regen.sh reads.
+differs from the one served before the edit; then poll with `Accept-Encoding: gzip` until
+the gzip variant of the new bytes is served. Prints one line per edit and, at the end,
+`median_ms`, `min_ms`, `max_ms` (the new ETag), `gzip_median_ms`, `gzip_max_ms` (the new
+gzip variant) and the server's VmRSS/VmHWM (with --pid), as `key value` lines that
+bench/regen.sh reads.
 
 FILE should be the newest article (bench/gen_corpus.py makes article 0 the newest), so
 that every edit changes the feed.
@@ -24,12 +26,16 @@ import time
 import urllib.parse
 
 
-def head_etag(conn, path):
-    conn.request("HEAD", path)
+def head_etag(conn, path, encoding=None):
+    """The ETag of HEAD path; with `encoding`, that of the variant in that encoding, or None
+    while the server answers with another one (the new bytes not compressed yet)."""
+    conn.request("HEAD", path, headers={"Accept-Encoding": encoding} if encoding else {})
     resp = conn.getresponse()
     resp.read()
     if resp.status != 200:
         raise SystemExit("HEAD %s: %d" % (path, resp.status))
+    if encoding and resp.getheader("Content-Encoding") != encoding:
+        return None
     return resp.getheader("ETag")
 
 
@@ -76,30 +82,39 @@ def main():
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=args.timeout)
     path = u.path or "/"
     samples = []
+    gzip_samples = []
     for k in range(1, args.edits + 1):
         before = head_etag(conn, path)
+        before_gzip = head_etag(conn, path, "gzip")
         start, wall = edit(args.article, k)
         deadline = start + args.timeout
         polls = 0
-        while True:
-            polls += 1
-            etag = head_etag(conn, path)
-            now = time.monotonic()
-            if etag != before:
-                break
-            if now > deadline:
-                raise SystemExit("edit %d: the ETag did not change within %.0f s" % (k, args.timeout))
-            time.sleep(args.interval_ms / 1000)
-        ms = (now - start) * 1000
+        for encoding, old in ((None, before), ("gzip", before_gzip)):
+            while True:
+                polls += 1
+                etag = head_etag(conn, path, encoding)
+                now = time.monotonic()
+                if etag is not None and etag != old:
+                    break
+                if now > deadline:
+                    raise SystemExit("edit %d: the ETag did not change within %.0f s" % (k, args.timeout))
+                time.sleep(args.interval_ms / 1000)
+            if encoding is None:
+                ms = (now - start) * 1000
+        gzip_ms = (now - start) * 1000
         samples.append(ms)
+        gzip_samples.append(gzip_ms)
         stamp = time.strftime("%H:%M:%S", time.gmtime(wall)) + (".%03dZ" % (wall % 1 * 1000))
-        print("edit %d at %s: new ETag after %.1f ms (%d polls)" % (k, stamp, ms, polls), file=sys.stderr)
+        print("edit %d at %s: new ETag after %.1f ms, its gzip variant after %.1f ms (%d polls)"
+              % (k, stamp, ms, gzip_ms, polls), file=sys.stderr)
         time.sleep(args.pause)
     print("edits %d" % len(samples))
     print("median_ms %.1f" % statistics.median(samples))
     print("min_ms %.1f" % min(samples))
     print("max_ms %.1f" % max(samples))
     print("samples_ms %s" % ",".join("%.1f" % s for s in samples))
+    print("gzip_median_ms %.1f" % statistics.median(gzip_samples))
+    print("gzip_max_ms %.1f" % max(gzip_samples))
     if args.pid:
         print("vmrss_kb %s" % proc_status(args.pid, "VmRSS"))
         print("vmhwm_kb %s" % proc_status(args.pid, "VmHWM"))

@@ -213,6 +213,38 @@ impl Resource {
         resource
     }
 
+    /// Whether the body is worth compressing and has no compressed variants yet: a resource
+    /// made with `compress` false, served as identity until [`Resource::compressed`] gives
+    /// its variants.
+    pub fn pending(&self) -> bool {
+        self.gzip.is_none() && self.identity.body.len() >= MIN_COMPRESS
+    }
+
+    /// This resource with its compressed variants (itself when it has them, or is too small
+    /// to gain): the same body, validators and policy.
+    pub fn compressed(&self) -> Resource {
+        if !self.pending() {
+            return self.clone();
+        }
+        let body = &self.identity.body;
+        let (gzip, brotli) = rayon::join(|| gzip(body), || brotli(body));
+        let tag = hex(&self.digest[..16]);
+        let mut resource = Resource {
+            gzip: Some(Variant::new(
+                Bytes::from(gzip),
+                format!("\"{tag}-{}\"", Encoding::Gzip.token()),
+            )),
+            brotli: Some(Variant::new(
+                Bytes::from(brotli),
+                format!("\"{tag}-{}\"", Encoding::Brotli.token()),
+            )),
+            headers: Arc::default(),
+            ..self.clone()
+        };
+        resource.make_headers();
+        resource
+    }
+
     /// When these bytes were first served.
     pub fn last_modified(&self) -> SystemTime {
         self.last_modified
@@ -417,6 +449,32 @@ fn brotli(body: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn a_resource_made_uncompressed_gets_the_variants_it_would_have_had() {
+        let body = "<p>feed</p>".repeat(200).into_bytes();
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let plain = Resource::new("text/html", body.clone(), at, false, Policy::default());
+        assert!(plain.pending());
+        assert!(plain.gzip.is_none() && plain.brotli.is_none());
+        let later = plain.compressed();
+        let now = Resource::new("text/html", body, at, true, Policy::default());
+        assert!(!later.pending());
+        for (a, b) in [(&later.gzip, &now.gzip), (&later.brotli, &now.brotli)] {
+            let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+            assert_eq!((&a.body, &a.etag), (&b.body, &b.etag));
+        }
+        assert_eq!(later.identity.etag, plain.identity.etag);
+        assert_eq!(later.last_modified(), at);
+        let tiny = Resource::new(
+            "text/html",
+            b"<p>x</p>".to_vec(),
+            at,
+            false,
+            Policy::default(),
+        );
+        assert!(!tiny.pending(), "too small to gain from compression");
+    }
 
     #[test]
     fn compressed_variants_decompress_to_the_body_and_have_own_tags() {

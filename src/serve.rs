@@ -258,7 +258,8 @@ impl Regenerator {
                 self.loader.published().cloned().collect();
             Snapshot::build(config, &articles, Some(current), None, now)
         } else {
-            current.update(config, &refresh.changes, now)
+            // Compressed after it is served (see `compress_and_store`).
+            current.update_uncompressed(config, &refresh.changes, now)
         }?;
         let held = refresh
             .unsettled
@@ -674,6 +675,34 @@ fn folder_identity(path: &Path) -> Option<(u64, u64)> {
     }
 }
 
+/// Compresses the documents `served` (the snapshot just stored in `state`) left pending,
+/// and serves the result; the snapshot that is served after it. Runs before the next
+/// regeneration, which starts from what is served; if compressing fails (a panic), the
+/// documents stay served uncompressed and the next regeneration's snapshot compresses them.
+async fn compress_and_store(served: Arc<Snapshot>, state: &ArcSwap<Snapshot>) -> Arc<Snapshot> {
+    let started = Instant::now();
+    let snapshot = Arc::clone(&served);
+    match tokio::task::spawn_blocking(move || snapshot.compressed()).await {
+        Ok(Some(compressed)) => {
+            let compressed = Arc::new(compressed);
+            state.store(Arc::clone(&compressed));
+            tracing::debug!(
+                generation = compressed.generation,
+                millis = started.elapsed().as_millis() as u64,
+                "compressed variants served"
+            );
+            compressed
+        }
+        Ok(None) => served,
+        Err(e) => {
+            tracing::error!(
+                "compressing the new documents panicked: {e}; serving them uncompressed"
+            );
+            served
+        }
+    }
+}
+
 /// What wakes the regeneration loop besides the periodic rescan.
 struct Triggers {
     /// Kept alive for as long as the loop runs; it sends into the loop's channel.
@@ -854,8 +883,10 @@ async fn regeneration_loop(
                     drop(previous);
                     let hubs = next.config.hubs.clone();
                     let next = Arc::new(next);
-                    // Readers get the new feeds first; the disk copy follows.
+                    // Readers get the new feeds first, then their compressed variants; the
+                    // disk copy follows.
                     state.store(Arc::clone(&next));
+                    let next = compress_and_store(next, &state).await;
                     if !hubs.is_empty() && !topics.is_empty() {
                         notifier.publish(&hubs, &topics);
                     }

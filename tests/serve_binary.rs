@@ -367,3 +367,50 @@ fn a_restart_takes_unchanged_articles_from_the_saved_ones_and_reads_changed_file
         "the feeds after a full read differ from the restored ones"
     );
 }
+
+/// A change is served first as identity, and its gzip and brotli variants follow: within
+/// moments every encoding serves the new bytes, each variant decompresses to the identity
+/// body, the variant's ETag is the identity's with its coding, and the output folder's
+/// `.gz` and `.br` hold the same bytes the server sends.
+#[test]
+fn after_an_edit_every_encoding_serves_the_new_feed_and_the_disk_copy_agrees() {
+    let fixture = Workspace::with_corpus("");
+    let mut server = start(&fixture);
+    let addr = server.addr();
+    let before = get(addr, "/rss.xml", &[]).etag();
+    fixture.write_article(
+        "breaking.txt",
+        &simple_article(82_001, "Compressed after the change", 0, "Fresh news."),
+    );
+    let identity = wait_for(WAIT, "the new feed", || {
+        let r = get(addr, "/rss.xml", &[]);
+        (r.etag() != before).then_some(r)
+    });
+    assert!(entry_titles(&parse_feed(&identity.body))
+        .contains(&"Compressed after the change".to_string()));
+    let tag = identity.etag();
+    for (coding, decode) in [("gzip", gunzip as fn(&[u8]) -> Vec<u8>), ("br", unbrotli)] {
+        let variant = wait_for(WAIT, &format!("the {coding} variant"), || {
+            let r = get(addr, "/rss.xml", &[("Accept-Encoding", coding)]);
+            (r.header("Content-Encoding") == Some(coding) && decode(&r.body) == identity.body)
+                .then_some(r)
+        });
+        assert_eq!(
+            variant.etag(),
+            format!("{}-{coding}\"", tag.trim_end_matches('"')),
+            "the {coding} variant's tag is the identity's with its coding"
+        );
+        let file = fixture.output.join(format!(
+            "rss.xml.{}",
+            if coding == "gzip" { "gz" } else { "br" }
+        ));
+        wait_until(WAIT, &format!("rss.xml's {coding} file on disk"), || {
+            std::fs::read(&file).is_ok_and(|bytes| bytes == variant.body)
+        });
+    }
+    assert_eq!(
+        std::fs::read(fixture.output.join("rss.xml")).unwrap(),
+        identity.body
+    );
+    server.stop();
+}

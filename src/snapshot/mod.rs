@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use rayon::prelude::*;
 
 pub mod feeds;
 
@@ -55,6 +56,20 @@ pub struct FeedResources {
 }
 
 impl FeedResources {
+    /// Whether a document waits for its compressed variants ([`Resource::pending`]).
+    pub fn pending(&self) -> bool {
+        self.rss.pending() || self.atom.pending() || self.json.pending()
+    }
+
+    /// The three documents with their compressed variants, compressed at once.
+    pub fn compressed(&self) -> FeedResources {
+        let (rss, (atom, json)) = rayon::join(
+            || self.rss.compressed(),
+            || rayon::join(|| self.atom.compressed(), || self.json.compressed()),
+        );
+        FeedResources { rss, atom, json }
+    }
+
     /// The document of `format`.
     pub fn get(&self, format: Format) -> &Resource {
         match format {
@@ -158,6 +173,9 @@ struct Assembly<'a> {
     /// The date of resources that have no predecessor.
     start: SystemTime,
     now: SystemTime,
+    /// Whether new resources are compressed now, or left pending
+    /// ([`Snapshot::update_uncompressed`]).
+    compress: bool,
 }
 
 impl Assembly<'_> {
@@ -174,7 +192,7 @@ impl Assembly<'_> {
         if let Some(old) = old.filter(|o| o.digest == Resource::digest_of(&body)) {
             return old.clone().with_policy(policy);
         }
-        let mut resource = Resource::new(content_type, body, self.start, true, policy);
+        let mut resource = Resource::new(content_type, body, self.start, self.compress, policy);
         if let Some(old) = old {
             resource.set_last_modified(next_last_modified(
                 Some((&old.digest, old.last_modified())),
@@ -484,7 +502,15 @@ impl Snapshot {
         now: SystemTime,
     ) -> Result<Snapshot, RenderError> {
         let corpus = Corpus::new(articles, config.timezone, &config.languages);
-        Snapshot::assemble(config, corpus, Delta::Unknown, previous, first_seen, now)
+        Snapshot::assemble(
+            config,
+            corpus,
+            Delta::Unknown,
+            previous,
+            first_seen,
+            now,
+            true,
+        )
     }
 
     /// The next snapshot: this one's articles with `changes` applied, under `config`. Its
@@ -496,6 +522,30 @@ impl Snapshot {
         config: Arc<Config>,
         changes: &Changes,
         now: SystemTime,
+    ) -> Result<Snapshot, RenderError> {
+        self.next(config, changes, now, true)
+    }
+
+    /// What [`Snapshot::update`] gives, without compressing the documents that changed: they
+    /// are served as identity until [`Snapshot::compressed`] adds their variants. Compressing
+    /// six feeds of 260 KB is most of the time a change takes to reach readers, and a reader
+    /// may take a feed uncompressed for those milliseconds.
+    pub fn update_uncompressed(
+        &self,
+        config: Arc<Config>,
+        changes: &Changes,
+        now: SystemTime,
+    ) -> Result<Snapshot, RenderError> {
+        self.next(config, changes, now, false)
+    }
+
+    /// [`Snapshot::update`], its new documents compressed when `compress`.
+    fn next(
+        &self,
+        config: Arc<Config>,
+        changes: &Changes,
+        now: SystemTime,
+        compress: bool,
     ) -> Result<Snapshot, RenderError> {
         let mut corpus = self.corpus.clone();
         let moved = corpus.apply(changes);
@@ -509,7 +559,63 @@ impl Snapshot {
         } else {
             Delta::Unknown
         };
-        Snapshot::assemble(config, corpus, delta, Some(self), None, now)
+        Snapshot::assemble(config, corpus, delta, Some(self), None, now, compress)
+    }
+
+    /// This snapshot with every document that is worth compressing compressed (the pending
+    /// ones of [`Snapshot::update_uncompressed`], at once on every core); `None` when none
+    /// is pending. Everything else is shared or copied unchanged: the same generation,
+    /// bodies and validators.
+    pub fn compressed(&self) -> Option<Snapshot> {
+        let groups =
+            |m: &BTreeMap<String, Arc<GroupFeeds>>| m.values().any(|g| g.resources.pending());
+        if !(self.main.pending()
+            || self.opml.pending()
+            || self.index.pending()
+            || groups(&self.tags)
+            || groups(&self.languages))
+        {
+            return None;
+        }
+        let group_map =
+            |m: &BTreeMap<String, Arc<GroupFeeds>>| -> BTreeMap<String, Arc<GroupFeeds>> {
+                m.par_iter()
+                    .map(|(key, group)| {
+                        let group = if group.resources.pending() {
+                            Arc::new(GroupFeeds {
+                                name: group.name.clone(),
+                                feeds: group.feeds.clone(),
+                                resources: group.resources.compressed(),
+                            })
+                        } else {
+                            Arc::clone(group)
+                        };
+                        (key.clone(), group)
+                    })
+                    .collect()
+            };
+        let ((main, (opml, index)), (tags, languages)) = rayon::join(
+            || {
+                rayon::join(
+                    || self.main.compressed(),
+                    || rayon::join(|| self.opml.compressed(), || self.index.compressed()),
+                )
+            },
+            || rayon::join(|| group_map(&self.tags), || group_map(&self.languages)),
+        );
+        Some(Snapshot {
+            generation: self.generation,
+            config: Arc::clone(&self.config),
+            feeds: self.feeds.clone(),
+            main,
+            tags,
+            languages,
+            opml,
+            index,
+            articles: self.articles.clone(),
+            archive_modified: self.archive_modified.clone(),
+            corpus: self.corpus.clone(),
+        })
     }
 
     /// The snapshot of `corpus` under `config`, step by step: feeds, tags, index, archive
@@ -521,6 +627,7 @@ impl Snapshot {
         previous: Option<&Snapshot>,
         first_seen: Option<SystemTime>,
         now: SystemTime,
+        compress: bool,
     ) -> Result<Snapshot, RenderError> {
         let step = Assembly {
             config: &config,
@@ -528,6 +635,7 @@ impl Snapshot {
             kept: previous.filter(|p| p.config.same_output(&config)),
             start: first_seen.unwrap_or(now).min(now),
             now,
+            compress,
         };
         let (feeds, main) = step.main_feeds(&corpus)?;
         let tags = step.tag_feeds(&corpus)?;
@@ -862,6 +970,61 @@ mod tests {
         );
         assert!(again.article_page("1").is_some());
         assert!(again.article_page("99").is_none());
+    }
+
+    #[test]
+    fn an_update_served_uncompressed_then_compressed_is_the_update() {
+        let config = Arc::new(
+            Config::parse(Path::new("t.toml"), "max_items = 5", &Overrides::default()).unwrap(),
+        );
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let all = articles(28);
+        let first = Snapshot::build(Arc::clone(&config), &all, None, None, t0).unwrap();
+        assert!(
+            first.compressed().is_none(),
+            "a build compresses everything"
+        );
+        let text = format!(
+            "28 May 2020\nStory 28, corrected\n\n{}",
+            "Body text. ".repeat(60)
+        );
+        let edited = Arc::new(Article::parse(Path::new("28.txt"), &text).unwrap().article);
+        let changes = Changes {
+            withdrawn: vec![Arc::clone(&all[27])],
+            published: vec![edited],
+        };
+        let t1 = t0 + Duration::from_secs(60);
+        let now = first.update(Arc::clone(&config), &changes, t1).unwrap();
+        let plain = first
+            .update_uncompressed(Arc::clone(&config), &changes, t1)
+            .unwrap();
+        assert!(plain.main.rss.pending() && plain.index.pending());
+        assert!(
+            !plain.opml.pending(),
+            "what did not change keeps its variants"
+        );
+        let later = plain.compressed().expect("documents were pending");
+        assert!(later.compressed().is_none());
+        assert_eq!(later.generation, now.generation);
+        let routes = now.routes();
+        assert_eq!(later.routes(), routes);
+        for route in &routes {
+            let (a, b) = (now.resource(route).unwrap(), later.resource(route).unwrap());
+            let p = plain.resource(route).unwrap();
+            assert_eq!(p.identity.etag, a.identity.etag, "{route:?}");
+            for (x, y) in [
+                (Some(&a.identity), Some(&b.identity)),
+                (a.gzip.as_ref(), b.gzip.as_ref()),
+                (a.brotli.as_ref(), b.brotli.as_ref()),
+            ] {
+                assert_eq!(
+                    x.map(|v| (&v.body, &v.etag)),
+                    y.map(|v| (&v.body, &v.etag)),
+                    "{route:?}"
+                );
+            }
+            assert_eq!(a.last_modified(), b.last_modified(), "{route:?}");
+        }
     }
 
     #[test]
