@@ -272,8 +272,12 @@ fn build(config: &Config) -> ExitCode {
     };
     // The process ends right after the build: the loader and the articles are never
     // dropped, since freeing every parsed article one by one would only cost time.
+    // As in `serve`, an article's text stays in its file until its page is written: a
+    // million articles hold 4.5 GB of text, which a small server cannot keep at once.
     let mut loader = std::mem::ManuallyDrop::new(
-        Loader::new(&config.articles, config.max_article_bytes).with_max_files(config.max_articles),
+        Loader::new(&config.articles, config.max_article_bytes)
+            .with_max_files(config.max_articles)
+            .with_text_in_files(),
     );
     let scanned = loader.scan_with_progress(&progress);
     if let Some(bar) = &bar {
