@@ -15,7 +15,7 @@
 
 use std::hint::black_box;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -83,7 +83,7 @@ fn corpus(n: usize) -> Vec<Arc<Article>> {
                 .wrapping_add(1_442_695_040_888_963_407);
             let mut a = seeds[i % seeds.len()].clone();
             a.id = (100_000 + i).to_string();
-            a.path = format!("bench/{i:06}.txt").into();
+            a.path = PathBuf::from(format!("bench/{i:06}.txt")).into();
             a.published = start + chrono::Duration::minutes(((state >> 33) % span_minutes) as i64);
             Arc::new(a)
         })

@@ -175,7 +175,7 @@ pub struct Corpus {
 /// The slugs of `article`'s tags, each with the article's first spelling of it.
 fn tag_spellings(article: &Article) -> Vec<(String, &str)> {
     let mut seen: Vec<(String, &str)> = Vec::new();
-    for tag in &article.tags {
+    for tag in article.tags() {
         let slug = tag_slug(tag);
         if !slug.is_empty() && seen.iter().all(|(s, _)| *s != slug) {
             seen.push((slug, tag));
@@ -208,7 +208,8 @@ impl Corpus {
             for (slug, spelling) in tag_spellings(article) {
                 let tag = tagged.entry(slug).or_default();
                 tag.0.push(article);
-                tag.1.insert(article.path.clone(), spelling.to_string());
+                tag.1
+                    .insert(article.path.to_path_buf(), spelling.to_string());
             }
         }
         let tags = tagged
@@ -278,7 +279,7 @@ impl Corpus {
             for (slug, _) in tag_spellings(article) {
                 if let Some(tag) = self.tags.get_mut(&slug) {
                     tag.ranking.remove(article, self.zone);
-                    tag.spellings.remove(&article.path);
+                    tag.spellings.remove(&*article.path);
                     if tag.ranking.is_empty() {
                         self.tags.remove(&slug);
                     }
@@ -297,7 +298,7 @@ impl Corpus {
                 let tag = self.tags.entry(slug.clone()).or_default();
                 tag.ranking.insert(Arc::clone(article), self.zone);
                 tag.spellings
-                    .insert(article.path.clone(), spelling.to_string());
+                    .insert(article.path.to_path_buf(), spelling.to_string());
             }
         }
         moved

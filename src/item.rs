@@ -63,7 +63,7 @@ impl FeedItem {
     /// item keeps `article` itself, whose identity later snapshots compare.
     pub fn with_text(article: Arc<Article>, text: &Article, config: &Config) -> FeedItem {
         let language = article.language_in(&config.languages).to_string();
-        let body = match &text.html {
+        let body = match text.html() {
             Some(html) => absolutize(html, &config.site_url),
             None => paragraphs_html(&text.paragraphs),
         };
@@ -72,8 +72,8 @@ impl FeedItem {
             link: item_link(config, &article.id),
             published: article.instant(config.timezone),
             updated: article.updated_instant(config.timezone),
-            summary: match &text.summary {
-                Some(summary) => summary.clone(),
+            summary: match text.summary() {
+                Some(summary) => summary.to_string(),
                 None => summarize(
                     text.paragraphs.first().map(String::as_str).unwrap_or(""),
                     config.summary_chars,

@@ -289,7 +289,7 @@ pub fn article_html(config: &Config, item: &FeedItem) -> String {
     let lang = item.language.as_str();
     let languages = [item.language.clone()];
     let groups = Groups {
-        tags: &item.article.tags,
+        tags: item.article.tags(),
         languages: &languages,
     };
     let mut out = String::with_capacity(4096 + item.content_html.len());
@@ -313,7 +313,7 @@ pub fn article_html(config: &Config, item: &FeedItem) -> String {
     );
     let tags: Vec<&String> = item
         .article
-        .tags
+        .tags()
         .iter()
         .filter(|t| !tag_slug(t).is_empty())
         .collect();

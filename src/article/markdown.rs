@@ -15,7 +15,7 @@ use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 use serde::Deserialize;
 
 use super::text::clean_lines;
-use super::{Article, ArticleError, Parsed, TextPlace};
+use super::{Article, ArticleError, Extra, Parsed, TextPlace};
 
 /// Whether `path` names a Markdown article (by its extension).
 pub fn is_markdown(path: &Path) -> bool {
@@ -198,25 +198,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, ArticleError> {
     Ok(Parsed {
         article: Article {
             id,
-            path: path.to_path_buf(),
+            path: path.into(),
             title,
             published,
             paragraphs,
             views: None,
-            offset,
-            html: Some(html),
-            summary: front
-                .summary
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty()),
-            tags,
-            author: front.author.filter(|a| !a.trim().is_empty()),
             draft: front.draft,
-            language,
             detected: None,
-            updated,
-            updated_offset,
             text: TextPlace::Held,
+            extra: Some(Box::new(Extra {
+                offset,
+                html: Some(html),
+                summary: front
+                    .summary
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
+                tags,
+                author: front.author.filter(|a| !a.trim().is_empty()),
+                language,
+                updated,
+                updated_offset,
+            })),
         },
         warnings,
     })
@@ -341,10 +343,10 @@ mod tests {
         let a = p.article;
         assert_eq!(a.title, "Hello & welcome");
         assert_eq!(a.id, "hello-world");
-        assert_eq!(a.tags, vec!["Traffic", "safety"]);
-        assert_eq!(a.author.as_deref(), Some("Desk"));
+        assert_eq!(a.tags(), ["Traffic", "safety"]);
+        assert_eq!(a.author(), Some("Desk"));
         assert_eq!(a.paragraphs, vec!["First para.", "Second <b>raw</b>."]);
-        let html = a.html.clone().unwrap();
+        let html = a.html().unwrap().to_string();
         assert!(html.contains("<em>para</em>"), "{html}");
         assert!(
             html.contains("&lt;b&gt;raw&lt;/b&gt;"),
@@ -362,7 +364,7 @@ mod tests {
             .unwrap()
             .article;
         assert_eq!(a.id, "7001");
-        assert_eq!(a.summary.as_deref(), Some("Short."));
+        assert_eq!(a.summary(), Some("Short."));
         assert!(a.draft);
         let tehran: chrono_tz::Tz = "Asia/Tehran".parse().unwrap();
         assert_eq!(a.instant(tehran).to_rfc3339(), "2024-05-01T09:30:00+03:30");
@@ -413,12 +415,12 @@ mod tests {
         let a = md("+++\ntitle = \"t\"\ndate = 2024-05-01T10:00:00+03:30\nlanguage = \"FA-ir\"\nupdated = \"2024-05-02 08:00\"\n+++\nBody.\n")
             .unwrap()
             .article;
-        assert_eq!(a.language.as_deref(), Some("fa-IR"));
+        assert_eq!(a.language(), Some("fa-IR"));
         assert_eq!(
-            a.updated.map(|u| u.to_string()).as_deref(),
+            a.updated().map(|u| u.to_string()).as_deref(),
             Some("2024-05-02 08:00:00")
         );
-        assert_eq!(a.updated_offset, None);
+        assert_eq!(a.updated_offset(), None);
         // The same instant written in another offset is not earlier.
         let same = md("+++\ntitle = \"t\"\ndate = 2024-05-01T10:00:00+03:30\nupdated = 2024-05-01T06:30:00Z\n+++\nB.\n");
         assert!(same.is_ok(), "{same:?}");
@@ -448,7 +450,7 @@ mod tests {
         let a = md("+++\ntitle = \"t\"\ndate = 2024-05-01\n+++\n[a](javascript:alert(1)) [b](JaVa%09Script:x) ![c](data:text/html,x) [d](https://ok.example/) [e](page.html) [f](mailto:x@example.org) <vbscript:x>\n")
             .unwrap()
             .article;
-        let html = a.html.unwrap();
+        let html = a.html().unwrap().to_string();
         for attr in html.split(['"']).collect::<Vec<_>>().windows(2) {
             if attr[0].ends_with("href=") || attr[0].ends_with("src=") {
                 let url = attr[1].to_ascii_lowercase();

@@ -23,8 +23,8 @@ use crate::lang::{detect, Detection, Languages};
 pub struct Article {
     /// The stable identity: the footer's `number`, else the file name without extension.
     pub id: String,
-    /// The file it was read from.
-    pub path: PathBuf,
+    /// The file it was read from (boxed: a million articles need no spare capacity).
+    pub path: Box<Path>,
     /// The title, plain text.
     pub title: String,
     /// Local publication time, in the configured zone: the footer's date and time, else the
@@ -35,6 +35,24 @@ pub struct Article {
     /// The footer's view count. It changes at every scrape and is never published; it only
     /// decides which of two scrapes of one article is the later.
     pub views: Option<u64>,
+    /// A draft is never published.
+    pub draft: bool,
+    /// What the letters of its title and text say about its language; with `language` and
+    /// the site's languages it decides the article's language ([`Article::language_in`]).
+    pub detected: Option<Detection>,
+    /// Where the text (`paragraphs`, `html`, `summary`) is: in those fields, or left in the
+    /// file to save memory (see [`Article::without_text`]).
+    pub text: TextPlace,
+    /// What only some formats give (Markdown's front matter); `None` when it would be all
+    /// empty, as for every scraped article. Kept apart so that an article of a million is
+    /// small: see [`Extra`].
+    pub extra: Option<Box<Extra>>,
+}
+
+/// The parts of an [`Article`] that scraped articles never have, read through the
+/// article's accessors ([`Article::html`], ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extra {
     /// The UTC offset `published` is in, when the article says so (a Markdown date with an
     /// offset); otherwise `published` is read in the configured zone.
     pub offset: Option<FixedOffset>,
@@ -47,21 +65,13 @@ pub struct Article {
     pub tags: Vec<String>,
     /// The article's author, when it names one.
     pub author: Option<String>,
-    /// A draft is never published.
-    pub draft: bool,
     /// The language its author gave (Markdown `language`), a BCP 47 tag in canonical case.
     pub language: Option<String>,
-    /// What the letters of its title and text say about its language; with `language` and
-    /// the site's languages it decides the article's language ([`Article::language_in`]).
-    pub detected: Option<Detection>,
     /// When it was last corrected (Markdown `updated`), local like `published`, never
     /// earlier than it.
     pub updated: Option<NaiveDateTime>,
     /// The UTC offset `updated` is in, when the article says so.
     pub updated_offset: Option<FixedOffset>,
-    /// Where the text (`paragraphs`, `html`, `summary`) is: in those fields, or left in the
-    /// file to save memory (see [`Article::without_text`]).
-    pub text: TextPlace,
 }
 
 /// Where an article's text is.
@@ -98,31 +108,81 @@ impl Digest {
 }
 
 impl Article {
+    /// The UTC offset `published` is in, when the article says so ([`Extra::offset`]).
+    pub fn offset(&self) -> Option<FixedOffset> {
+        self.extra.as_ref().and_then(|e| e.offset)
+    }
+
+    /// The body as HTML, for formats that have markup ([`Extra::html`]).
+    pub fn html(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.html.as_deref())
+    }
+
+    /// The author's summary ([`Extra::summary`]).
+    pub fn summary(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.summary.as_deref())
+    }
+
+    /// The tags as written ([`Extra::tags`]).
+    pub fn tags(&self) -> &[String] {
+        self.extra.as_ref().map_or(&[], |e| &e.tags)
+    }
+
+    /// The author it names ([`Extra::author`]).
+    pub fn author(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.author.as_deref())
+    }
+
+    /// The language its author gave ([`Extra::language`]).
+    pub fn language(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.language.as_deref())
+    }
+
+    /// When it was last corrected ([`Extra::updated`]).
+    pub fn updated(&self) -> Option<NaiveDateTime> {
+        self.extra.as_ref().and_then(|e| e.updated)
+    }
+
+    /// The UTC offset `updated` is in ([`Extra::updated_offset`]).
+    pub fn updated_offset(&self) -> Option<FixedOffset> {
+        self.extra.as_ref().and_then(|e| e.updated_offset)
+    }
+
+    /// The parts only some formats give, to change them (made empty when absent).
+    pub fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
     /// The publication instant: `published` read at the article's own offset, else in `zone`.
     pub fn instant(&self, zone: Tz) -> DateTime<FixedOffset> {
-        instant_of(self.published, self.offset, zone)
+        instant_of(self.published, self.offset(), zone)
     }
 
     /// The instant of the last correction: `updated` read like `published`, else the
     /// publication instant.
     pub fn updated_instant(&self, zone: Tz) -> DateTime<FixedOffset> {
-        match self.updated {
-            Some(updated) => instant_of(updated, self.updated_offset, zone),
+        match self.updated() {
+            Some(updated) => instant_of(updated, self.updated_offset(), zone),
             None => self.instant(zone),
         }
     }
 
     /// The article's language among the site's `languages` (the rule of [`crate::lang`]).
     pub fn language_in<'a>(&'a self, languages: &'a Languages) -> &'a str {
-        languages.resolve(self.language.as_deref(), self.detected)
+        languages.resolve(self.language(), self.detected)
     }
 
     /// This article with its text left in its file, whose bytes hash to `digest`: what
     /// ordering, identity, change detection and the pages' titles need stays.
     pub fn without_text(mut self, digest: u128) -> Article {
         self.paragraphs = Vec::new();
-        self.html = None;
-        self.summary = None;
+        if let Some(extra) = &mut self.extra {
+            extra.html = None;
+            extra.summary = None;
+            if **extra == Extra::default() {
+                self.extra = None;
+            }
+        }
         self.text = TextPlace::InFile {
             digest: Digest::new(digest),
         };
@@ -382,6 +442,23 @@ mod tests {
         assert_eq!(
             local_time(skipped, tz).to_rfc3339(),
             "2018-03-22T01:00:00+04:30"
+        );
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// A server holds one `Article` per file: a million of them. With its `Arc` counts an
+    /// article must stay within jemalloc's 192-byte size class (it was 384 before the parts
+    /// only Markdown has moved to `Extra`).
+    #[test]
+    fn an_article_fits_in_192_bytes_with_its_reference_counts() {
+        assert!(
+            std::mem::size_of::<Article>() + 16 <= 192,
+            "Article is {} bytes",
+            std::mem::size_of::<Article>()
         );
     }
 }

@@ -132,16 +132,18 @@ pub fn remove_forbidden_characters(
         article.paragraphs.iter_mut().for_each(&mut clean);
     }
     clean(&mut article.id);
-    article.tags.iter_mut().for_each(&mut clean);
-    article.html.iter_mut().for_each(&mut clean);
-    article.summary.iter_mut().for_each(&mut clean);
-    article.author.iter_mut().for_each(&mut clean);
+    if let Some(extra) = article.extra.as_deref_mut() {
+        extra.tags.iter_mut().for_each(&mut clean);
+        extra.html.iter_mut().for_each(&mut clean);
+        extra.summary.iter_mut().for_each(&mut clean);
+        extra.author.iter_mut().for_each(&mut clean);
+    }
     if removed == 0 {
         return Ok(());
     }
     let path = &article.path;
     parsed.warnings.push(Diagnostic {
-        path: path.clone(),
+        path: path.to_path_buf(),
         line: None,
         message: format!(
             "removed {removed} character(s) that XML 1.0 forbids (written as escapes or character references)"
@@ -151,16 +153,18 @@ pub fn remove_forbidden_characters(
     if article.title.is_empty() {
         let line = 1 + text.lines().position(|l| !l.trim().is_empty()).unwrap_or(0);
         return Err(ArticleError::NoTitle {
-            path: path.clone(),
+            path: path.to_path_buf(),
             line,
         });
     }
     if article.id.trim().is_empty() {
         article.id = file_stem(path);
     }
-    article.tags.retain(|t| !t.trim().is_empty());
-    article.summary = article.summary.take().filter(|s| !s.trim().is_empty());
-    article.author = article.author.take().filter(|a| !a.trim().is_empty());
+    if let Some(extra) = article.extra.as_deref_mut() {
+        extra.tags.retain(|t| !t.trim().is_empty());
+        extra.summary = extra.summary.take().filter(|s| !s.trim().is_empty());
+        extra.author = extra.author.take().filter(|a| !a.trim().is_empty());
+    }
     Ok(())
 }
 

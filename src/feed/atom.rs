@@ -88,16 +88,16 @@ fn atom_entry(item: &FeedItem, language: &str) -> Entry {
         links: vec![link(item.link.clone(), "alternate", "text/html")],
         authors: item
             .article
-            .author
+            .author()
             .iter()
             .map(|name| Person {
-                name: name.clone(),
+                name: name.to_string(),
                 ..Person::default()
             })
             .collect(),
         categories: item
             .article
-            .tags
+            .tags()
             .iter()
             .map(|t| atom_syndication::Category {
                 term: t.clone(),

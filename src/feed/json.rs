@@ -126,11 +126,10 @@ pub fn build_json<'a>(
                 language: &item.language,
                 authors: item
                     .article
-                    .author
-                    .as_deref()
+                    .author()
                     .map(|name| vec![JsonAuthor { name, url: None }])
                     .unwrap_or_default(),
-                tags: item.article.tags.iter().map(String::as_str).collect(),
+                tags: item.article.tags().iter().map(String::as_str).collect(),
             })
             .collect(),
     }

@@ -69,7 +69,7 @@ pub fn build_rss(items: &[FeedItem], config: &Config, links: &FeedHead) -> Chann
 /// The item of `item`. Its author is `dc:creator` (the article's, else the configured
 /// one): RSS `author` must be an e-mail address.
 fn rss_item(item: &FeedItem, config: &Config) -> Item {
-    let author = item.article.author.as_ref().unwrap_or(&config.author.name);
+    let author = item.article.author().unwrap_or(&config.author.name);
     Item {
         title: Some(item.article.title.clone()),
         link: Some(item.link.clone()),
@@ -84,7 +84,7 @@ fn rss_item(item: &FeedItem, config: &Config) -> Item {
         content: Some(item.content_html.clone()),
         categories: item
             .article
-            .tags
+            .tags()
             .iter()
             .map(|t| rss::Category {
                 name: t.clone(),
@@ -92,7 +92,7 @@ fn rss_item(item: &FeedItem, config: &Config) -> Item {
             })
             .collect(),
         dublin_core_ext: Some(DublinCoreExtension {
-            creators: vec![author.clone()],
+            creators: vec![author.to_string()],
             ..DublinCoreExtension::default()
         }),
         ..Item::default()

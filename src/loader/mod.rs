@@ -838,7 +838,7 @@ fn duplicate_warnings(id: &str, scrapes: &[Arc<Article>]) -> Vec<Diagnostic> {
     scrapes[1..]
         .iter()
         .map(|other| Diagnostic {
-            path: other.path.clone(),
+            path: other.path.to_path_buf(),
             line: None,
             message: format!(
                 "duplicate of article {id}: {} is the later scrape and is published instead",
@@ -1198,13 +1198,15 @@ mod tests {
         assert_eq!(full.len(), 2);
         for (full, slim) in full.iter().zip(&slim) {
             assert!(matches!(slim.text, TextPlace::InFile { .. }));
-            assert!(slim.paragraphs.is_empty() && slim.html.is_none() && slim.summary.is_none());
+            assert!(
+                slim.paragraphs.is_empty() && slim.html().is_none() && slim.summary().is_none()
+            );
             assert_eq!((&slim.id, &slim.title), (&full.id, &full.title));
             assert_eq!(*with_text(full), **full, "held text is used as it is");
             let read_back = with_text(slim);
             assert_eq!(read_back.paragraphs, full.paragraphs);
-            assert_eq!(read_back.html, full.html);
-            assert_eq!(read_back.summary, full.summary);
+            assert_eq!(read_back.html(), full.html());
+            assert_eq!(read_back.summary(), full.summary());
             assert_eq!(read_back.title, full.title);
         }
         // A file that changed since it was loaded gives no text (the next refresh loads it).

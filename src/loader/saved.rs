@@ -25,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::article::{Article, Digest, TextPlace};
+use crate::article::{Article, Digest, Extra, TextPlace};
 use crate::lang::Detection;
 
 /// The name of the file, in the output folder. A dot-file: `serve` answers only for its
@@ -316,18 +316,22 @@ fn write_entry(out: &mut Vec<u8>, name: &OsStr, stamp: Stamp, digest: u128, arti
         published,
         paragraphs: _,
         views,
+        draft,
+        detected,
+        text: _,
+        extra,
+    } = article;
+    let empty = Extra::default();
+    let Extra {
         offset,
         html: _,
         summary: _,
         tags,
         author,
-        draft,
         language,
-        detected,
         updated,
         updated_offset,
-        text: _,
-    } = article;
+    } = extra.as_deref().unwrap_or(&empty);
     put_bytes(out, name.as_encoded_bytes());
     put_u64(out, stamp.len);
     put_u64(out, stamp.modified);
@@ -388,26 +392,29 @@ fn read_entry<R: Read>(r: &mut Reader<R>, dir: &Path) -> Option<(OsString, Saved
     if Path::new(&name).file_name() != Some(name.as_os_str()) {
         return None;
     }
-    let article = Article {
-        id,
-        path: dir.join(&name),
-        title,
-        published,
-        paragraphs: Vec::new(),
-        views,
+    let extra = Extra {
         offset,
         html: None,
         summary: None,
         tags,
         author,
-        draft,
         language,
-        detected,
         updated,
         updated_offset,
+    };
+    let article = Article {
+        id,
+        path: dir.join(&name).into(),
+        title,
+        published,
+        paragraphs: Vec::new(),
+        views,
+        draft,
+        detected,
         text: TextPlace::InFile {
             digest: Digest::new(digest),
         },
+        extra: (extra != Extra::default()).then(|| Box::new(extra)),
     };
     let entry = SavedEntry {
         stamp,
@@ -596,8 +603,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("out").join(FILE_NAME);
         let (article, meta) = saved_one(dir.path(), &file, FULL);
-        assert!(article.detected.is_some() && article.updated_offset.is_some());
-        assert!(article.author.is_some() && article.language.is_some());
+        assert!(article.detected.is_some() && article.updated_offset().is_some());
+        assert!(article.author().is_some() && article.language().is_some());
         let saved = load(&file, dir.path()).unwrap().unwrap();
         let entry = saved.get(OsStr::new("a.md"), &meta).unwrap();
         assert_eq!(*entry.article, article);

@@ -1142,7 +1142,7 @@ mod tests {
         let held = Article::from_bytes(&path, text.as_bytes()).unwrap().article;
         let digest = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
         let in_file = held.clone().without_text(digest);
-        assert!(in_file.paragraphs.is_empty() && in_file.html.is_none());
+        assert!(in_file.paragraphs.is_empty() && in_file.html().is_none());
         (Arc::new(held), Arc::new(in_file))
     }
 
