@@ -848,26 +848,19 @@ async fn regeneration_loop(
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
             let mut r = worker.lock().unwrap_or_else(|e| e.into_inner());
-            let outcome = r.regenerate(&current, &pending);
-            r.save_articles(false);
-            (outcome, r.loader.rejected_count())
+            r.regenerate(&current, &pending)
         })
         .await;
         let metrics = &triggers.ops.metrics;
         let seconds = started.elapsed().as_secs_f64();
         let outcome = match outcome {
-            Ok((outcome, rejected)) => {
+            Ok(outcome) => {
                 let kind = match &outcome {
                     Ok((Some(_), _)) => "changed",
                     Ok((None, _)) => "unchanged",
                     Err(_) => "failed",
                 };
                 metrics.regeneration(kind, seconds);
-                let published = match &outcome {
-                    Ok((Some(next), _)) => next.articles.len(),
-                    _ => state.load().articles.len(),
-                };
-                metrics.articles(published, rejected);
                 Ok(outcome)
             }
             Err(e) => {
@@ -905,6 +898,16 @@ async fn regeneration_loop(
             Ok(Err(e)) => tracing::error!("regeneration failed: {e}; serving the last good feeds"),
             Err(e) => tracing::error!("regeneration panicked: {e}; serving the last good feeds"),
         }
+        // Counted and saved after the new feeds are served: at a million articles, counting
+        // the rejected files takes milliseconds and a save seconds.
+        let saver = Arc::clone(&regenerator);
+        let metrics = Arc::clone(metrics);
+        let published = state.load().articles.len();
+        tokio::task::spawn_blocking(move || {
+            let mut r = saver.lock().unwrap_or_else(|e| e.into_inner());
+            metrics.articles(published, r.loader.rejected_count());
+            r.save_articles(false);
+        });
         // The articles folder was removed, replaced or (re)created, or the configuration
         // names another one: follow the folder that is there now.
         let (articles, config_path) = {
