@@ -703,6 +703,29 @@ async fn compress_and_store(served: Arc<Snapshot>, state: &ArcSwap<Snapshot>) ->
     }
 }
 
+/// How many times as long as a whole rescan the next periodic one waits, at least: a
+/// rescan stats every file (5 s at a million), and a safety net for lost file events must
+/// not take more than a twentieth of a core.
+const RESCAN_SPACING: u32 = 20;
+
+/// Puts the next periodic rescan `RESCAN_SPACING` times `took` (the last whole rescan's
+/// time) from now when that is later than `interval` (`rescan_interval_secs`).
+fn space_rescans(
+    ticker: &mut tokio::time::Interval,
+    interval: std::time::Duration,
+    took: std::time::Duration,
+) {
+    let spaced = took * RESCAN_SPACING;
+    if spaced > interval {
+        tracing::debug!(
+            took_millis = took.as_millis() as u64,
+            next_secs = spaced.as_secs(),
+            "a whole rescan took long; the next periodic one waits longer than rescan_interval_secs"
+        );
+        ticker.reset_after(spaced);
+    }
+}
+
 /// What wakes the regeneration loop besides the periodic rescan.
 struct Triggers {
     /// Kept alive for as long as the loop runs; it sends into the loop's channel.
@@ -846,6 +869,7 @@ async fn regeneration_loop(
         let current = state.load_full();
         let worker = Arc::clone(&regenerator);
         let started = Instant::now();
+        let everything = pending.everything;
         let outcome = tokio::task::spawn_blocking(move || {
             let mut r = worker.lock().unwrap_or_else(|e| e.into_inner());
             r.regenerate(&current, &pending)
@@ -853,6 +877,9 @@ async fn regeneration_loop(
         .await;
         let metrics = &triggers.ops.metrics;
         let seconds = started.elapsed().as_secs_f64();
+        if everything {
+            space_rescans(&mut ticker, rescan, started.elapsed());
+        }
         let outcome = match outcome {
             Ok(outcome) => {
                 let kind = match &outcome {
@@ -1006,4 +1033,28 @@ fn watch_files(
         }
     }
     Some(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_whole_rescan_spaces_the_next_periodic_one() {
+        let interval = Duration::from_secs(30);
+        let mut ticker = tokio::time::interval(interval);
+        let start = ticker.tick().await;
+        // 0.5 s a rescan: 20 times that is under the interval, which stays.
+        space_rescans(&mut ticker, interval, Duration::from_millis(500));
+        assert_eq!(ticker.tick().await - start, interval);
+        // 5 s (a million files): the next one waits 100 s.
+        let now = tokio::time::Instant::now();
+        space_rescans(&mut ticker, interval, Duration::from_secs(5));
+        assert_eq!(ticker.tick().await - now, Duration::from_secs(100));
+        // And the interval holds again after a quick one.
+        let now = tokio::time::Instant::now();
+        assert_eq!(ticker.tick().await - now, interval);
+    }
 }
