@@ -245,8 +245,8 @@ pub struct Loader {
     saved_file: Option<PathBuf>,
     /// The saved articles, read for the first scan only.
     saved: Option<saved::Saved>,
-    /// Whether files were read or removed since the last save.
-    unsaved: bool,
+    /// How many files were read or removed since the last save.
+    unsaved: usize,
 }
 
 /// A file modified less than this long ago may still be being written in place, in pieces;
@@ -292,7 +292,7 @@ impl Loader {
             max_files: u64::MAX,
             saved_file: None,
             saved: None,
-            unsaved: false,
+            unsaved: 0,
         }
     }
 
@@ -307,7 +307,18 @@ impl Loader {
 
     /// Whether files were read or removed since the articles were last saved.
     pub fn needs_saving(&self) -> bool {
-        self.unsaved && self.text_in_files && self.saved_file.is_some()
+        self.unsaved > 0 && self.text_in_files && self.saved_file.is_some()
+    }
+
+    /// How many files were read (with an article a save would keep) or removed since the
+    /// articles were last saved.
+    pub fn unsaved_files(&self) -> usize {
+        self.unsaved
+    }
+
+    /// How many files the loader knows (read, restored, rejected or held back).
+    pub fn file_count(&self) -> usize {
+        self.cache.len()
     }
 
     /// Saves the articles of the files read so far to the file given to
@@ -321,7 +332,7 @@ impl Loader {
         // Counted, then written as a stream: no list of them is held.
         let count = self.savable_entries().count();
         saved::save(file, &self.dir, count, self.savable_entries())?;
-        self.unsaved = false;
+        self.unsaved = 0;
         Ok(count)
     }
 
@@ -647,7 +658,7 @@ impl Loader {
                     refresh.unsettled.push(path);
                 }
                 Examined::Gone => {
-                    self.unsaved = true;
+                    self.unsaved += 1;
                     changed.push((path, None));
                 }
                 Examined::Restored(entry) => {
@@ -662,7 +673,9 @@ impl Loader {
                     }
                     // What a save would save changed (a file rejected again at every
                     // start does not make every start save).
-                    self.unsaved |= matches!(&entry.outcome, Ok((_, w)) if w.is_empty());
+                    if matches!(&entry.outcome, Ok((_, w)) if w.is_empty()) {
+                        self.unsaved += 1;
+                    }
                     let entry = self.kept_copy(&path, entry);
                     changed.push((path, Some(entry)));
                 }
@@ -1090,8 +1103,10 @@ mod tests {
         let report = first.scan().unwrap();
         assert_eq!((report.files_read, report.files_restored), (3, 0));
         assert!(first.needs_saving());
+        assert_eq!((first.unsaved_files(), first.file_count()), (2, 3));
         assert_eq!(first.save().unwrap(), 2, "the rejected file is not saved");
         assert!(!first.needs_saving());
+        assert_eq!(first.unsaved_files(), 0);
 
         let mut second = loader();
         let again = second.scan().unwrap();
@@ -1107,6 +1122,7 @@ mod tests {
         let edit = second.refresh(Scope::All).unwrap();
         assert_eq!(edit.changes.published[0].title, "B again");
         assert!(second.needs_saving());
+        assert_eq!(second.unsaved_files(), 1, "one file changed since the save");
 
         // A loader that keeps the text neither reads nor writes them.
         let mut holding = Loader::new(dir.path(), 1 << 20).with_saved_articles(&file);
