@@ -182,3 +182,21 @@ stamp() { echo "$GEN_STAMP" >"$1/.stamp"; }
 
 # warm DIR: reads every file of DIR once, so that a measurement starts with the page cache warm.
 warm() { find "$1" -type f -exec cat {} + >/dev/null; }
+
+# cpu_ticks PID: the process's user + system CPU time, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# status_mb PID KEY: a /proc/PID/status figure in kB (VmRSS, VmHWM), printed in MB.
+status_mb() { awk -v k="$2:" '$1 == k {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+
+# settle PID: waits until the process's CPU time has not moved for two seconds (a server
+# copies its site to the output folder in the background after its first answer).
+settle() {
+  local last now same=0
+  last="$(cpu_ticks "$1")"
+  while [ "$same" -lt 4 ]; do
+    sleep 0.5
+    now="$(cpu_ticks "$1")"
+    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last="$now"; fi
+  done
+}

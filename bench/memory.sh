@@ -59,9 +59,6 @@ MD="$BENCH/results/memory-$STAMP.md"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'round\tserver\tready_s\tsettled_s\trss_mb\thwm_mb\tpages\tsteady_mb\trestart_s\trestart_mb\n' >"$TSV"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-status_mb() { awk -v k="$2:" '$1 == k {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-
 # start_serve SERVER PORT: starts SERVER in the background (its pid in SERVED) and waits for
 # its first /rss.xml; sets READY to the seconds that took.
 start_serve() {
@@ -74,18 +71,6 @@ start_serve() {
   wait_http200 "http://127.0.0.1:$port/rss.xml" 600 "$SERVED" "$WORK/$server.log"
   READY="$(python3 -c "print('%.2f' % ($(date +%s.%N) - $started))")"
   STARTED="$started"
-}
-
-# settle PID: waits until the server's CPU time has not moved for two seconds (the output
-# folder is written in the background after the first answer).
-settle() {
-  local last now same=0
-  last="$(cpu_ticks "$1")"
-  while [ "$same" -lt 4 ]; do
-    sleep 0.5
-    now="$(cpu_ticks "$1")"
-    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last="$now"; fi
-  done
 }
 
 # measure ROUND SERVER: a start of SERVER without saved articles, then a restart; their

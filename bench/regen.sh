@@ -10,7 +10,8 @@
 #       /rss.xml, VmRSS once the site copy is done; edits of the newest article, the time
 #       from each write to the new ETag on /rss.xml (minus debounce_ms); 3 rescans of the
 #       whole folder (SIGHUP), their wall time and CPU time; VmRSS and VmHWM after; then a
-#       restart (articles taken from the saved ones) and its first feed and VmRSS 10 s later.
+#       restart (articles taken from the saved ones) and its first feed and VmRSS 10 s later,
+#       and how long (wall and CPU) the restarted server takes to check the site on disk.
 #
 #   bench/regen.sh            all of the above, 3 alternating rounds, 10 edits
 #   bench/regen.sh --quick    N = 1,000 only, 1 round, no Hugo, 3 edits (CI smoke)
@@ -177,19 +178,7 @@ fi
 # --- (c): scale ---------------------------------------------------------------------------
 SCALE="$WORK/scale.tsv"
 : >"$SCALE"
-cpu_secs() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
-status_mb() { awk -v k="$2:" '$1 == k {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-# settle PID: waits until the server's CPU time has not moved for two seconds (the site is
-# copied to the output folder in the background after the first answer).
-settle() {
-  local last now same=0
-  last="$(cpu_secs "$1")"
-  while [ "$same" -lt 4 ]; do
-    sleep 0.5
-    now="$(cpu_secs "$1")"
-    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last="$now"; fi
-  done
-}
+cpu_secs() { awk -v t="$(getconf CLK_TCK)" -v n="$(cpu_ticks "$1")" 'BEGIN {printf "%.2f", n / t}'; }
 # start_serve DIR PORT LOG: starts serve on DIR's configuration, waits for its first
 # /rss.xml; SERVE_PID and READY (seconds) are set.
 start_serve() {
@@ -201,6 +190,18 @@ start_serve() {
   PIDS+=("$SERVE_PID")
   wait_http200 "http://127.0.0.1:$2/rss.xml" 900 "$SERVE_PID" "$3"
   READY="$(python3 -c "print('%.2f' % ($(date +%s.%N) - $started))")"
+  STARTED="$started"
+}
+# site_checked LOG COUNT: waits until LOG has more than COUNT "output folder updated" lines
+# (the server's copy of the site checked and brought up to date); prints "wall_s cpu_s"
+# since start_serve (the server's whole CPU time: loading, first feed and the check).
+site_checked() {
+  for _ in $(seq 1 36000); do
+    [ "$(grep -c 'output folder updated' "$1" || true)" -gt "$2" ] && break
+    kill -0 "$SERVE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$(python3 -c "print('%.1f' % ($(date +%s.%N) - $STARTED))") $(cpu_secs "$SERVE_PID")"
 }
 stop_serve() {
   kill -TERM "$SERVE_PID" 2>/dev/null || true
@@ -284,15 +285,19 @@ for n in $INCR_N; do
   stop_serve
   cp "$INCR_DIR/.newest.orig" "$INCR_DIR/articles/$NEWEST"
   log "restart"
+  copies="$(grep -c 'output folder updated' "$LOGF" || true)"
   start_serve "$INCR_DIR" "$PORT" "$LOGF"
   restart="$READY"
-  # Read while the site copy runs (it checks every page again: minutes at a million).
+  # Read while the site copy runs (it checks every page again).
   sleep 10
   restart_mb="$(status_mb "$SERVE_PID" VmRSS)"
+  log "waiting for the restarted server's check of the site"
+  read -r check_wall check_cpu <<<"$(site_checked "$LOGF" "$copies")"
   stop_serve
   # One line per N: the figures, then incremental.py's key-value lines joined by ';'.
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$build_s" "$build_mb" "$ready" \
-    "$settled_mb" "$after_mb" "$hwm_mb" "$restart" "$restart_mb" "$RESCANS" "${REGEN_MS:-n/a}" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$build_s" "$build_mb" "$ready" \
+    "$settled_mb" "$after_mb" "$hwm_mb" "$restart" "$restart_mb" "$check_wall/$check_cpu" \
+    "$RESCANS" "${REGEN_MS:-n/a}" \
     "$(tr '\n' ';' <"$WORK/incr-$n.txt")" >>"$SCALE"
 done
 
@@ -350,22 +355,24 @@ print()
 print("Scale (`feedpub build`, then `serve`; debounce_ms = %g; edit → new ETag is minus the debounce):" % debounce)
 print()
 print("| N | build | build peak RSS | first feed | VmRSS, site copied | edit → new ETag, median (min–max) "
-      "| gzip variant, median (max) | regeneration (server), median | rescan wall / CPU (3 rescans) | VmRSS / VmHWM after | restart: first feed, VmRSS |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "| gzip variant, median (max) | regeneration (server), median | rescan wall / CPU (3 rescans) | VmRSS / VmHWM after | restart: first feed, VmRSS "
+      "| restart: site on disk checked, wall / CPU |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for line in open(scale):
-    n, build_s, build_mb, ready, settled, after, hwm, restart, restart_mb, rescans, regen, incr = \
+    n, build_s, build_mb, ready, settled, after, hwm, restart, restart_mb, check, rescans, regen, incr = \
         line.rstrip("\n").split("\t")
     kv = dict(x.split(None, 1) for x in incr.split(";") if x.strip())
     nums = rescans.split()
     regen_ms = [int(x) for x in regen.split(",") if x.isdigit()]
-    print("| %s | %s | %s | %s s | %s MB | **%.1f ms** (%.1f–%.1f) | %.1f ms (%.1f) | %s ms | %s ms / %s ms | %s / %s MB | %s s, %s MB |" % (
+    print("| %s | %s | %s | %s s | %s MB | **%.1f ms** (%.1f–%.1f) | %.1f ms (%.1f) | %s ms | %s ms / %s ms | %s / %s MB | %s s, %s MB | %s s / %s s |" % (
         "{:,}".format(int(n)),
-        "%s s" % build_s if build_s != "-" else "(built before)",
+        "%s s" % build_s if build_s != "-" else "— (built above or by an earlier run)",
         "%s MB" % build_mb if build_mb != "-" else "",
         ready, settled,
         float(kv["median_ms"]) - debounce, float(kv["min_ms"]) - debounce, float(kv["max_ms"]) - debounce,
         float(kv.get("gzip_median_ms", "nan")) - debounce, float(kv.get("gzip_max_ms", "nan")) - debounce,
         statistics.median(regen_ms) if regen_ms else "n/a",
-        ", ".join(nums[0::2]), ", ".join(nums[1::2]), after, hwm, restart, restart_mb))
+        ", ".join(nums[0::2]), ", ".join(nums[1::2]), after, hwm, restart, restart_mb,
+        *check.split("/")))
 EOF
 echo "results: $MD" >&2

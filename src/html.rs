@@ -3,26 +3,45 @@
 /// Escapes text for HTML and XML content and attribute values.
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    escape_html_into(&mut out, text);
     out
+}
+
+/// [`escape_html`], appended to `out`. The characters escaped are ASCII, so the text is
+/// scanned as bytes and copied a run at a time between them (every page of an archive is
+/// made of escaped text: a character at a time, this was a fifth of a page's cost).
+pub fn escape_html_into(out: &mut String, text: &str) {
+    let mut run = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        // `at` is an ASCII byte's index: a character boundary.
+        out.push_str(&text[run..at]);
+        out.push_str(escaped);
+        run = at + 1;
+    }
+    out.push_str(&text[run..]);
 }
 
 /// The paragraphs as `<p>` elements, one per line.
 pub fn paragraphs_html(paragraphs: &[String]) -> String {
-    paragraphs
-        .iter()
-        .map(|p| format!("<p>{}</p>", escape_html(p)))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let length: usize = paragraphs.iter().map(|p| p.len() + 8).sum();
+    let mut out = String::with_capacity(length + length / 8);
+    for (n, paragraph) in paragraphs.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        out.push_str("<p>");
+        escape_html_into(&mut out, paragraph);
+        out.push_str("</p>");
+    }
+    out
 }
 
 /// Makes the relative links and images of rendered Markdown `html` absolute against
@@ -80,5 +99,31 @@ mod tests {
             paragraphs_html(&["a < b & \"c\"".into()]),
             "<p>a &lt; b &amp; &quot;c&quot;</p>"
         );
+        assert_eq!(
+            paragraphs_html(&["x".into(), "y".into()]),
+            "<p>x</p>\n<p>y</p>"
+        );
+        assert_eq!(paragraphs_html(&[]), "");
+    }
+
+    /// Escaping a character at a time, as the definition reads.
+    fn escaped_by_character(text: &str) -> String {
+        text.chars()
+            .map(|c| match c {
+                '&' => "&amp;".to_string(),
+                '<' => "&lt;".to_string(),
+                '>' => "&gt;".to_string(),
+                '"' => "&quot;".to_string(),
+                '\'' => "&#39;".to_string(),
+                c => c.to_string(),
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_by_runs_equals_escaping_each_character(text in "(?s).{0,64}|[<>&\"'a\u{06cc}\u{1F600}]{0,16}") {
+            proptest::prop_assert_eq!(escape_html(&text), escaped_by_character(&text));
+        }
     }
 }

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -464,13 +464,15 @@ fn write_routes(
                 ),
             });
         }
+        let kept = AtomicUsize::new(0);
         let rendered: Vec<(Vec<File>, Vec<String>)> = batch
             .par_iter()
             .filter_map(|route| {
                 let file = route.file()?;
                 let care = care_of(route);
-                if let Some(kept) = unchanged_page(snapshot, route, dir, &file, verify) {
-                    return Some((kept, Vec::new()));
+                if unchanged_page(snapshot, route, dir, &file, verify) {
+                    kept.fetch_add(1, Ordering::Relaxed);
+                    return None;
                 }
                 let Some(resource) = snapshot.resource(route) else {
                     return Some((Vec::new(), names_of(route)?.to_vec()));
@@ -491,6 +493,12 @@ fn write_routes(
                 Some((files, absent))
             })
             .collect();
+        // A kept page's three files were looked at and left alone.
+        for _ in 0..kept.into_inner() {
+            published.pages.add(false);
+            published.variants.add(false);
+            published.variants.add(false);
+        }
         let (files, absent): (Vec<_>, Vec<_>) = rendered.into_iter().unzip();
         let files: Vec<File> = files.into_iter().flatten().collect();
         let absent: Vec<String> = absent.into_iter().flatten().collect();
@@ -508,44 +516,45 @@ fn write_routes(
     Ok(())
 }
 
-/// The files of page `route` (an archive, history or article page, made on request) when
-/// the page's file already holds its bytes and both its variants exist: then the page is not
-/// compressed again (most of the cost of writing a page), and its files are left alone. The
-/// variants were made from the same bytes by the same compressors, unless feedpub itself was
-/// upgraded to other compressor settings in between; they are made again when the page
-/// changes. With `verify` (the last publish was stopped midway, see [`WRITING`]) the
-/// variants must also hold the page's bytes ([`holds`]): a publish killed between a page's
-/// renames can leave variants of another generation beside a right plain file.
+/// Whether page `route` (an archive, history or article page, made on request) can be left
+/// alone: its file already holds its bytes and both its variants exist. Then the page is not
+/// compressed again (most of the cost of writing a page), and its files are neither read
+/// again nor rewritten (at a million articles, a start that re-read every variant read the
+/// whole site twice). The variants were made from the same bytes by the same compressors,
+/// unless feedpub itself was upgraded to other compressor settings in between; they are made
+/// again when the page changes. With `verify` (the last publish was stopped midway, see
+/// [`WRITING`]) the variants must also hold the page's bytes ([`holds`]): a publish killed
+/// between a page's renames can leave variants of another generation beside a right plain
+/// file.
 fn unchanged_page(
     snapshot: &Snapshot,
     route: &Route,
     dir: &Path,
     file: &str,
     verify: bool,
-) -> Option<Vec<File>> {
+) -> bool {
     if care_of(route).sync {
         // Held rendered and compressed in memory: nothing to save.
-        return None;
+        return false;
     }
     let variants = [gzip_name(file), brotli_name(file)];
     if !variants.iter().all(|v| dir.join(v).is_file()) {
-        return None;
+        return false;
     }
-    let body = snapshot.body(route)?;
-    if fs::read(dir.join(file)).ok()? != body {
-        return None;
+    let Some(body) = snapshot.body(route) else {
+        return false;
+    };
+    let path = dir.join(file);
+    // A file of another size differs: it is not read.
+    if fs::metadata(&path).map_or(true, |m| m.len() != body.len() as u64)
+        || fs::read(&path).ok().as_deref() != Some(&body[..])
+    {
+        return false;
     }
-    let care = care_of(route);
-    let mut files: Vec<File> = Vec::with_capacity(3);
-    for name in variants {
-        let bytes = fs::read(dir.join(&name)).ok()?;
-        if verify && !holds(&name, &bytes, &body) {
-            return None;
-        }
-        files.push((name, Bytes::from(bytes), care));
-    }
-    files.push((file.to_string(), body, care));
-    Some(files)
+    !verify
+        || variants
+            .iter()
+            .all(|name| fs::read(dir.join(name)).is_ok_and(|bytes| holds(name, &bytes, &body)))
 }
 
 /// Whether `variant`, the bytes of the file `name` (`.gz` or `.br`), is `body` compressed.
@@ -816,30 +825,19 @@ impl Manifest {
 /// The length a manifest had when it was last written whole, from its `# base` line; 0 when
 /// it has none (written by appends only, or damaged).
 fn manifest_base(path: &Path) -> u64 {
-    let mut head = [0u8; 64];
-    let Ok(read) = fs::File::open(path).and_then(|mut f| read_prefix(&mut f, &mut head)) else {
+    let mut head = Vec::with_capacity(64);
+    if fs::File::open(path)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .is_err()
+    {
         return 0;
-    };
-    let head = String::from_utf8_lossy(&head[..read]);
-    head.lines()
+    }
+    String::from_utf8_lossy(&head)
+        .lines()
         .nth(1)
         .and_then(|line| line.strip_prefix(MANIFEST_BASE))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
-}
-
-/// Reads into `buf` until it is full or the file ends; the number of bytes read.
-fn read_prefix(file: &mut fs::File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match io::Read::read(file, &mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// The text of the manifest journal of `dir`; empty when there is none.

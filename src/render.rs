@@ -187,18 +187,12 @@ impl Resource {
     ) -> Resource {
         let digest = Resource::digest_of(&body);
         let tag = hex(&digest[..16]);
-        let compressed = |encoding: Encoding, bytes: Option<Vec<u8>>| {
-            bytes.map(|b| Variant::new(Bytes::from(b), format!("\"{tag}-{}\"", encoding.token())))
-        };
-        let worth = compress && body.len() >= MIN_COMPRESS;
-        // Both encoders run at once: compression is most of the time a new feed waits for.
-        let (gzip, brotli) = if worth {
-            rayon::join(|| Some(gzip(&body)), || Some(brotli(&body)))
+        let (gzip, brotli) = if compress && body.len() >= MIN_COMPRESS {
+            let (gzip, brotli) = compressed_variants(&body, &tag);
+            (Some(gzip), Some(brotli))
         } else {
             (None, None)
         };
-        let gzip = compressed(Encoding::Gzip, gzip);
-        let brotli = compressed(Encoding::Brotli, brotli);
         let mut resource = Resource {
             content_type,
             identity: Variant::new(Bytes::from(body), format!("\"{tag}\"")),
@@ -226,18 +220,10 @@ impl Resource {
         if !self.pending() {
             return self.clone();
         }
-        let body = &self.identity.body;
-        let (gzip, brotli) = rayon::join(|| gzip(body), || brotli(body));
-        let tag = hex(&self.digest[..16]);
+        let (gzip, brotli) = compressed_variants(&self.identity.body, &hex(&self.digest[..16]));
         let mut resource = Resource {
-            gzip: Some(Variant::new(
-                Bytes::from(gzip),
-                format!("\"{tag}-{}\"", Encoding::Gzip.token()),
-            )),
-            brotli: Some(Variant::new(
-                Bytes::from(brotli),
-                format!("\"{tag}-{}\"", Encoding::Brotli.token()),
-            )),
+            gzip: Some(gzip),
+            brotli: Some(brotli),
             headers: Arc::default(),
             ..self.clone()
         };
@@ -413,6 +399,23 @@ pub fn truncate_to_second(t: SystemTime) -> SystemTime {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The gzip and brotli variants of `body`, whose identity ETag is `"tag"`: each tagged
+/// `"tag-CODING"`. Both encoders run at once: compression is most of the time a new
+/// document waits for.
+fn compressed_variants(body: &[u8], tag: &str) -> (Variant, Variant) {
+    let variant = |encoding: Encoding, bytes: Vec<u8>| {
+        Variant::new(
+            Bytes::from(bytes),
+            format!("\"{tag}-{}\"", encoding.token()),
+        )
+    };
+    let (gzip, brotli) = rayon::join(|| gzip(body), || brotli(body));
+    (
+        variant(Encoding::Gzip, gzip),
+        variant(Encoding::Brotli, brotli),
+    )
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {

@@ -884,9 +884,10 @@ async fn regeneration_loop(
         })
         .await;
         let metrics = &triggers.ops.metrics;
-        let seconds = started.elapsed().as_secs_f64();
+        let took = started.elapsed();
+        let seconds = took.as_secs_f64();
         if everything {
-            space_rescans(&mut ticker, rescan, started.elapsed());
+            space_rescans(&mut ticker, rescan, took);
         }
         let outcome = match outcome {
             Ok(outcome) => {

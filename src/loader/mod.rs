@@ -1037,7 +1037,7 @@ pub fn with_text(article: &Arc<Article>) -> Arc<Article> {
     let TextPlace::InFile { digest } = article.text else {
         return Arc::clone(article);
     };
-    match read_text(&article.path, digest.get()) {
+    match read_text(article, digest.get()) {
         Ok(parsed) => Arc::new(parsed),
         Err(reason) => {
             tracing::warn!(
@@ -1051,16 +1051,16 @@ pub fn with_text(article: &Arc<Article>) -> Arc<Article> {
     }
 }
 
-/// The article of the file at `path`, when its bytes still hash to `digest`.
-fn read_text(path: &Path, digest: u128) -> Result<Article, String> {
+/// `article` parsed again from its file, when the file's bytes still hash to `digest`.
+fn read_text(article: &Article, digest: u128) -> Result<Article, String> {
     let mut bytes = Vec::new();
-    fs::File::open(path)
+    fs::File::open(&article.path)
         .and_then(|file| file.take(MAX_TEXT_READ + 1).read_to_end(&mut bytes))
         .map_err(|e| e.to_string())?;
     if xxhash_rust::xxh3::xxh3_128(&bytes) != digest {
         return Err("the file changed since it was loaded".into());
     }
-    Article::from_bytes(path, &bytes)
+    Article::reparsed(article, &bytes)
         .map(|parsed| parsed.article)
         .map_err(|e| e.to_string())
 }
@@ -1224,6 +1224,8 @@ mod tests {
             assert_eq!(read_back.html(), full.html());
             assert_eq!(read_back.summary(), full.summary());
             assert_eq!(read_back.title, full.title);
+            assert!(full.detected.is_some());
+            assert_eq!(*read_back, **full, "parsed again, the same article");
         }
         // A file that changed since it was loaded gives no text (the next refresh loads it).
         write(dir.path(), "a.txt", &article("A changed", 1, 2));
