@@ -32,7 +32,7 @@
 //! | 4 | [`feed`], [`pages`] | items in, bytes out: RSS, Atom, JSON Feed, archive pages, HTML |
 //! | 5 | [`render`], [`hosts`], [`metrics`], [`stats`] | bytes → compressed variants and validators; the static hosts' files; the server's metrics; subscriber statistics from the polls |
 //! | 6 | [`snapshot`] | one generation of the whole site: what each document holds |
-//! | 7 | [`publish`], [`http`] | the snapshot to disk; the snapshot over HTTP |
+//! | 7 | [`publish`], [`http`], [`watch`] | the snapshot to disk; the snapshot over HTTP; which article files changed |
 //! | 8 | [`serve`], [`websub`], [`ping`] | life cycle, regeneration and watching; hubs; pings for a static site |
 
 #![forbid(unsafe_code)]
@@ -57,6 +57,7 @@ pub mod serve;
 pub mod snapshot;
 pub mod stats;
 pub mod urls;
+pub mod watch;
 pub mod websub;
 
 pub use article::{Article, ArticleError, Diagnostic, Parsed};

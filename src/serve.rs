@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
-use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -32,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::publish;
 use crate::snapshot::Snapshot;
 use crate::urls::{archive_path, language_feed_path, tag_feed_path, Format, Route, OPML_PATH};
+use crate::watch::{watch_files, Wake, Watch};
 use crate::websub::Notifier;
 
 /// Why the server could not start.
@@ -100,15 +100,6 @@ pub struct Server {
     writer: JoinHandle<()>,
     /// The statistics writer, when polls are recorded.
     stats: Option<crate::stats::Writer>,
-}
-
-/// What wakes the regeneration loop, and what it should look at.
-#[derive(Debug, Clone)]
-enum Wake {
-    /// These files of the articles folder changed (by their names).
-    Names(Vec<OsString>),
-    /// Anything may have changed: list the whole folder.
-    Everything,
 }
 
 /// The wakes gathered while waiting out the debounce: what the next regeneration looks at.
@@ -662,13 +653,6 @@ impl DiskCopy {
     }
 }
 
-/// `path` made absolute and free of symbolic links where it exists; as given (made absolute)
-/// where it does not.
-fn absolute(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path)
-        .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
-}
-
 /// Which folder a path names now (device and inode), to notice that it was replaced.
 fn folder_identity(path: &Path) -> Option<(u64, u64)> {
     let meta = std::fs::metadata(path).ok()?;
@@ -737,7 +721,7 @@ fn space_rescans(
 /// What wakes the regeneration loop besides the periodic rescan.
 struct Triggers {
     /// Kept alive for as long as the loop runs; it sends into the loop's channel.
-    _watcher: Option<notify::RecommendedWatcher>,
+    _watcher: Option<Watch>,
     /// The articles folder the watcher follows (see [`folder_identity`]).
     watched: Option<(u64, u64)>,
     /// SIGHUP.
@@ -967,81 +951,6 @@ async fn regeneration_loop(
         r.save_articles(true);
     })
     .await;
-}
-
-/// Watches the articles folder and the configuration file; `None` (and a warning) where the
-/// platform gives no events, in which case the periodic rescan still works.
-fn watch_files(
-    articles: &Path,
-    config: Option<&Path>,
-    trigger: mpsc::UnboundedSender<Wake>,
-) -> Option<notify::RecommendedWatcher> {
-    let articles_dir = absolute(articles);
-    let articles_parent = articles_dir.parent().map(Path::to_path_buf);
-    let config_file = config.map(|c| std::fs::canonicalize(c).unwrap_or_else(|_| c.to_path_buf()));
-    let config_name = config_file
-        .as_ref()
-        .and_then(|c| c.file_name().map(|n| n.to_os_string()));
-    let handler = move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else {
-            let _ = trigger.send(Wake::Everything);
-            return;
-        };
-        if matches!(event.kind, EventKind::Access(_)) {
-            return;
-        }
-        // Events naming files of the folder ask for those files only; anything else that
-        // concerns the folder or the configuration (the folder itself, lost events, an
-        // event without paths) asks for a full listing.
-        if event.need_rescan() {
-            // The kernel's event queue overflowed (a million files written at once, say):
-            // which files changed is unknown, so the whole folder is looked at.
-            tracing::warn!(
-                "file events were lost (the event queue overflowed); rescanning the articles folder"
-            );
-        }
-        if event.paths.is_empty() || event.need_rescan() {
-            let _ = trigger.send(Wake::Everything);
-            return;
-        }
-        let mut names = Vec::new();
-        let mut everything = false;
-        for path in &event.paths {
-            if path.parent() == Some(articles_dir.as_path()) {
-                names.extend(path.file_name().map(OsString::from));
-            } else if path == &articles_dir
-                || (config_name.is_some() && path.file_name() == config_name.as_deref())
-            {
-                everything = true;
-            }
-        }
-        if everything {
-            let _ = trigger.send(Wake::Everything);
-        } else if !names.is_empty() {
-            let _ = trigger.send(Wake::Names(names));
-        }
-    };
-    let mut watcher = match notify::recommended_watcher(handler) {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::warn!(error = %e, "no file events; relying on the periodic rescan");
-            return None;
-        }
-    };
-    if let Err(e) = watcher.watch(articles, RecursiveMode::NonRecursive) {
-        tracing::warn!(error = %e, path = %articles.display(), "cannot watch the articles folder; relying on the periodic rescan");
-    }
-    // The parent tells when the folder itself is removed, renamed or created again; the loop
-    // then watches the new folder.
-    if let Some(parent) = articles_parent.as_deref() {
-        let _ = watcher.watch(parent, RecursiveMode::NonRecursive);
-    }
-    if let Some(dir) = config_file.as_ref().and_then(|c| c.parent()) {
-        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
-            tracing::warn!(error = %e, "cannot watch the configuration file");
-        }
-    }
-    Some(watcher)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["feed", "pages"],
     &["render", "hosts", "metrics", "stats"],
     &["snapshot"],
-    &["publish", "http"],
+    &["publish", "http", "watch"],
     &["serve", "websub", "ping", "lib"],
 ];
 
