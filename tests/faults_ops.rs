@@ -960,82 +960,12 @@ fn a_statistics_database_deleted_while_serving_is_made_again_with_one_warning() 
 // TLS certificate files removed or garbage before a SIGHUP
 // ---------------------------------------------------------------------------------------
 
-/// A test CA.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
-}
-
-/// A certificate for localhost and 127.0.0.1 and its key, as PEM, and the certificate's DER.
-struct Identity {
-    cert_pem: String,
-    key_pem: String,
-    der: Vec<u8>,
-}
-
-impl Ca {
-    fn new() -> Ca {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let cert = params.self_signed(&key).unwrap();
-        Ca { cert, key }
-    }
-
-    fn issue(&self, name: &str) -> Identity {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        Identity {
-            cert_pem: cert.pem() + &self.cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().to_vec(),
-        }
-    }
-}
-
 /// A real TLS handshake (trusting only `ca`) and `GET /rss.xml` over HTTP/1.1: the
 /// certificate the server presented and the status.
 fn tls_visit(addr: SocketAddr, ca: &Ca) -> (Vec<u8>, u16) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from(
-            ca.cert.der().to_vec(),
-        ))
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let mut tls = tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp))
-            .await
-            .expect("the handshake ends in time")
-            .expect("the handshake succeeds");
-        let certificate = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
-        tls.write_all(b"GET /rss.xml HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut raw = Vec::new();
-        let _ = tls.read_to_end(&mut raw).await;
-        (certificate, parse_response(&raw, false).status)
-    })
+    let seen = visit(addr, ca, &[b"http/1.1"], "/rss.xml");
+    let status = seen.response.expect("an HTTP/1.1 answer").status;
+    (seen.certificate, status)
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! - [`client`]: a raw HTTP/1.1 client and response parsers; gzip and brotli decoding.
 //! - [`feeds`]: well-formedness, and feed checks over `feed-rs`'s neutral model shared by
 //!   RSS, Atom and JSON Feed.
+//! - [`tls`]: a test certificate authority and a real TLS handshake with one request.
 //! - [`wait`]: bounded polling.
 //!
 //! Every test file includes it with `mod common;` and uses what it needs.
@@ -16,11 +17,13 @@
 pub mod client;
 pub mod feeds;
 pub mod process;
+pub mod tls;
 pub mod wait;
 pub mod workspace;
 
 pub use client::*;
 pub use feeds::*;
 pub use process::*;
+pub use tls::*;
 pub use wait::*;
 pub use workspace::*;
