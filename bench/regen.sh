@@ -193,15 +193,28 @@ start_serve() {
   STARTED="$started"
 }
 # site_checked LOG COUNT: waits until LOG has more than COUNT "output folder updated" lines
-# (the server's copy of the site checked and brought up to date); prints "wall_s cpu_s"
-# since start_serve (the server's whole CPU time: loading, first feed and the check).
+# (the server's copy of the site checked and brought up to date); prints "wall_s cpu_s":
+# from start_serve to that line's own time stamp, and the server's whole CPU time (loading,
+# first feed and the check; an idle server adds next to nothing after it).
 site_checked() {
   for _ in $(seq 1 36000); do
     [ "$(grep -c 'output folder updated' "$1" || true)" -gt "$2" ] && break
     kill -0 "$SERVE_PID" 2>/dev/null || break
     sleep 0.1
   done
-  echo "$(python3 -c "print('%.1f' % ($(date +%s.%N) - $STARTED))") $(cpu_secs "$SERVE_PID")"
+  local line
+  line="$(grep 'output folder updated' "$1" | tail -1)"
+  echo "$(python3 - "$STARTED" "$line" <<'PY'
+import sys
+from datetime import datetime
+started, line = float(sys.argv[1]), sys.argv[2]
+try:
+    stamp = datetime.fromisoformat(line.split()[0].replace("Z", "+00:00")).timestamp()
+    print("%.1f" % (stamp - started))
+except (ValueError, IndexError):
+    print("n/a")
+PY
+) $(cpu_secs "$SERVE_PID")"
 }
 stop_serve() {
   kill -TERM "$SERVE_PID" 2>/dev/null || true
