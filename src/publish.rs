@@ -91,7 +91,7 @@ pub fn write_file(
     if care.sweep {
         remove_stale_temps(dir, &name);
     }
-    if fs::read(&path).is_ok_and(|old| old == bytes) {
+    if file_holds(&path, bytes) {
         return Ok(Written {
             path,
             bytes: bytes.len(),
@@ -128,6 +128,19 @@ pub fn write_file(
         bytes: bytes.len(),
         changed: true,
     })
+}
+
+/// Whether the file at `path` holds exactly `bytes`. A file of another size (its open
+/// descriptor's, no second lookup of the path) is not read.
+fn file_holds(path: &Path, bytes: &[u8]) -> bool {
+    let Ok(mut file) = fs::File::open(path) else {
+        return false;
+    };
+    if !file.metadata().is_ok_and(|m| m.len() == bytes.len() as u64) {
+        return false;
+    }
+    let mut old = Vec::with_capacity(bytes.len());
+    file.read_to_end(&mut old).is_ok() && old == bytes
 }
 
 /// A temporary file older than this was left by a writer that died (SIGKILL, power loss)
@@ -494,11 +507,9 @@ fn write_routes(
             })
             .collect();
         // A kept page's three files were looked at and left alone.
-        for _ in 0..kept.into_inner() {
-            published.pages.add(false);
-            published.variants.add(false);
-            published.variants.add(false);
-        }
+        let kept = kept.into_inner();
+        published.pages.files += kept;
+        published.variants.files += 2 * kept;
         let (files, absent): (Vec<_>, Vec<_>) = rendered.into_iter().unzip();
         let files: Vec<File> = files.into_iter().flatten().collect();
         let absent: Vec<String> = absent.into_iter().flatten().collect();
@@ -544,11 +555,7 @@ fn unchanged_page(
     let Some(body) = snapshot.body(route) else {
         return false;
     };
-    let path = dir.join(file);
-    // A file of another size differs: it is not read.
-    if fs::metadata(&path).map_or(true, |m| m.len() != body.len() as u64)
-        || fs::read(&path).ok().as_deref() != Some(&body[..])
-    {
+    if !file_holds(&dir.join(file), &body) {
         return false;
     }
     !verify
@@ -908,6 +915,20 @@ fn write_manifest<N: AsRef<str>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_holds_its_exact_bytes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("page.html");
+        assert!(!file_holds(&path, b"abc"), "no file");
+        fs::write(&path, b"abc").unwrap();
+        assert!(file_holds(&path, b"abc"));
+        assert!(!file_holds(&path, b"abd"), "same size, other bytes");
+        assert!(!file_holds(&path, b"ab"), "shorter");
+        assert!(!file_holds(&path, b"abcd"), "longer");
+        fs::write(&path, b"").unwrap();
+        assert!(file_holds(&path, b""));
+    }
 
     #[test]
     fn writes_replaces_and_leaves_unchanged_files_alone() {
