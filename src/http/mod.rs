@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod conditional;
+pub mod deadline;
 pub mod operations;
 pub mod polite;
 pub mod routes;

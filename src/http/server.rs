@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::admin::{Answer, StatsService};
+use super::deadline::HeadDeadline;
 use super::operations::Operations;
 use super::routes::{respond, Body};
 use super::tls::Tls;
@@ -116,12 +117,13 @@ pub async fn run(
                 };
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                 let (h1, h2_builder) = &*builders;
-                let io = TokioIo::new(stream);
                 let result = if h2 {
+                    let io = TokioIo::new(stream);
                     watcher
                         .watch(h2_builder.serve_connection(io, service))
                         .await
                 } else {
+                    let io = TokioIo::new(HeadDeadline::new(stream, timeout));
                     watcher.watch(h1.serve_connection(io, service)).await
                 };
                 if let Err(e) = result {
@@ -140,10 +142,15 @@ pub async fn run(
                 _ = stopping.changed() => None,
             };
             let (h1, h2) = &*builders;
-            let io = TokioIo::new(stream);
             let result = match known {
-                Some(Protocol::Http1) => watcher.watch(h1.serve_connection(io, service)).await,
-                Some(Protocol::Http2) => watcher.watch(h2.serve_connection(io, service)).await,
+                Some(Protocol::Http1) => {
+                    let io = TokioIo::new(HeadDeadline::new(stream, timeout));
+                    watcher.watch(h1.serve_connection(io, service)).await
+                }
+                Some(Protocol::Http2) => {
+                    let io = TokioIo::new(stream);
+                    watcher.watch(h2.serve_connection(io, service)).await
+                }
                 None => {
                     tracing::debug!(%peer, "no request within the header read timeout; closing");
                     Ok(())
@@ -163,12 +170,13 @@ pub async fn run(
     }
 }
 
-/// The HTTP/1 settings of every connection: the header read timeout (also the idle time of
-/// a keep-alive connection), the largest request head, keep-alive.
+/// The HTTP/1 settings of every connection: the largest request head, keep-alive. The
+/// header read timeout (also the idle time of a keep-alive connection) is kept by the
+/// connection's stream ([`HeadDeadline`]), not by hyper, which would make a timer per
+/// request.
 fn http1_builder(limits: &Limits) -> http1::Builder {
     let mut h1 = http1::Builder::new();
-    h1.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+    h1.header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .keep_alive(true);
     h1
@@ -248,7 +256,7 @@ where
 {
     http1_builder(limits)
         .serve_connection(
-            TokioIo::new(io),
+            TokioIo::new(HeadDeadline::new(io, limits.header_read_timeout)),
             connection_service(state, stats, ops, peer),
         )
         .await
