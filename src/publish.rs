@@ -98,7 +98,6 @@ pub fn write_file(
             changed: false,
         });
     }
-    fs::create_dir_all(dir).map_err(err(dir))?;
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
@@ -108,7 +107,17 @@ pub fn write_file(
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o644));
     }
-    let mut temp = builder.tempfile_in(dir).map_err(err(dir))?;
+    // The folder is made only when it is missing: `create_dir_all` first tries `mkdir`,
+    // which locks the parent folder even when the folder exists, and every file of a
+    // build would queue on that lock.
+    let mut temp = match builder.tempfile_in(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(err(dir))?;
+            builder.tempfile_in(dir)
+        }
+        made => made,
+    }
+    .map_err(err(dir))?;
     temp.write_all(bytes).map_err(err(temp.path()))?;
     if care.sync {
         temp.as_file().sync_all().map_err(err(temp.path()))?;
@@ -928,6 +937,29 @@ mod tests {
         assert!(!file_holds(&path, b"abcd"), "longer");
         fs::write(&path, b"").unwrap();
         assert!(file_holds(&path, b""));
+    }
+
+    #[test]
+    fn missing_folders_are_made_and_a_file_where_a_folder_belongs_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = Care {
+            sync: false,
+            sweep: false,
+        };
+        assert!(
+            write_file(dir.path(), "a/b/c.html", b"deep", page)
+                .unwrap()
+                .changed
+        );
+        assert_eq!(fs::read(dir.path().join("a/b/c.html")).unwrap(), b"deep");
+        assert!(
+            write_file(dir.path(), "a/b/d.html", b"next", page)
+                .unwrap()
+                .changed
+        );
+        fs::write(dir.path().join("x"), b"a file").unwrap();
+        let error = write_file(dir.path(), "x/y.html", b"no", page).unwrap_err();
+        assert_eq!(error.path, dir.path().join("x"), "{error}");
     }
 
     #[test]
