@@ -12,8 +12,8 @@
 #
 # Serves the same ~100 KB rss.xml as bench/serve.sh (1,000 synthetic articles, max_items 20)
 # on one tokio worker under callgrind with instrumentation off, then for each case
-# (identity, gzip, 304) switches instrumentation on, runs wrk -c10 for --duration seconds,
-# switches it off and dumps. Prints instructions per request and the top functions of each
+# (identity, gzip, 304, and 304-close: a new connection per request) switches
+# instrumentation on, runs wrk -c10 for --duration seconds, switches it off and dumps. Prints instructions per request and the top functions of each
 # case; the full dumps stay in bench/results/profile-*/ for callgrind_annotate/kcachegrind.
 # --minimal profiles bench/minimal (serving the same bytes) instead, for comparison.
 set -euo pipefail
@@ -105,12 +105,14 @@ log "ready; gzip ETag $ETAG"
 : >"$OUT/summary.txt"
 # The summary pipes end early on purpose (head, awk exit): no pipefail from here on.
 set +o pipefail
-for case in identity gzip 304; do
+for case in identity gzip 304 304-close; do
   # A reader's User-Agent, as every real poll has (the access log and statistics read it).
   args=(-H "User-Agent: $READER_AGENT")
   case "$case" in
     gzip) args+=(-H 'Accept-Encoding: gzip') ;;
     304) args+=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $ETAG") ;;
+    # A new connection per poll, as most feed readers poll: accept, first read, close.
+    304-close) args+=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $ETAG" -H 'Connection: close') ;;
   esac
   callgrind_control --zero "$PID" >/dev/null 2>&1
   callgrind_control --instr=on "$PID" >/dev/null 2>&1

@@ -101,6 +101,41 @@ async fn rss_xml_is_served_as_rss_with_the_corpus_items() {
     server.shutdown().await;
 }
 
+/// The protocol of a plain connection is read from its first bytes, which the server then
+/// reads again: HTTP/2 with prior knowledge (curl) gets the feed and a 304 for its ETag, and
+/// an HTTP/1.1 request longer than that first read is answered whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_with_prior_knowledge_and_long_http1_heads_are_served_on_one_port() {
+    let (_fixture, server) = corpus_server("").await;
+    let addr = server.addr();
+    let url = format!("http://{addr}/rss.xml");
+    let curl = move |args: Vec<String>| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--http2-prior-knowledge", "-o", "/dev/null"])
+            .args(["-w", "%{http_version} %{http_code} %{size_download}"])
+            .args(&args)
+            .arg(&url)
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plain = fetch_get(addr, "/rss.xml", &[]).await;
+    assert_status(&plain, 200, "GET /rss.xml over HTTP/1.1");
+    let etag = plain.header("etag").unwrap().to_string();
+    let c = curl.clone();
+    let h2 = blocking(move || c(Vec::new())).await;
+    assert_eq!(h2, format!("2 200 {}", plain.body.len()));
+    let h2 = blocking(move || curl(vec!["-H".into(), format!("If-None-Match: {etag}")])).await;
+    assert_eq!(h2, "2 304 0");
+
+    // A head of about 9 KB: more than the first read, less than max_header_bytes.
+    let long = "x".repeat(9000);
+    let r = fetch_get(addr, "/rss.xml", &[("X-Long", long.as_str())]).await;
+    assert_status(&r, 200, "a 9 KB request head");
+    assert_eq!(r.body, plain.body);
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn atom_xml_is_served_as_atom_with_the_corpus_items() {
     let (_fixture, server) = corpus_server("").await;

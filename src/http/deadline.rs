@@ -49,9 +49,9 @@ impl<I> HeadDeadline<I> {
         }
     }
 
-    /// The stream inside.
-    pub fn get_ref(&self) -> &I {
-        &self.io
+    /// The stream inside, no longer timed.
+    pub fn into_inner(self) -> I {
+        self.io
     }
 
     /// Takes note of bytes written: the wait for the next head starts at the next read.

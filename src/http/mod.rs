@@ -6,6 +6,7 @@ pub mod conditional;
 pub mod deadline;
 pub mod operations;
 pub mod polite;
+pub mod protocol;
 pub mod routes;
 pub mod server;
 pub mod tls;

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use super::admin::{Answer, StatsService};
 use super::deadline::HeadDeadline;
 use super::operations::Operations;
+use super::protocol::{first_bytes, Protocol, Replay};
 use super::routes::{respond, Body};
 use super::tls::Tls;
 use crate::metrics::Metrics;
@@ -66,6 +67,7 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let _pacer = TimerPacer::start(limits.header_read_timeout);
     tokio::pin!(shutdown);
 
     loop {
@@ -135,20 +137,22 @@ pub async fn run(
         }
         tokio::spawn(async move {
             let _open = open;
-            // hyper's header read timeout only starts once the protocol is known; a client
-            // that sends nothing (or dribbles the HTTP/2 preface) must not hold a permit forever.
-            let known = tokio::select! {
-                known = protocol_known(&stream, timeout) => known,
+            // The header read timeout counts from here: a client that sends nothing (or
+            // dribbles the HTTP/2 preface) must not hold a permit forever.
+            let mut stream = HeadDeadline::new(stream, timeout);
+            let first = tokio::select! {
+                first = first_bytes(&mut stream) => first,
                 _ = stopping.changed() => None,
             };
             let (h1, h2) = &*builders;
-            let result = match known {
-                Some(Protocol::Http1) => {
-                    let io = TokioIo::new(HeadDeadline::new(stream, timeout));
+            let result = match first {
+                Some((Protocol::Http1, head)) => {
+                    let io = TokioIo::new(Replay::new(stream, head));
                     watcher.watch(h1.serve_connection(io, service)).await
                 }
-                Some(Protocol::Http2) => {
-                    let io = TokioIo::new(stream);
+                Some((Protocol::Http2, head)) => {
+                    // HTTP/2 keeps its connections alive with its own pings.
+                    let io = TokioIo::new(Replay::new(stream.into_inner(), head));
                     watcher.watch(h2.serve_connection(io, service)).await
                 }
                 None => {
@@ -262,6 +266,34 @@ where
         .await
 }
 
+/// A timer that fires every half header read timeout while the server runs.
+///
+/// tokio's timer driver is woken (a write to its event descriptor) whenever a timer is set
+/// to fire before every other one. Each connection's deadline is set one header read timeout
+/// ahead (`HeadDeadline`): on a server whose connections close after one request, as most
+/// feed readers poll, no other connection's timer is usually left, and every connection
+/// cost that wake. With this timer always nearer, a connection's deadline never is.
+struct TimerPacer(tokio::task::JoinHandle<()>);
+
+impl TimerPacer {
+    fn start(timeout: Duration) -> TimerPacer {
+        let period = (timeout / 2).max(Duration::from_millis(1));
+        TimerPacer(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+            }
+        }))
+    }
+}
+
+impl Drop for TimerPacer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Counts a connection in the open-connections gauge for as long as it lives.
 struct OpenConnection(Arc<Metrics>);
 
@@ -309,40 +341,4 @@ fn observed(
         );
         response
     }))
-}
-
-/// The protocol a client speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Protocol {
-    /// HTTP/1.x: the first bytes are not the HTTP/2 connection preface.
-    Http1,
-    /// HTTP/2 with prior knowledge: the connection starts with the preface.
-    Http2,
-}
-
-/// Waits until the first bytes show which protocol the client speaks: anything that is not
-/// a prefix of the HTTP/2 preface (HTTP/1), or the whole 24-byte preface (HTTP/2). `None`
-/// when nothing decisive arrives within `timeout`, or the client closes first. The bytes
-/// are only peeked at: hyper reads them again.
-async fn protocol_known(stream: &tokio::net::TcpStream, timeout: Duration) -> Option<Protocol> {
-    const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut buf = [0u8; 24];
-    loop {
-        // `timeout_at` polls the peek first, which a partial preface keeps ready.
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
-            Ok(Ok(n)) if buf[..n] != H2_PREFACE[..n] => return Some(Protocol::Http1),
-            Ok(Ok(n)) if n == H2_PREFACE.len() => return Some(Protocol::Http2),
-            // Part of the preface: peek returns at once while those bytes wait, so look again
-            // a little later.
-            Ok(Ok(_)) => {
-                let next = tokio::time::Instant::now() + Duration::from_millis(50);
-                tokio::time::sleep_until(next.min(deadline)).await;
-            }
-        }
-    }
 }
