@@ -3,10 +3,10 @@
 pub mod access_log;
 pub mod admin;
 pub mod conditional;
-pub mod deadline;
 pub mod operations;
 pub mod polite;
 pub mod protocol;
 pub mod routes;
 pub mod server;
+pub mod stream;
 pub mod tls;

@@ -1,17 +1,12 @@
-//! Which protocol a plain connection speaks, read from its first bytes, and those bytes
-//! handed to the server again.
+//! Which protocol a plain connection speaks, read from its first bytes.
 //!
 //! A connection without TLS says nothing of its protocol before its first bytes: HTTP/2
 //! with prior knowledge starts with a fixed preface, anything else is HTTP/1. The bytes are
 //! read (not peeked at, which would cost a second system call for the same bytes) and
-//! [`Replay`] gives them to hyper before the rest of the stream: a feed reader's whole
-//! request usually comes in that one read.
+//! [`super::stream::Stream::replaying`] gives them to hyper before the rest of the
+//! connection: a feed reader's whole request usually comes in that one read.
 
-use std::io::{self, IoSlice};
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The protocol a client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +25,8 @@ const FIRST_READ: usize = 4096;
 
 /// Reads from `io` until its first bytes show the protocol: anything that is not a prefix
 /// of the HTTP/2 preface (HTTP/1), or the whole preface (HTTP/2). Returns the protocol and
-/// every byte read, for [`Replay`]. `None` when the client closes or the read fails first
-/// (a [`super::deadline::HeadDeadline`] under it fails a read that waits too long).
+/// every byte read, to be read again. `None` when the client closes or the read fails first
+/// (a [`super::stream::Stream`] fails a read that waits too long).
 pub async fn first_bytes<I: AsyncRead + Unpin>(io: &mut I) -> Option<(Protocol, Vec<u8>)> {
     let mut head = Vec::with_capacity(FIRST_READ);
     loop {
@@ -49,82 +44,13 @@ pub async fn first_bytes<I: AsyncRead + Unpin>(io: &mut I) -> Option<(Protocol, 
     }
 }
 
-/// A byte stream that reads `head` first, then the stream's own bytes; writes go straight
-/// to the stream.
-#[derive(Debug)]
-pub struct Replay<I> {
-    io: I,
-    head: Vec<u8>,
-    /// How much of `head` was read again.
-    at: usize,
-}
-
-impl<I> Replay<I> {
-    /// `io`, whose reads start with `head`.
-    pub fn new(io: I, head: Vec<u8>) -> Replay<I> {
-        Replay { io, head, at: 0 }
-    }
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for Replay<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.at < this.head.len() {
-            let n = buf.remaining().min(this.head.len() - this.at);
-            buf.put_slice(&this.head[this.at..this.at + n]);
-            this.at += n;
-            if this.at == this.head.len() {
-                // Read again whole: its memory goes back now, not with the connection.
-                this.head = Vec::new();
-                this.at = 0;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.io).poll_read(cx, buf)
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for Replay<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::{duplex, AsyncWriteExt};
 
     #[tokio::test]
-    async fn a_request_line_is_http1_and_is_read_again_before_the_rest() {
+    async fn a_request_line_is_http1_with_the_bytes_read() {
         let (mut client, mut server) = duplex(1 << 16);
         client
             .write_all(b"GET /rss.xml HTTP/1.1\r\n")
@@ -133,16 +59,6 @@ mod tests {
         let (protocol, head) = first_bytes(&mut server).await.unwrap();
         assert_eq!(protocol, Protocol::Http1);
         assert_eq!(head, b"GET /rss.xml HTTP/1.1\r\n");
-        client.write_all(b"Host: x\r\n\r\n").await.unwrap();
-        drop(client);
-        let mut replay = Replay::new(server, head);
-        // Reads smaller than the head take it in pieces.
-        let mut first = [0u8; 5];
-        replay.read_exact(&mut first).await.unwrap();
-        assert_eq!(&first, b"GET /");
-        let mut rest = Vec::new();
-        replay.read_to_end(&mut rest).await.unwrap();
-        assert_eq!(rest, b"rss.xml HTTP/1.1\r\nHost: x\r\n\r\n");
     }
 
     #[tokio::test]

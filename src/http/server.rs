@@ -19,10 +19,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::admin::{Answer, StatsService};
-use super::deadline::HeadDeadline;
 use super::operations::Operations;
-use super::protocol::{first_bytes, Protocol, Replay};
+use super::protocol::{first_bytes, Protocol};
 use super::routes::{respond, Body};
+use super::stream::Stream;
 use super::tls::Tls;
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
@@ -54,8 +54,8 @@ pub async fn run(
     tls: Option<Tls>,
     ops: Operations,
 ) {
-    // The protocol is known from peeking before a connection is handed to hyper, so each
-    // protocol's own builder serves it directly (no rewinding reader in between).
+    // The protocol is known from the first bytes before a connection is handed to hyper, so
+    // each protocol's own builder serves it directly.
     let h1 = http1_builder(&limits);
     let mut h2 = http2::Builder::new(TokioExecutor::new());
     h2.timer(TokioTimer::new())
@@ -125,7 +125,7 @@ pub async fn run(
                         .watch(h2_builder.serve_connection(io, service))
                         .await
                 } else {
-                    let io = TokioIo::new(HeadDeadline::new(stream, timeout));
+                    let io = TokioIo::new(Stream::new(stream, timeout));
                     watcher.watch(h1.serve_connection(io, service)).await
                 };
                 if let Err(e) = result {
@@ -139,7 +139,7 @@ pub async fn run(
             let _open = open;
             // The header read timeout counts from here: a client that sends nothing (or
             // dribbles the HTTP/2 preface) must not hold a permit forever.
-            let mut stream = HeadDeadline::new(stream, timeout);
+            let mut stream = Stream::new(stream, timeout);
             let first = tokio::select! {
                 first = first_bytes(&mut stream) => first,
                 _ = stopping.changed() => None,
@@ -147,12 +147,12 @@ pub async fn run(
             let (h1, h2) = &*builders;
             let result = match first {
                 Some((Protocol::Http1, head)) => {
-                    let io = TokioIo::new(Replay::new(stream, head));
+                    let io = TokioIo::new(stream.replaying(head));
                     watcher.watch(h1.serve_connection(io, service)).await
                 }
                 Some((Protocol::Http2, head)) => {
                     // HTTP/2 keeps its connections alive with its own pings.
-                    let io = TokioIo::new(Replay::new(stream.into_inner(), head));
+                    let io = TokioIo::new(stream.untimed().replaying(head));
                     watcher.watch(h2.serve_connection(io, service)).await
                 }
                 None => {
@@ -176,7 +176,7 @@ pub async fn run(
 
 /// The HTTP/1 settings of every connection: the largest request head, keep-alive. The
 /// header read timeout (also the idle time of a keep-alive connection) is kept by the
-/// connection's stream ([`HeadDeadline`]), not by hyper, which would make a timer per
+/// connection's stream ([`Stream`]), not by hyper, which would make a timer per
 /// request.
 fn http1_builder(limits: &Limits) -> http1::Builder {
     let mut h1 = http1::Builder::new();
@@ -260,7 +260,7 @@ where
 {
     http1_builder(limits)
         .serve_connection(
-            TokioIo::new(HeadDeadline::new(io, limits.header_read_timeout)),
+            TokioIo::new(Stream::new(io, limits.header_read_timeout)),
             connection_service(state, stats, ops, peer),
         )
         .await
@@ -270,7 +270,7 @@ where
 ///
 /// tokio's timer driver is woken (a write to its event descriptor) whenever a timer is set
 /// to fire before every other one. Each connection's deadline is set one header read timeout
-/// ahead (`HeadDeadline`): on a server whose connections close after one request, as most
+/// ahead ([`Stream`]): on a server whose connections close after one request, as most
 /// feed readers poll, no other connection's timer is usually left, and every connection
 /// cost that wake. With this timer always nearer, a connection's deadline never is.
 struct TimerPacer(tokio::task::JoinHandle<()>);
