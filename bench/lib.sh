@@ -189,6 +189,20 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # status_mb PID KEY: a /proc/PID/status figure in kB (VmRSS, VmHWM), printed in MB.
 status_mb() { awk -v k="$2:" '$1 == k {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
+# wait_site_checked LOG COUNT PID [SECONDS]: waits until LOG holds more than COUNT "output
+# folder updated" lines (`feedpub serve` has checked its site on disk and brought it up to
+# date; a debug line of feedpub::serve). Fails when PID ends first or SECONDS (default 3600)
+# pass.
+wait_site_checked() {
+  local tries=$((${4:-3600} * 10))
+  for _ in $(seq 1 "$tries"); do
+    [ "$(grep -c 'output folder updated' "$1" || true)" -gt "$2" ] && return 0
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 # settle PID: waits until the process's CPU time has not moved for two seconds (a server
 # copies its site to the output folder in the background after its first answer).
 settle() {

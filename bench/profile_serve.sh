@@ -13,8 +13,9 @@
 # Serves the same ~100 KB rss.xml as bench/serve.sh (1,000 synthetic articles, max_items 20)
 # on one tokio worker under callgrind with instrumentation off, then for each case
 # (identity, gzip, 304, and 304-close: a new connection per request) switches
-# instrumentation on, runs wrk -c10 for --duration seconds, switches it off and dumps. Prints instructions per request and the top functions of each
-# case; the full dumps stay in bench/results/profile-*/ for callgrind_annotate/kcachegrind.
+# instrumentation on, runs wrk -c10 for --duration seconds, switches it off and dumps.
+# Prints instructions per request and the top functions of each case; the full dumps stay
+# in bench/results/profile-*/ for callgrind_annotate/kcachegrind.
 # --minimal profiles bench/minimal (serving the same bytes) instead, for comparison.
 set -euo pipefail
 
@@ -91,13 +92,9 @@ PID=$!
 PIDS+=("$PID")
 URL="http://127.0.0.1:$PORT/rss.xml"
 wait_http200 "$URL" 300 "$PID" "$WORK/serve.log"
-if [ "$SERVER" = feedpub ]; then
-  for _ in $(seq 1 600); do
-    grep -q 'output folder updated' "$WORK/serve.log" && break
-    kill -0 "$PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-    sleep 0.5
-  done
-  grep -q 'output folder updated' "$WORK/serve.log" || { echo "the site check did not end" >&2; exit 1; }
+if [ "$SERVER" = feedpub ] && ! wait_site_checked "$WORK/serve.log" 0 "$PID" 300; then
+  cat "$WORK/serve.log" >&2
+  die "the site check did not end"
 fi
 ETAG="$(curl -fsS -A 'profile: ETag' -o /dev/null -D - -H 'Accept-Encoding: gzip' "$URL" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')"
 log "ready; gzip ETag $ETAG"

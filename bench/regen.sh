@@ -197,11 +197,7 @@ start_serve() {
 # from start_serve to that line's own time stamp, and the server's whole CPU time (loading,
 # first feed and the check; an idle server adds next to nothing after it).
 site_checked() {
-  for _ in $(seq 1 36000); do
-    [ "$(grep -c 'output folder updated' "$1" || true)" -gt "$2" ] && break
-    kill -0 "$SERVE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_site_checked "$1" "$2" "$SERVE_PID" || true
   local line
   line="$(grep 'output folder updated' "$1" | tail -1)"
   echo "$(python3 - "$STARTED" "$line" <<'PY'
