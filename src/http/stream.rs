@@ -72,12 +72,11 @@ impl<I> Stream<I> {
         self
     }
 
-    /// Takes note of bytes written: the wait for the next head starts at the next read.
-    fn wrote<T>(&mut self, result: &Poll<io::Result<T>>, progressed: impl Fn(&T) -> bool) {
-        if let Poll::Ready(Ok(n)) = result {
-            if progressed(n) {
-                self.deadline = None;
-            }
+    /// Takes note of a write: once bytes went out, the wait for the next head starts at the
+    /// next read.
+    fn wrote(&mut self, result: &Poll<io::Result<usize>>) {
+        if let Poll::Ready(Ok(1..)) = result {
+            self.deadline = None;
         }
     }
 
@@ -137,7 +136,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Stream<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.wrote(&result, |n| *n > 0);
+        this.wrote(&result);
         result
     }
 
@@ -148,7 +147,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Stream<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.wrote(&result, |n| *n > 0);
+        this.wrote(&result);
         result
     }
 
